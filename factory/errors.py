@@ -1,0 +1,23 @@
+"""The one error type users see: bad input named precisely, exit code 2."""
+
+from __future__ import annotations
+
+
+class FactoryError(Exception):
+    """A problem with the user's input (recipe, data file, model folder, settings).
+
+    The message names the file, the field or row, and what is wrong. The CLI prints it
+    without a traceback and exits with code 2.
+    """
+
+    exit_code = 2
+
+
+class RecipeError(FactoryError):
+    """A recipe failed validation; `problems` lists every problem found, one per line."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"{path}: {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in {path}:\n{lines}")

@@ -1,0 +1,67 @@
+"""The one protocol every generation backend follows (hf, vllm, openai).
+
+A backend takes requests (chat messages + a per-request seed) and sampling settings and
+returns, for each request in input order, its `n` completions as plain strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+from factory.prompts import messages_to_text
+from factory.recipe.generate import Sampling
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation request.
+
+    key: stable identity of the request (row id, plus attempt when re-sampling).
+    messages: chat messages; backends render them with the model's chat template.
+    seed: the request's own sampling seed (see `request_seed`).
+    """
+
+    key: str
+    messages: tuple[dict[str, str], ...]
+    seed: int
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class Backend(Protocol):
+    """A text generator: `generate` returns n completions per request, in input order."""
+
+    name: str
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        """Generate completions for every request."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance: backend name, model, engine settings."""
+        ...
+
+
+def request_seed(base_seed: int, key: str, attempt: int = 0) -> int:
+    """A 31-bit seed derived from the recipe seed, the row key and the attempt number."""
+    digest = hashlib.sha256(f"{base_seed}:{key}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+    """Render chat messages with the tokenizer's chat template, or the plain fallback."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    return messages_to_text(messages)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """Cut `text` at the first stop string (the stop string itself is removed)."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            at = text.find(s)
+            if 0 <= at < cut:
+                cut = at
+    return text[:cut]

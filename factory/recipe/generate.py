@@ -1,0 +1,74 @@
+"""Recipe section for generation: backend, prompt, sampling and output checks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from factory.recipe.base import Ratio, Section
+
+
+class Sampling(Section):
+    """Sampling settings, passed to every backend the same way."""
+
+    temperature: float = Field(0.8, ge=0.0, description="Softmax temperature (0 = greedy).")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    top_k: int = Field(0, ge=0, description="Top-k cut-off (0 = off).")
+    max_new_tokens: int = Field(64, ge=1, description="Tokens generated per request at most.")
+    n: int = Field(1, ge=1, description="Completions per input.")
+    seed: int = Field(0, description="Base seed; each request's seed is derived from it and the row id.")
+    stop: list[str] = Field(default_factory=lambda: ["\n"], description="Stop strings.")
+
+
+class Prompt(Section):
+    """The chat prompt: a system message and k few-shot examples from the human train split."""
+
+    system: str | None = Field(None, description="System message; default: factory.prompts.DEFAULT_SYSTEM for the kind.")
+    few_shot: int = Field(3, ge=0, le=50, description="k: few-shot examples per request (published: 10 for PseudoParaDetox).")
+    few_shot_seed: int = Field(0, description="Seed of the per-request choice of few-shot examples.")
+
+
+class VllmSettings(Section):
+    """Settings of the vLLM offline engine (backend `vllm`)."""
+
+    dtype: str = Field("auto", description="Weights dtype.")
+    max_model_len: int | None = Field(None, ge=16, description="Context length (prompt + output) to reserve.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model replica.")
+    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="Share of GPU memory vLLM may use.")
+    enforce_eager: bool = Field(False, description="Disable CUDA graphs (faster start, slower run).")
+
+
+class ServerSettings(Section):
+    """Client settings for an OpenAI-compatible server (backend `openai`)."""
+
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="Server URL, ending in /v1.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never the key itself).")
+    mode: Literal["chat", "completion"] = Field("chat", description="Chat completions or plain completions.")
+    concurrency: int = Field(16, ge=1, description="Requests in flight at most.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(6, ge=0, description="Retries on 429/5xx/connection errors (exponential backoff with jitter).")
+
+
+class Checks(Section):
+    """Output checks; a failed check drops the row with the check's name as reason."""
+
+    refusal: bool = Field(True, description="Drop outputs that start like a refusal (documented pattern list).")
+    copy_max_similarity: Ratio = Field(0.97, description="Drop outputs whose similarity to the input is above this (copies).")
+    min_similarity: Ratio = Field(0.3, description="Drop outputs whose similarity to the input is below this (meaning lost).")
+    direction: bool = Field(True, description="Drop toxify outputs scored non-toxic and detoxify outputs scored toxic.")
+    toxicity_threshold: Ratio = Field(0.5, description="P(toxic) above which a text counts as toxic.")
+    max_attempts: int = Field(1, ge=1, description="Re-sample rejected rows with a new seed up to this many attempts in all.")
+
+
+class Generate(Section):
+    """How rows are generated: backend, prompt, sampling, checks and limits."""
+
+    backend: Literal["hf", "vllm", "openai"] = Field("hf", description="hf (transformers), vllm (offline engine) or openai (server client).")
+    max_inputs: int | None = Field(None, ge=1, description="Use at most this many input rows (after a seeded shuffle).")
+    batch_size: int = Field(16, ge=1, description="Prompts per batch (hf backend).")
+    prompt: Prompt = Field(default_factory=Prompt, description="System prompt and few-shot settings.")
+    sampling: Sampling = Field(default_factory=Sampling, description="Sampling settings.")
+    checks: Checks = Field(default_factory=Checks, description="Output checks.")
+    vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM engine settings.")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="OpenAI-compatible server settings.")

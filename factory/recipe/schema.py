@@ -1,0 +1,57 @@
+"""The top-level recipe: one section per stage, plus the JSON schema for editors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr
+
+from factory.recipe.base import Section
+from factory.recipe.data import HumanData, Models
+from factory.recipe.filter import Filter
+from factory.recipe.generate import Generate
+from factory.recipe.release import Certify, Publish
+from factory.recipe.study import Evaluate, Mix, Train
+
+RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate"]
+
+
+class Recipe(Section):
+    """One dataset release: what to generate, how to filter, mix, train, evaluate and certify it."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Release name; also the folder name under data/*/.")
+    kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen or translate.")
+    profile: Literal["tiny", "full"] = Field("tiny", description="tiny: offline zoo models on CPU; full: Hub models, published settings.")
+    description: str = Field("", description="What this release is for; shown on the dataset card.")
+    seed: int = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")
+    human: HumanData = Field(default_factory=HumanData, description="Human data: few-shot pool, mixing partner, test split.")
+    models: Models = Field(default_factory=Models, description="Models by role.")
+    generate: Generate = Field(default_factory=Generate, description="Generation settings.")
+    filter: Filter = Field(default_factory=Filter, description="Dedupe, decontamination and diversity settings.")
+    mix: Mix = Field(default_factory=Mix, description="Mixing study.")
+    train: Train = Field(default_factory=Train, description="Reference detoxifier training.")
+    evaluate: Evaluate = Field(default_factory=Evaluate, description="Evaluation settings.")
+    certify: Certify = Field(default_factory=Certify, description="Certification gates.")
+    publish: Publish = Field(default_factory=Publish, description="Hub publishing settings.")
+
+    _path: str = PrivateAttr("")
+
+    @property
+    def path(self) -> str:
+        """The file this recipe was read from ("" when built in code)."""
+        return self._path
+
+    def fingerprint(self) -> str:
+        """sha256 of the recipe's canonical JSON (defaults included): its provenance hash."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    """The JSON schema of a recipe, for editors (yaml-language-server) and the docs."""
+    schema = Recipe.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Detox Factory recipe"
+    return schema

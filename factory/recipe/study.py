@@ -1,0 +1,45 @@
+"""Recipe sections for the mixing study, the reference detoxifier and its evaluation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from factory.recipe.base import Ratio, Section
+
+
+class Mix(Section):
+    """Mixes of synthetic and human training rows at fixed total size."""
+
+    ratios: list[Ratio] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0],
+        min_length=1,
+        description="Synthetic shares to train on; 0 is the human-only baseline.",
+    )
+    size: int | None = Field(None, ge=1, description="Training rows per mix (default: the most every ratio can fill).")
+    certified_ratio: Ratio = Field(1.0, description="The mix whose detoxifier is compared with the human-only one by the certificate.")
+
+
+class Train(Section):
+    """Fine-tuning of the reference seq2seq detoxifier (published: BART-large settings)."""
+
+    epochs: float = Field(10, gt=0, description="Training epochs.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps (overrides epochs).")
+    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay.")
+    batch_size: int = Field(32, ge=1, description="Examples per optimiser step.")
+    warmup_steps: int = Field(200, ge=0, description="Linear warm-up steps.")
+    schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
+    max_length: int = Field(256, ge=8, description="Maximum tokens of input and of target.")
+    save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
+
+
+class Evaluate(Section):
+    """Evaluation of the reference detoxifiers on the held-out human test split."""
+
+    max_new_tokens: int = Field(60, ge=1, description="Greedy decoding length.")
+    num_beams: int = Field(1, ge=1, description="Beams (1 = greedy, as published).")
+    batch_size: int = Field(32, ge=1, description="Inputs per batch.")
+    max_rows: int | None = Field(None, ge=1, description="Evaluate on at most this many test rows.")
+    scores: Literal["soft", "argmax"] = Field("soft", description="STA and FL as probabilities (soft) or 0/1 decisions (argmax).")
