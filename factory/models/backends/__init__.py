@@ -10,8 +10,12 @@ from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Generate
 
 
-def open_backend(settings: Generate, spec: ModelSpec | None, root: Path = Path("data")) -> Backend:
-    """Open the backend the recipe names, for the generator model `spec`."""
+def open_backend(settings: Generate, spec: ModelSpec | None, root: Path = Path("data"),
+                 cache: Path | None = None) -> Backend:
+    """Open the backend the recipe names, for the generator model `spec`.
+
+    With `cache`, finished requests are stored there and reruns send only missing ones.
+    """
     if spec is None:
         raise FactoryError("models.generator: this recipe kind needs a generator model")
     if settings.backend == "hf":
