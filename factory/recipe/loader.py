@@ -118,3 +118,15 @@ def recipe_path(name_or_path: str, params: Params | None = None) -> Path:
     if not found.exists():
         raise FactoryError(f"recipe {name_or_path!r}: no file {found}")
     return found
+
+
+def read_dvc_lock(path: Path | str = "dvc.lock") -> dict[str, Any]:
+    """DVC's lock file as a dict ({} when absent or unreadable): stage hashes for provenance."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}

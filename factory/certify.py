@@ -1,0 +1,97 @@
+"""Stage `certify`: check the release against the recipe's gates and record provenance.
+
+Writes data/certify/<recipe>/certificate.json: `certified` (every gate passed), each
+gate's value, threshold, comparison and verdict, the headline metrics, and provenance
+(recipe hash, git commit, dvc.lock hashes, models, sampling, seeds, package versions,
+profile). `summary.json` beside it holds the numbers alone, for `dvc metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from factory import provenance
+from factory.recipe import Recipe
+from factory.records import atomic_dir, read_json, write_json
+
+
+@dataclass
+class Gate:
+    """One certification gate: `value` compared with `threshold` by `op` (<= or >=)."""
+
+    name: str
+    value: float | None
+    threshold: float
+    op: str
+    passed: bool
+    note: str = ""
+
+
+def gate(name: str, value: float | None, threshold: float, op: str, note: str = "") -> Gate:
+    """Evaluate a gate; a missing or NaN value fails it."""
+    ok = value is not None and not math.isnan(value)
+    if ok:
+        ok = value <= threshold if op == "<=" else value >= threshold
+    return Gate(name, value, threshold, op, bool(ok), note)
+
+
+def pair_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any], stats: dict[str, Any]) -> list[Gate]:
+    """The gates of pair recipes (toxify, detoxify, translate)."""
+    c = recipe.certify
+    systems = evaluation.get("systems", {})
+    human = systems.get("ratio-0.00", {}).get("J")
+    chosen = systems.get(f"ratio-{recipe.mix.certified_ratio:.2f}", {}).get("J")
+    j_ratio = chosen / human if chosen is not None and human else None
+    return [
+        gate("j_ratio", j_ratio, c.min_j_ratio, ">=",
+             f"J at synthetic ratio {recipe.mix.certified_ratio} / J of the human-only detoxifier, same run"),
+        gate("contamination", report.get("contamination"), c.max_contamination, "<=",
+             "kept rows near-duplicating a human test row"),
+        gate("train_test_leakage", report.get("train_test_leakage"), 0, "<=",
+             "human train rows near-duplicating a human test row"),
+        gate("near_dup_rate", report.get("near_dup_rate"), c.max_near_dup_rate, "<="),
+        gate("refusal_rate", report.get("refusal_rate"), c.max_refusal_rate, "<="),
+        gate("copy_rate", report.get("copy_rate"), c.max_copy_rate, "<="),
+        gate("distinct2_ratio", report.get("distinct2_ratio"), c.min_distinct2_ratio, ">=",
+             "distinct-2 of the kept synthetic side / the human side"),
+        gate("rows", report.get("kept"), c.min_rows, ">=", "kept synthetic rows"),
+        gate("test_rows", stats.get("test"), c.min_test_rows, ">=", "human test rows"),
+    ]
+
+
+def headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a reader looks at first."""
+    systems = evaluation.get("systems", {})
+    return {
+        "J": {name: s.get("J") for name, s in systems.items()},
+        "kept_rows": report.get("kept"),
+        "distinct_2_synthetic": report.get("synthetic", {}).get("distinct_2"),
+        "distinct_2_human": report.get("human", {}).get("distinct_2"),
+    }
+
+
+def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
+    """Write the certificate of the recipe's release."""
+    root = Path(root)
+    report = read_json(root / "filtered" / recipe.name / "report.json")
+    evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
+    stats = read_json(root / "human" / recipe.name / "stats.json")
+    gates = pair_gates(recipe, report, evaluation, stats)
+    certified = all(g.passed for g in gates)
+    certificate = {
+        "recipe": recipe.name,
+        "certified": certified,
+        "profile": recipe.profile,
+        "gates": [asdict(g) for g in gates],
+        "metrics": headline(evaluation, report),
+        "metric_definitions": {"J": evaluation.get("definition"), "scores": evaluation.get("scores")},
+        "provenance": provenance.collect(recipe, root),
+    }
+    out = root / "certify" / recipe.name
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "certificate.json", certificate)
+        write_json(tmp / "summary.json", {"certified": int(certified), **{g.name: g.value for g in gates}})
+    return out

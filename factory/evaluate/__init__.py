@@ -1,0 +1,52 @@
+"""Stage `evaluate`: score the reference models trained on every mix.
+
+Writes data/eval/<recipe>/metrics.json (one entry per mix, plus the human-data
+baseline and the identity baseline that copies the input), mixing.csv (the plot data:
+ratio against STA, SIM, FL, J, ChrF) and rows.parquet (per-row scores).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from factory.recipe import Recipe
+from factory import metrics
+from factory.records import atomic_dir, read_json, read_records, write_json, write_records
+
+PLOT_FIELDS = ("ratio", "STA", "SIM", "FL", "J", "ChrF")
+
+
+def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
+    """Evaluate every trained mix on the human test split."""
+    from factory.evaluate.paradetox import Scorers, detoxify, evaluate_outputs, test_inputs
+
+    test = read_records(Path(root) / "human" / recipe.name / "test.parquet")
+    inputs, references = test_inputs(test, limit or recipe.evaluate.max_rows)
+    scorers = Scorers(recipe, root)
+    trained = Path(root) / "trained" / recipe.name
+    results, all_rows = {}, []
+    summary, rows = evaluate_outputs(scorers, inputs, inputs, references, recipe, "identity")
+    results["identity"] = summary
+    all_rows += rows
+    for stem in sorted(read_json(trained / "summary.json")):
+        outputs = detoxify(trained / stem, inputs, recipe)
+        summary, rows = evaluate_outputs(scorers, inputs, outputs, references, recipe, stem)
+        results[stem] = {**summary, "ratio": float(stem.removeprefix("ratio-"))}
+        all_rows += rows
+    out = Path(root) / "eval" / recipe.name
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "metrics.json", {"definition": metrics.J_DEFINITION, "scores": recipe.evaluate.scores,
+                                            "systems": results})
+        write_records(tmp / "rows.parquet", all_rows)
+        _write_plot_csv(tmp / "mixing.csv", results)
+    return out
+
+
+def _write_plot_csv(path: Path, results: dict) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=PLOT_FIELDS)
+        writer.writeheader()
+        for name, summary in results.items():
+            if name.startswith("ratio-"):
+                writer.writerow({k: round(summary[k], 6) for k in PLOT_FIELDS})

@@ -1,0 +1,17 @@
+"""Stage `generate`: one module per recipe kind; `run` dispatches on `recipe.kind`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from factory.errors import FactoryError
+from factory.recipe import Recipe
+
+
+def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
+    """Generate the recipe's synthetic rows into data/generated/<recipe>/."""
+    if recipe.kind in ("toxify", "detoxify"):
+        from factory.generate import rewrite
+
+        return rewrite.run(recipe, recipe.kind, root=root, limit=limit)
+    raise FactoryError(f"{recipe.path}: kind: {recipe.kind!r} generation is not implemented yet")

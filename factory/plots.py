@@ -1,0 +1,91 @@
+"""Offline plots: Vega-Lite specs rendered to PNG with vl-convert (no CDN, no browser).
+
+- `<recipe>-mixing.png`: STA, SIM, FL and J of the reference detoxifier against the
+  synthetic share of its training mix.
+- `<recipe>-diversity.png`: distinct-1/2/3 of the kept synthetic side next to the human side.
+- `recipes-j.png`: J and its parts per recipe at each recipe's certified ratio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from factory.records import atomic_dir, read_json
+
+PARTS = ("STA", "SIM", "FL", "J")
+
+
+def _png(spec: dict[str, Any]) -> bytes:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(vl_spec=spec, scale=2)
+
+
+def _line_spec(title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title, "width": 360, "height": 220,
+        "data": {"values": rows},
+        "mark": {"type": "line", "point": True},
+        "encoding": {
+            "x": {"field": "ratio", "type": "quantitative", "title": "synthetic share of training mix"},
+            "y": {"field": "value", "type": "quantitative", "title": "score", "scale": {"domain": [0, 1]}},
+            "color": {"field": "metric", "type": "nominal"},
+        },
+    }
+
+
+def _bar_spec(title: str, rows: list[dict[str, Any]], x: str, group: str) -> dict[str, Any]:
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title, "width": 360, "height": 220,
+        "data": {"values": rows},
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": x, "type": "nominal", "title": None},
+            "xOffset": {"field": group},
+            "y": {"field": "value", "type": "quantitative"},
+            "color": {"field": group, "type": "nominal"},
+        },
+    }
+
+
+def mixing_rows(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Long-format rows (ratio, metric, value) of every trained mix."""
+    rows = []
+    for name, summary in evaluation.get("systems", {}).items():
+        if name.startswith("ratio-"):
+            rows += [{"ratio": summary["ratio"], "metric": m, "value": summary[m]} for m in PARTS]
+    return rows
+
+
+def diversity_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Long-format distinct-n rows of the synthetic and the human side."""
+    return [{"n": f"distinct-{n}", "corpus": corpus, "value": report[corpus][f"distinct_{n}"]}
+            for corpus in ("synthetic", "human") for n in (1, 2, 3) if corpus in report]
+
+
+def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path = Path("data/plots")) -> Path:
+    """Render every plot of `recipes` whose inputs exist into `out` (atomically)."""
+    root = Path(root)
+    summary_rows = []
+    with atomic_dir(out) as tmp:
+        for name in recipes:
+            evaluation_path = root / "eval" / name / "metrics.json"
+            report_path = root / "filtered" / name / "report.json"
+            if evaluation_path.exists():
+                evaluation = read_json(evaluation_path)
+                rows = mixing_rows(evaluation)
+                if rows:
+                    (tmp / f"{name}-mixing.png").write_bytes(_png(_line_spec(f"{name}: mixing study", rows)))
+                    best = max(r["ratio"] for r in rows)
+                    summary_rows += [dict(r, recipe=name) for r in rows if r["ratio"] == best]
+            if report_path.exists():
+                rows = diversity_rows(read_json(report_path))
+                if rows:
+                    (tmp / f"{name}-diversity.png").write_bytes(_png(_bar_spec(f"{name}: diversity", rows, "n", "corpus")))
+        if summary_rows:
+            spec = _bar_spec("J and its parts per recipe (most synthetic mix)", summary_rows, "recipe", "metric")
+            (tmp / "recipes-j.png").write_bytes(_png(spec))
+    return out

@@ -1,0 +1,40 @@
+"""Stage `train`: fine-tune a reference model on every mix of the recipe.
+
+Pair kinds (toxify, detoxify, translate) train the seq2seq detoxifier. Checkpoints live
+under data/cache/<recipe>/train/ (outside DVC outputs) so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from factory.recipe import Recipe
+from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+
+
+def run_fingerprint(recipe: Recipe, rows: list[Record]) -> str:
+    """Identity of a training run: settings, starting model, seed and the exact rows.
+
+    Checkpoints are stored under it, so a changed mix or setting never resumes from a
+    checkpoint of a different run.
+    """
+    return content_id(recipe.train.model_dump_json(), recipe.models.detoxifier.model_dump_json(),
+                      str(recipe.seed), *(r.id for r in rows))
+
+
+def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
+    """Write data/trained/<recipe>/<mix>/ (model + train_log.json) for every mix."""
+    from factory.train.seq2seq import train_detoxifier
+
+    mixed = Path(root) / "mixed" / recipe.name
+    manifest = read_json(mixed / "manifest.json")
+    out = Path(root) / "trained" / recipe.name
+    summaries = {}
+    with atomic_dir(out) as tmp:
+        for mix in manifest["mixes"]:
+            stem = f"ratio-{mix['ratio']:.2f}"
+            rows = read_records(mixed / f"{stem}.parquet")[:limit]
+            checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{stem}-{run_fingerprint(recipe, rows)}"
+            summaries[stem] = train_detoxifier(recipe, rows, tmp / stem, root=root, checkpoints=checkpoints)
+        write_json(tmp / "summary.json", summaries)
+    return out
