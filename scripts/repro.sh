@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job: set up .venv, then run every recipe of params.yaml with DVC (tiny profile, offline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+dvc repro "$@"
+dvc metrics show
