@@ -136,6 +136,18 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here in
 
 
 @app.command()
+def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README whose recipe reference to rewrite.")) -> None:
+    """Regenerate the recipe reference section of the README from the schema."""
+    from factory.recipe.reference import END, START, recipe_reference
+
+    text = readme.read_text()
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{START}\n{recipe_reference()}{END}{tail}")
+    typer.echo(f"docs: rewrote the recipe reference in {readme}")
+
+
+@app.command()
 @reports_errors
 def zoo(
     out: Path = typer.Option(Path("data/models/zoo"), "--out", help="Folder of the tiny zoo."),

@@ -96,3 +96,11 @@ def test_fingerprint_changes_with_settings(monkeypatch):
     changed = recipe.model_copy(update={"seed": recipe.seed + 1})
     assert recipe.fingerprint() != changed.fingerprint()
     assert recipe.fingerprint() == load_recipe(REPO / "recipes" / "tiny" / "toxify.yaml").fingerprint()
+
+
+def test_readme_recipe_reference_is_current():
+    from factory.recipe.reference import END, START, recipe_reference
+
+    text = (REPO / "README.md").read_text()
+    section = text.split(START, 1)[1].split(END, 1)[0]
+    assert section.strip() == recipe_reference().strip(), "run: factory docs"
