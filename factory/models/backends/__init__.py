@@ -18,11 +18,28 @@ def open_backend(settings: Generate, spec: ModelSpec | None, root: Path = Path("
     """
     if spec is None:
         raise FactoryError("models.generator: this recipe kind needs a generator model")
+    backend = _open_inner(settings, spec, root)
+    if cache is None:
+        return backend
+    from factory.models.cache import CachedBackend
+
+    return CachedBackend(backend, cache)
+
+
+def _open_inner(settings: Generate, spec: ModelSpec, root: Path) -> Backend:
     if settings.backend == "hf":
         from factory.models.backends.hf import HFBackend
 
         return HFBackend(spec, root, batch_size=settings.batch_size)
-    raise FactoryError(f"generate.backend: backend {settings.backend!r} is not available yet")
+    if settings.backend == "vllm":
+        from factory.models.backends.vllm_offline import VllmBackend
+
+        return VllmBackend(spec, root, settings.vllm, seed=settings.sampling.seed)
+    if settings.backend == "openai":
+        from factory.models.backends.openai_client import OpenAIBackend
+
+        return OpenAIBackend(spec, root, settings.server)
+    raise FactoryError(f"generate.backend: unknown backend {settings.backend!r} (hf, vllm or openai)")
 
 
 __all__ = ["Backend", "Request", "open_backend", "request_seed"]

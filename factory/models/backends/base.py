@@ -30,7 +30,13 @@ class Request:
 
 
 class Backend(Protocol):
-    """A text generator: `generate` returns n completions per request, in input order."""
+    """A text generator: `generate` returns n completions per request, in input order.
+
+    Optional, for the request cache (`factory.models.cache`): `commit_every` (requests
+    per call, committed after each), `generate_streaming(requests, sampling, on_result)`
+    (reports each request as it returns), and a `client` key in `describe()` for
+    settings that do not change outputs (left out of cache keys).
+    """
 
     name: str
 

@@ -24,6 +24,7 @@ class HFBackend:
     def __init__(self, spec: ModelSpec, root: Path = Path("data"), batch_size: int = 16):
         self.spec, self.root, self.batch_size = spec, root, batch_size
         self.model, self.tokenizer = load_causal_lm(spec, root)
+        self.commit_every = batch_size  # a request cache commits after every batch (see factory.models.cache)
 
     def describe(self) -> dict[str, Any]:
         """Provenance of the backend and its model."""

@@ -1,0 +1,96 @@
+"""The `vllm` backend: the offline engine (`vllm.LLM`), batched over the whole input.
+
+Prompts are rendered with the model's chat template (or `messages_to_text` for a model
+without one) exactly as the hf backend renders them, tokenized without added special
+tokens (the template carries them) - which is what `LLM.chat` does - and sent in one
+`LLM.generate` call with one `SamplingParams` per request, so every request has its own
+seed and the output of a request does not depend on what else is in the batch.
+
+`commit_every` tells `CachedBackend` how many requests to send per call: the engine still
+batches inside each chunk, and a crash loses at most one chunk of finished work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from factory.errors import FactoryError
+from factory.models.backends.base import Request, render_prompt
+from factory.models.loading import describe as describe_model
+from factory.models.loading import resolve
+from factory.recipe.base import ModelSpec
+from factory.recipe.generate import Sampling, VllmSettings
+
+COMMIT_EVERY = 256
+"""Requests per engine call when a request cache is in front (see `factory.models.cache`)."""
+
+
+def sampling_params(sampling: Sampling, seed: int) -> Any:
+    """`vllm.SamplingParams` for one request: the recipe's sampling and the request's seed."""
+    from vllm import SamplingParams
+
+    return SamplingParams(
+        n=sampling.n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        top_k=sampling.top_k or -1,
+        max_tokens=sampling.max_new_tokens,
+        seed=seed,
+        stop=list(sampling.stop) or None,
+    )
+
+
+def engine_kwargs(spec: ModelSpec, root: Path, settings: VllmSettings, seed: int) -> dict[str, Any]:
+    """Keyword arguments of `vllm.LLM` for this model and the recipe's engine settings."""
+    dtype = settings.dtype if settings.dtype != "auto" else spec.dtype
+    kwargs: dict[str, Any] = {
+        "model": resolve(spec, root),
+        "revision": spec.revision,
+        "dtype": dtype,
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "gpu_memory_utilization": settings.gpu_memory_utilization,
+        "enforce_eager": settings.enforce_eager,
+        "seed": seed,
+    }
+    if settings.max_model_len is not None:
+        kwargs["max_model_len"] = settings.max_model_len
+    return kwargs
+
+
+class VllmBackend:
+    """Generate with one in-process `vllm.LLM` engine (started when the backend opens)."""
+
+    name = "vllm"
+    commit_every = COMMIT_EVERY
+
+    def __init__(self, spec: ModelSpec, root: Path, settings: VllmSettings, seed: int = 0):
+        try:
+            from vllm import LLM
+        except ImportError as error:
+            raise FactoryError("generate.backend: vllm needs the vllm extra (pip install 'detox-factory[vllm]')") from error
+        self.spec, self.root, self.settings = spec, root, settings
+        self.llm = LLM(**engine_kwargs(spec, root, settings, seed))
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance: backend, model fingerprint, engine settings, vLLM version."""
+        import vllm
+
+        return {"backend": self.name, "model": describe_model(self.spec, self.root),
+                "engine": self.settings.model_dump(mode="json"), "vllm": vllm.__version__}
+
+    def prompts(self, requests: Sequence[Request]) -> list[dict[str, list[int]]]:
+        """Token-id prompts: each request rendered with the chat template, no special tokens added."""
+        texts = [render_prompt(self.tokenizer, r.messages) for r in requests]
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+        return [{"prompt_token_ids": list(x)} for x in ids]
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        """`sampling.n` completions per request, in input order, in one engine call."""
+        if not requests:
+            return []
+        params = [sampling_params(sampling, r.seed) for r in requests]
+        outputs = self.llm.generate(self.prompts(requests), params, use_tqdm=False)
+        return [[c.text.strip() for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
+

@@ -1,0 +1,152 @@
+"""A durable request cache in front of any backend: reruns send only the missing requests.
+
+Each finished request is stored in SQLite (WAL mode) under a key that hashes everything its
+output depends on: the backend's identity (backend name, model fingerprint, engine settings
+- `describe()` without its `client` part), the chat messages, the sampling settings and
+the request seed. A changed prompt or setting changes the key, so only the affected
+requests run again; the old rows stay and are reused if the setting comes back.
+
+When a result becomes durable:
+- backends with `generate_streaming` (openai) report each request as it returns, and
+  each one is committed at once - a crash loses only the requests in flight;
+- other backends are called on chunks of `inner.commit_every` requests (vllm: 256,
+  hf: its batch size) and each chunk is committed when it returns - a crash loses at
+  most one chunk. Chunks follow input order, so for hf a resumed run rebuilds the same
+  batches as the uninterrupted one.
+
+WAL with `synchronous=NORMAL` survives the process being killed (SIGKILL) at any point;
+only a power loss can drop the last commits. Several processes may share one file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from factory.errors import FactoryError
+from factory.models.backends.base import Backend, Request
+from factory.recipe.generate import Sampling
+
+DEFAULT_CHUNK = 256
+"""Requests per inner call for backends that name no `commit_every`."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    request_key TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+
+
+def cache_identity(description: dict[str, Any]) -> dict[str, Any]:
+    """The part of a backend's `describe()` that decides its outputs (all but `client`)."""
+    return {k: v for k, v in description.items() if k != "client"}
+
+
+def request_hash(identity: dict[str, Any], request: Request, sampling: Sampling) -> str:
+    """sha256 of (backend identity, messages, sampling settings, request seed)."""
+    payload = {"backend": identity, "messages": list(request.messages),
+               "sampling": sampling.model_dump(mode="json"), "seed": request.seed}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class RequestCache:
+    """SQLite file mapping a request hash to its completions (a JSON list of strings)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute(_SCHEMA)
+        except sqlite3.Error as error:
+            raise FactoryError(f"request cache {self.path}: cannot open ({error}); delete the file to start afresh") from error
+
+    def get_many(self, hashes: Sequence[str]) -> dict[str, list[str]]:
+        """Stored completions for the hashes that are present."""
+        found: dict[str, list[str]] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for key, outputs in self.db.execute(f"SELECT key, outputs FROM results WHERE key IN ({marks})", part):
+                found[key] = json.loads(outputs)
+        return found
+
+    def put_many(self, rows: Sequence[tuple[str, str, list[str]]]) -> None:
+        """Commit (hash, request key, completions) rows in one transaction."""
+        now = time.time()
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO results (key, request_key, outputs, created) VALUES (?, ?, ?, ?)",
+                [(h, key, json.dumps(outputs, ensure_ascii=False), now) for h, key, outputs in rows],
+            )
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (the file stays)."""
+        self.db.close()
+
+
+class CachedBackend:
+    """A backend that answers from the cache and sends only missing requests to `inner`.
+
+    `stats` counts, over the backend's life, requests answered from the cache (`hits`)
+    and requests sent to the inner backend (`misses`).
+    """
+
+    def __init__(self, inner: Backend, path: Path):
+        self.inner = inner
+        self.name = inner.name
+        self.cache = RequestCache(path)
+        self.identity = cache_identity(inner.describe())
+        self.stats = {"hits": 0, "misses": 0}
+
+    def describe(self) -> dict[str, Any]:
+        """The inner backend's provenance plus the cache file and its hit/miss counts."""
+        return {**self.inner.describe(), "cache": {"path": str(self.cache.path), **self.stats}}
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        """Completions for every request, in input order; only uncached ones are generated."""
+        hashes = [request_hash(self.identity, r, sampling) for r in requests]
+        results: dict[str, list[str]] = self.cache.get_many(hashes)
+        missing: dict[str, Request] = {}
+        for h, request in zip(hashes, requests):
+            if h not in results:
+                missing.setdefault(h, request)
+        self.stats["hits"] += len(requests) - sum(1 for h in hashes if h in missing)
+        self.stats["misses"] += len(missing)
+        if missing:
+            results.update(self._run(list(missing.items()), sampling))
+        return [list(results[h]) for h in hashes]
+
+    def _run(self, todo: list[tuple[str, Request]], sampling: Sampling) -> dict[str, list[str]]:
+        done: dict[str, list[str]] = {}
+
+        def commit(index: int, outputs: list[str]) -> None:
+            h, request = todo[index]
+            self.cache.put_many([(h, request.key, outputs)])
+            done[h] = outputs
+
+        streaming: Callable[..., Any] | None = getattr(self.inner, "generate_streaming", None)
+        if streaming is not None:
+            streaming([r for _, r in todo], sampling, commit)
+            return done
+        chunk = max(1, int(getattr(self.inner, "commit_every", DEFAULT_CHUNK)))
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            outputs = self.inner.generate([r for _, r in part], sampling)
+            self.cache.put_many([(h, r.key, out) for (h, r), out in zip(part, outputs)])
+            done.update({h: out for (h, _), out in zip(part, outputs)})
+        return done
