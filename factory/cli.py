@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Optional
@@ -17,6 +18,10 @@ import typer
 
 from factory.errors import FactoryError
 from factory.recipe import load_recipe, recipe_json_schema, recipe_problems
+
+for _name, _value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                      ("TOKENIZERS_PARALLELISM", "false")):
+    os.environ.setdefault(_name, _value)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Detox Factory: recipes in, certified detoxification corpora out.")
 
