@@ -55,8 +55,20 @@ def request_seed(base_seed: int, key: str, attempt: int = 0) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+PLAIN_ROLE = "plain"
+"""Role of a request's only message when its content is a plain-text prompt, sent as is
+without any chat template (selfgen's BOS prompt; openai needs `server.mode: completion`)."""
+
+
+def plain_prompt(text: str) -> tuple[dict[str, str], ...]:
+    """Request messages that make `text` a plain-text prompt (see `PLAIN_ROLE`)."""
+    return ({"role": PLAIN_ROLE, "content": text},)
+
+
 def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
     """Render chat messages with the tokenizer's chat template, or the plain fallback."""
+    if len(messages) == 1 and messages[0].get("role") == PLAIN_ROLE:
+        return messages[0]["content"]
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
     return messages_to_text(messages)
