@@ -6,12 +6,13 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
 from factory.recipe.base import Section
 from factory.recipe.data import HumanData, Models
 from factory.recipe.filter import Filter
 from factory.recipe.generate import Generate
+from factory.recipe.lm import LM_KINDS, Distill, LMCertify, LMEvaluate, LMTrain, SelfGen
 from factory.recipe.release import Certify, Publish
 from factory.recipe.study import Evaluate, Mix, Train
 
@@ -35,8 +36,30 @@ class Recipe(Section):
     evaluate: Evaluate = Field(default_factory=Evaluate, description="Evaluation settings.")
     certify: Certify = Field(default_factory=Certify, description="Certification gates.")
     publish: Publish = Field(default_factory=Publish, description="Hub publishing settings.")
+    distill: Distill | None = Field(None, description="UniDetox distillation settings (kind distill only, required there).")
+    selfgen: SelfGen | None = Field(None, description="SGEAT self-generation settings (kind selfgen only, required there).")
+    lm_train: LMTrain | None = Field(None, description="Target LM fine-tuning (kinds distill and selfgen; default settings when absent).")
+    lm_evaluate: LMEvaluate | None = Field(None, description="LM toxicity evaluation (kinds distill and selfgen; defaults when absent).")
+    lm_certify: LMCertify | None = Field(None, description="LM certification gates (kinds distill and selfgen; defaults when absent).")
 
     _path: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _kind_sections(self) -> "Recipe":
+        for section in ("distill", "selfgen"):
+            if (getattr(self, section) is not None) != (self.kind == section):
+                raise ValueError(f"{section}: {'required' if self.kind == section else 'only allowed'} for kind {section}")
+        if self.kind in LM_KINDS:
+            if self.models.generator is None:
+                raise ValueError(f"models.generator: kind {self.kind} needs the base LM here")
+            self.lm_train = self.lm_train or LMTrain()
+            self.lm_evaluate = self.lm_evaluate or LMEvaluate()
+            self.lm_certify = self.lm_certify or LMCertify()
+            if self.kind == "selfgen" and self.generate.backend == "openai" and self.generate.server.mode == "chat":
+                raise ValueError("generate.server.mode: selfgen sends a plain BOS prompt; use completion")
+        elif any(getattr(self, s) is not None for s in ("lm_train", "lm_evaluate", "lm_certify")):
+            raise ValueError("lm_train, lm_evaluate, lm_certify: only for kinds distill and selfgen")
+        return self
 
     @property
     def path(self) -> str:
