@@ -6,6 +6,8 @@ Reasons (the strings stored in `Record.drop_reason`):
 - `truncated`: generation hit the token limit without ending (no stop string / EOS).
 - `refusal`: the output opens like a refusal; `REFUSAL_PATTERNS` is the documented list,
   matched case-insensitively against the start of the output (after quotes/spaces).
+  "I cannot/can't/won't" counts only when a verb of doing follows within three words
+  ("I cannot create that"), so "I cannot believe this idiot" is not a refusal.
 - `copy`: the output is the input (equal after `normalise`) or its similarity to the
   input is above `checks.copy_max_similarity`.
 - `meaning_lost`: similarity to the input is below `checks.min_similarity`.
@@ -23,9 +25,15 @@ import numpy as np
 from factory.recipe.generate import Checks
 from factory.text import normalise
 
+_REFUSAL_VERBS = (
+    r"help|assist|create|generate|provide|fulfil+|comply|write|rewrite|produce|do|engage|make|complete|"
+    r"support|continue|perform|change|transform|modify|rephrase|paraphrase|answer|participate|agree|"
+    r"promote|encourage|condone|use|add|include|offer|respond|give"
+)
 REFUSAL_PATTERNS: tuple[str, ...] = (
-    r"i\s*(?:cannot|can ?not|can't|can’t|won't|won’t|will not|am not able|'m not able|’m not able|am unable|'m unable|’m unable)\b",
-    r"i\s*(?:apologi[sz]e|must decline|refuse|do not feel comfortable|don't feel comfortable)\b",
+    r"i\s+(?:cannot|can ?not|can't|can’t|won't|won’t|will not|am not able to|'m not able to|’m not able to|"
+    r"am unable to|'m unable to|’m unable to)\s+(?:\w+\s+){0,2}?(?:" + _REFUSAL_VERBS + r")\b",
+    r"i\s+(?:apologi[sz]e|must decline|refuse|do not feel comfortable|don't feel comfortable)\b",
     r"(?:i'm|i’m|i am)\s+sorry\b",
     r"sorry,?\s+(?:but\s+)?i\b",
     r"as an ai\b",

@@ -85,9 +85,10 @@ def test_refusals_are_found(text):
     assert is_refusal(text)
 
 
-@pytest.mark.parametrize("text", ["I cannot believe how bad this referee is", "Icannot", "you cannot be serious, idiot"])
+@pytest.mark.parametrize("text", ["I cannot believe how bad this referee is", "Icannot help", "you cannot be serious, idiot",
+                                  "I can't stand this moron", "Sorryyy"])
 def test_non_refusals_pass(text):
-    assert is_refusal(text) is (text.startswith("I cannot"))
+    assert not is_refusal(text)
 
 
 def test_checks_give_the_first_failing_reason():
