@@ -1,0 +1,1 @@
+"""Filter stage: exact and near-duplicate removal, decontamination, diversity."""
