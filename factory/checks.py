@@ -7,7 +7,9 @@ Reasons (the strings stored in `Record.drop_reason`):
 - `refusal`: the output opens like a refusal; `REFUSAL_PATTERNS` is the documented list,
   matched case-insensitively against the start of the output (after quotes/spaces).
   "I cannot/can't/won't" counts only when a verb of doing follows within three words
-  ("I cannot create that"), so "I cannot believe this idiot" is not a refusal.
+  ("I cannot create that"), so "I cannot believe this idiot" is not a refusal; "I apologize"
+  counts unless "for" follows; `REFUSAL_ANYWHERE` (assistant boilerplate such as "Can I help
+  you with anything else?") counts wherever it appears.
 - `copy`: the output is the input (equal after `normalise`) or its similarity to the
   input is above `checks.copy_max_similarity`.
 - `meaning_lost`: similarity to the input is below `checks.min_similarity`.
@@ -33,7 +35,8 @@ _REFUSAL_VERBS = (
 REFUSAL_PATTERNS: tuple[str, ...] = (
     r"i\s+(?:cannot|can ?not|can't|can’t|won't|won’t|will not|am not able to|'m not able to|’m not able to|"
     r"am unable to|'m unable to|’m unable to)\s+(?:\w+\s+){0,2}?(?:" + _REFUSAL_VERBS + r")\b",
-    r"i\s+(?:apologi[sz]e|must decline|refuse|do not feel comfortable|don't feel comfortable)\b",
+    r"i\s+apologi[sz]e\b(?!\s+for\b)",
+    r"i\s+(?:must decline|refuse|do not feel comfortable|don't feel comfortable)\b",
     r"(?:i'm|i’m|i am)\s+sorry\b",
     r"sorry,?\s+(?:but\s+)?i\b",
     r"as an ai\b",
@@ -42,11 +45,14 @@ REFUSAL_PATTERNS: tuple[str, ...] = (
     r"(?:this|that) (?:request|content) (?:is|would be) (?:inappropriate|offensive|harmful)\b",
 )
 _REFUSAL = re.compile(r"^[\s\"'“‘(\[*-]*(?:" + "|".join(REFUSAL_PATTERNS) + ")", re.IGNORECASE)
+REFUSAL_ANYWHERE = r"(?:can|may) i help you with (?:anything|something) else|is there anything else i can help"
+"""Assistant boilerplate that marks a refusal wherever it appears in the output."""
+_REFUSAL_ANYWHERE = re.compile(REFUSAL_ANYWHERE, re.IGNORECASE)
 
 
 def is_refusal(text: str) -> bool:
     """True when `text` opens like a refusal (see REFUSAL_PATTERNS)."""
-    return bool(_REFUSAL.match(text or ""))
+    return bool(_REFUSAL.match(text or "") or _REFUSAL_ANYWHERE.search(text or ""))
 
 
 def is_empty(text: str) -> bool:
