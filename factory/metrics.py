@@ -8,6 +8,8 @@ ParaDetox joint score (Logacheva et al. 2022), as this project computes it:
   Negative cosines are clipped to 0 so that the product stays in [0, 1].
 - FL = P(acceptable | output) from the fluency classifier (soft), or 1[P >= 0.5] (argmax).
 - J = mean over test inputs of STA * SIM * FL.
+- An empty output (no letter or digit) scores SIM = FL = 0, so J = 0: saying nothing is
+  not a detoxification, however non-toxic it is.
 
 ChrF and BLEU are sacrebleu corpus scores of the outputs against every human reference
 of each input (0-100 scale).
@@ -21,7 +23,7 @@ import numpy as np
 
 J_DEFINITION = (
     "J = mean over test inputs of STA*SIM*FL; STA = 1 - P(toxic) (toxicity classifier), "
-    "SIM = max(0, cosine of input and output sentence embeddings), FL = P(acceptable) (fluency classifier)"
+    "SIM = max(0, cosine of input and output sentence embeddings), FL = P(acceptable) (fluency classifier); an empty output scores 0"
 )
 
 

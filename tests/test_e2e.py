@@ -50,7 +50,7 @@ def e2e_recipe(tmp_path) -> Path:
 def test_every_stage_runs_and_the_release_reloads(e2e_recipe, data_root, monkeypatch):
     monkeypatch.chdir(REPO)
     runner = CliRunner()
-    for stage in (*STAGES, "publish"):
+    for stage in STAGES:
         result = runner.invoke(app, [stage, str(e2e_recipe), "--root", str(data_root)])
         assert result.exit_code == 0, (stage, result.output)
 
@@ -76,12 +76,12 @@ def test_every_stage_runs_and_the_release_reloads(e2e_recipe, data_root, monkeyp
     assert prov["recipe"]["sha256"] and prov["packages"]["torch"] and prov["profile"] == "tiny"
 
     release = data_root / "release" / "e2e"
+    publish = ["publish", str(e2e_recipe), "--root", str(data_root), "--dry-run", str(release)]
+    result = runner.invoke(app, publish)
     if not certificate["certified"]:
-        result = runner.invoke(app, ["publish", str(e2e_recipe), "--root", str(data_root), "--dry-run", str(release)])
         assert result.exit_code == 2 and "not certified" in result.output
-        result = runner.invoke(app, ["publish", str(e2e_recipe), "--root", str(data_root), "--dry-run", str(release),
-                                     "--force"])
-        assert result.exit_code == 0
+        result = runner.invoke(app, [*publish, "--force"])
+    assert result.exit_code == 0, result.output
     from datasets import load_dataset
     from huggingface_hub import DatasetCard
 

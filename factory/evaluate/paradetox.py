@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from factory import metrics
+from factory.checks import is_empty
 from factory.models.loading import load_fluency, load_similarity, load_toxicity
 from factory.recipe import Recipe
 from factory.records import Record
@@ -58,6 +59,8 @@ class Scorers:
         sta = metrics.as_scores(1.0 - self.toxicity(outputs), self.mode)
         fl = metrics.as_scores(self.fluency(outputs), self.mode)
         sim = np.clip(self.similarity.pairwise(inputs, outputs), 0.0, 1.0)
+        empty = np.array([is_empty(o) for o in outputs], dtype=bool)
+        sim[empty], fl[empty] = 0.0, 0.0
         return {"STA": sta, "SIM": sim, "FL": fl, "J": metrics.joint_scores(sta, sim, fl)}
 
 
