@@ -79,14 +79,18 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     report = read_json(root / "filtered" / recipe.name / "report.json")
     evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
     stats = read_json(root / "human" / recipe.name / "stats.json")
-    gates = pair_gates(recipe, report, evaluation, stats)
+    gates, metrics = pair_gates(recipe, report, evaluation, stats), headline(evaluation, report)
+    if recipe.kind in ("distill", "selfgen"):
+        from factory.certify_lm import lm_gates, lm_headline
+
+        gates, metrics = lm_gates(recipe, report, evaluation, stats), lm_headline(evaluation, report)
     certified = all(g.passed for g in gates)
     certificate = {
         "recipe": recipe.name,
         "certified": certified,
         "profile": recipe.profile,
         "gates": [asdict(g) for g in gates],
-        "metrics": headline(evaluation, report),
+        "metrics": metrics,
         "metric_definitions": {"J": evaluation.get("definition"), "scores": evaluation.get("scores")},
         "provenance": provenance.collect(recipe, root),
     }

@@ -4,6 +4,8 @@
   synthetic share of its training mix.
 - `<recipe>-diversity.png`: distinct-1/2/3 of the kept synthetic side next to the human side.
 - `recipes-j.png`: J and its parts per recipe at each recipe's certified ratio.
+- `<recipe>-lm.png` (kinds distill, selfgen): EMT, TP and PPL of each target LM, base vs
+  detoxified, one panel per metric.
 """
 
 from __future__ import annotations
@@ -66,6 +68,34 @@ def diversity_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             for corpus in ("synthetic", "human") for n in (1, 2, 3) if corpus in report]
 
 
+LM_METRICS = ("EMT", "TP", "PPL")
+
+
+def lm_rows(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Long-format (metric, model, system, value) rows of an LM evaluation: base vs each detoxified mix."""
+    rows = []
+    for target, entry in evaluation.get("targets", {}).items():
+        labels = {"base": entry["base"], **{f"detoxified ({stem})": label for stem, label in entry["detoxified"].items()}}
+        for system, label in labels.items():
+            summary = evaluation["systems"][label]
+            rows += [{"metric": m, "model": target, "system": system, "value": summary[m]} for m in LM_METRICS]
+    return rows
+
+
+def _lm_spec(title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title, "data": {"values": rows},
+        "facet": {"column": {"field": "metric", "type": "nominal", "title": None, "sort": list(LM_METRICS)}},
+        "spec": {"width": 150, "height": 200, "mark": "bar", "encoding": {
+            "x": {"field": "model", "type": "nominal", "title": None},
+            "xOffset": {"field": "system"},
+            "y": {"field": "value", "type": "quantitative", "title": None},
+            "color": {"field": "system", "type": "nominal"}}},
+        "resolve": {"scale": {"y": "independent"}},
+    }
+
+
 def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path = Path("data/plots")) -> Path:
     """Render every plot of `recipes` whose inputs exist into `out` (atomically)."""
     root = Path(root)
@@ -76,6 +106,9 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
             report_path = root / "filtered" / name / "report.json"
             if evaluation_path.exists():
                 evaluation = read_json(evaluation_path)
+                if lm_rows(evaluation):
+                    spec = _lm_spec(f"{name}: base vs detoxified", lm_rows(evaluation))
+                    (tmp / f"{name}-lm.png").write_bytes(_png(spec))
                 rows = mixing_rows(evaluation)
                 if rows:
                     (tmp / f"{name}-mixing.png").write_bytes(_png(_line_spec(f"{name}: mixing study", rows)))

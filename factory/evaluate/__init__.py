@@ -19,6 +19,10 @@ PLOT_FIELDS = ("ratio", "STA", "SIM", "FL", "J", "ChrF")
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Evaluate every trained mix on the human test split."""
+    if recipe.kind in ("distill", "selfgen"):
+        from factory.evaluate.lm import run as evaluate_lms
+
+        return evaluate_lms(recipe, root=root, limit=limit)
     from factory.evaluate.paradetox import Scorers, detoxify, evaluate_outputs, test_inputs
 
     test = read_records(Path(root) / "human" / recipe.name / "test.parquet")

@@ -14,4 +14,12 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         from factory.generate import rewrite
 
         return rewrite.run(recipe, recipe.kind, root=root, limit=limit)
+    if recipe.kind == "distill":
+        from factory.generate import distill
+
+        return distill.run(recipe, root=root, limit=limit)
+    if recipe.kind == "selfgen":
+        from factory.generate import selfgen
+
+        return selfgen.run(recipe, root=root, limit=limit)
     raise FactoryError(f"{recipe.path}: kind: {recipe.kind!r} generation is not implemented yet")

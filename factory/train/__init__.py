@@ -24,6 +24,10 @@ def run_fingerprint(recipe: Recipe, rows: list[Record]) -> str:
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<mix>/ (model + train_log.json) for every mix."""
+    if recipe.kind in ("distill", "selfgen"):
+        from factory.train.causal import run as train_causal_lms
+
+        return train_causal_lms(recipe, root=root, limit=limit)
     from factory.train.seq2seq import train_detoxifier
 
     mixed = Path(root) / "mixed" / recipe.name

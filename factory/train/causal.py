@@ -1,0 +1,115 @@
+"""Causal-LM fine-tuning on free text: the detoxifying step of `distill` and `selfgen`.
+
+`fine_tune` trains a causal LM (all weights, or LoRA adapters through peft) with the
+shared resumable loop (`factory.train.loop`) on next-token loss; padding is on the right
+and padded positions are masked out of the loss (label -100, found by the attention mask,
+so a real EOS that shares the pad id still counts). Each text is prefixed with the BOS
+token when the tokenizer does not add one, so the model learns p(text | BOS), the
+distribution the BOS-prompted corpora were sampled from.
+
+The train stage (`run`) fine-tunes every `lm_train.targets` model on every mix: rows of
+kind text give their text, pair rows (human data in mixes below 1.0) their neutral side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from factory.models.loading import describe, load_causal_lm
+from factory.recipe import Recipe
+from factory.recipe.base import ModelSpec
+from factory.recipe.lm import CausalFineTune, target_name
+from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.train.loop import TrainLog, train
+
+
+def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
+    """`texts` prefixed with the BOS token, unless the tokenizer adds one itself."""
+    bos = tokenizer.bos_token
+    if bos is None or tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]:
+        return list(texts)
+    return [bos + t for t in texts]
+
+
+def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int):
+    """Collate function: right-padded ids, labels = ids with padded positions set to -100."""
+    prefixed = with_bos(tokenizer, texts)
+
+    def collate(indices: Sequence[int]) -> dict[str, Any]:
+        tokenizer.padding_side = "right"
+        enc = tokenizer([prefixed[i] for i in indices], max_length=max_length, truncation=True, padding=True,
+                        return_tensors="pt", add_special_tokens=True)
+        labels = enc["input_ids"].clone()
+        labels[enc["attention_mask"] == 0] = -100
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
+
+    return collate
+
+
+def add_lora(model: Any, settings: CausalFineTune) -> Any:
+    """Wrap `model` with fresh LoRA adapters (only they are trained)."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
+                        target_modules=settings.lora.target_modules, task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *, root: Path, seed: int,
+              checkpoints: Path) -> tuple[Any, Any, TrainLog]:
+    """Fine-tune a fresh copy of `spec` on `texts`; return (model, tokenizer, log).
+
+    With `method: lora` the returned model is the peft model (adapters unmerged).
+    """
+    model, tokenizer = load_causal_lm(spec, root)
+    if settings.method == "lora":
+        model = add_lora(model, settings)
+    log = train(model, make_collate(tokenizer, texts, settings.max_length), len(texts), settings.loop_settings(),
+                seed=seed, checkpoints=checkpoints)
+    tokenizer.padding_side = "left"
+    return model, tokenizer, log
+
+
+def save_model(model: Any, tokenizer: Any, out: Path, info: dict[str, Any]) -> None:
+    """Save model (or LoRA adapters) and tokenizer to `out` atomically, with `train_log.json`."""
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / "train_log.json", info)
+
+
+def training_texts(rows: Sequence[Record]) -> list[str]:
+    """The text each row contributes: its text, or the neutral side of a (human) pair."""
+    return [(r.text if r.kind == "text" else r.neutral) or "" for r in rows]
+
+
+def log_summary(log: TrainLog, rows: int) -> dict[str, Any]:
+    """The numbers of a training run worth keeping."""
+    return {"rows": rows, "steps": log.steps, "resumed_from": log.resumed_from, "final_loss": log.final_loss,
+            "first_loss": log.losses[0] if log.losses else None}
+
+
+def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
+    """Write data/trained/<recipe>/<target>/<mix>/ (model or adapters + train_log.json) and summary.json."""
+    settings = recipe.lm_train
+    mixed = Path(root) / "mixed" / recipe.name
+    manifest = read_json(mixed / "manifest.json")
+    out = Path(root) / "trained" / recipe.name
+    summaries: dict[str, Any] = {}
+    with atomic_dir(out) as tmp:
+        for target in settings.targets:
+            name = target_name(target)
+            for mix in manifest["mixes"]:
+                stem = f"ratio-{mix['ratio']:.2f}"
+                texts = training_texts(read_records(mixed / f"{stem}.parquet")[:limit])
+                run_id = content_id(settings.model_dump_json(), target.model_dump_json(), str(recipe.seed), *texts)
+                checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{name}-{stem}-{run_id}"
+                model, tokenizer, log = fine_tune(target, texts, settings, root=root, seed=recipe.seed,
+                                                  checkpoints=checkpoints)
+                info = {**log_summary(log, len(texts)), "target": describe(target, root), "method": settings.method,
+                        "ratio": mix["ratio"]}
+                save_model(model, tokenizer, tmp / name / stem, info)
+                summaries[f"{name}/{stem}"] = info
+        write_json(tmp / "summary.json", summaries)
+    return out
