@@ -15,6 +15,7 @@ from factory.recipe.generate import Generate
 from factory.recipe.lm import LM_KINDS, Distill, LMCertify, LMEvaluate, LMTrain, SelfGen
 from factory.recipe.release import Certify, Publish
 from factory.recipe.study import Evaluate, Mix, Train
+from factory.recipe.translate import Grid, Translate, translate_problems
 
 RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate"]
 
@@ -41,6 +42,8 @@ class Recipe(Section):
     lm_train: LMTrain | None = Field(None, description="Target LM fine-tuning (kinds distill and selfgen; default settings when absent).")
     lm_evaluate: LMEvaluate | None = Field(None, description="LM toxicity evaluation (kinds distill and selfgen; defaults when absent).")
     lm_certify: LMCertify | None = Field(None, description="LM certification gates (kinds distill and selfgen; defaults when absent).")
+    translate: Translate | None = Field(None, description="Translation settings (kind translate only, required there).")
+    grid: Grid | None = Field(None, description="Cross-lingual experiment grid (kind translate only, required there).")
 
     _path: str = PrivateAttr("")
 
@@ -59,6 +62,22 @@ class Recipe(Section):
                 raise ValueError("generate.server.mode: selfgen sends a plain BOS prompt; use completion")
         elif any(getattr(self, s) is not None for s in ("lm_train", "lm_evaluate", "lm_certify")):
             raise ValueError("lm_train, lm_evaluate, lm_certify: only for kinds distill and selfgen")
+        return self
+
+    @model_validator(mode="after")
+    def _translate_sections(self) -> "Recipe":
+        given = [s for s in ("translate", "grid") if getattr(self, s) is not None]
+        if self.kind != "translate" and given:
+            raise ValueError(f"{', '.join(given)}: only allowed for kind translate")
+        if self.kind == "translate":
+            missing = [s for s in ("translate", "grid") if getattr(self, s) is None]
+            problems = [f"{s}: required for kind translate" for s in missing]
+            if self.models.generator is None:
+                problems.append("models.generator: kind translate needs the translation LM here")
+            if not missing:
+                problems += translate_problems(self.human.lang, self.translate, self.grid)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     @property
