@@ -4,11 +4,13 @@ The release folder holds Parquet shards per split (`data/train-*.parquet`: kept 
 `data/dropped-*.parquet`: dropped rows with their reasons), `certificate.json`, the
 recipe, `metrics.json` and a dataset card (`README.md`) built with huggingface_hub's
 `DatasetCard`. The dry run (the DVC stage) stops there. A real push creates the repo
-(private unless asked otherwise) and uploads the folder in one commit. An uncertified
+(private unless asked otherwise) and uploads the folder in one commit, which also
+deletes shards of an earlier release that this one does not have. An uncertified
 release is refused unless forced, and then the card says so in its first lines.
 
-The Hub token is read by huggingface_hub from the environment or the CLI login; this
-module never reads, prints or stores it.
+The Hub token is read by huggingface_hub from the environment (`HF_TOKEN`) or the CLI
+login; it is never passed, printed or stored here, and error messages from the Hub are
+scrubbed of it before they are shown.
 """
 
 from __future__ import annotations
@@ -38,19 +40,30 @@ def write_shards(folder: Path, split: str, records: list[Record], shard_rows: in
     return names
 
 
+def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
+    """Refuse a stale certificate always, and an uncertified release unless forced."""
+    made_for = certificate.get("provenance", {}).get("recipe", {}).get("sha256")
+    if made_for != recipe.fingerprint():
+        raise FactoryError(f"{recipe.path or recipe.name}: the certificate was made for another version of this "
+                           "recipe (sha256 differs); re-run the pipeline (`dvc repro` or `factory run`) first")
+    if not certificate["certified"] and not force:
+        failed = ", ".join(g["name"] for g in certificate["gates"] if not g["passed"])
+        raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}); "
+                           "use --force to publish anyway (the card will say so)")
+
+
 def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False) -> Path:
     """Assemble the release folder at `out` (atomically); refuse an uncertified one unless forced."""
     root = Path(root)
     certificate = read_json(root / "certify" / recipe.name / "certificate.json")
-    if not certificate["certified"] and not force:
-        failed = ", ".join(g["name"] for g in certificate["gates"] if not g["passed"])
-        raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}); use --force to publish anyway")
+    check_certificate(recipe, certificate, force=force)
     rows = read_records(root / "filtered" / recipe.name / "rows.parquet")
     evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
     report = read_json(root / "filtered" / recipe.name / "report.json")
+    kept = [r for r in rows if r.kept]
+    dropped = [r for r in rows if not r.kept]
+    languages = sorted({r.lang for r in kept} or {recipe.human.lang})
     with atomic_dir(out) as tmp:
-        kept = [r for r in rows if r.kept]
-        dropped = [r for r in rows if not r.kept]
         splits = {"train": write_shards(tmp, "train", kept, recipe.publish.shard_rows),
                   "dropped": write_shards(tmp, "dropped", dropped, recipe.publish.shard_rows)}
         write_json(tmp / "certificate.json", certificate)
@@ -58,27 +71,59 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False)
         if recipe.path:
             shutil.copyfile(recipe.path, tmp / "recipe.yaml")
         card = build_card(recipe, certificate, evaluation, report, splits, {"train": len(kept), "dropped": len(dropped)},
-                          forced=force and not certificate["certified"])
+                          languages=languages, forced=not certificate["certified"])
         card.save(tmp / "README.md")
     return out
 
 
+def _scrub(text: str) -> str:
+    """`text` with the Hub token (if any is configured) replaced by `***`."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    return text.replace(token, "***") if token else text
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Exception types of a failed connection: OS-level ones and huggingface_hub's HTTP client's."""
+    try:
+        import httpx2  # the HTTP client of huggingface_hub >= 2
+
+        return (OSError, httpx2.TransportError)
+    except ImportError:
+        return (OSError,)
+
+
 def push(folder: Path, repo_id: str, *, private: bool, certified: bool) -> str:
-    """Create the dataset repo and upload `folder` in one commit; return the commit URL."""
-    from huggingface_hub import HfApi
+    """Create the dataset repo and upload `folder` in one commit; return the commit URL.
+
+    Every file goes into a single commit, which the Hub applies whole or not at all. Shards
+    of an earlier release under `data/` are deleted in that same commit. With `private`,
+    an existing public repo is refused rather than published into.
+    """
+    from huggingface_hub import HfApi, get_token
     from huggingface_hub.errors import HfHubHTTPError
 
+    if get_token() is None:
+        raise FactoryError(f"publish {repo_id}: no Hub token; set HF_TOKEN or log in with `hf auth login`")
     api = HfApi()
     message = "Add certified release" if certified else "Add UNCERTIFIED release (forced)"
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if private and api.repo_info(repo_id, repo_type="dataset").private is False:
+            raise FactoryError(f"publish {repo_id}: the repo exists and is public; pass --public to publish into it")
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                 commit_message=f"{message} made by detox-factory")
+                                 commit_message=f"{message} made by detox-factory", delete_patterns=["data/*"])
     except HfHubHTTPError as exc:
         status = getattr(exc.response, "status_code", "?")
-        raise FactoryError(f"publish {repo_id}: the Hub refused the upload (HTTP {status}); nothing was committed") from None
-    except (OSError, ConnectionError) as exc:
-        raise FactoryError(f"publish {repo_id}: network error ({type(exc).__name__}); nothing was committed") from None
+        detail = _scrub(str(exc).splitlines()[0])
+        raise FactoryError(f"publish {repo_id}: the Hub refused the upload (HTTP {status}: {detail}); "
+                           "nothing was committed") from None
+    except ValueError as exc:  # e.g. the Hub's verdict on the card metadata
+        raise FactoryError(f"publish {repo_id}: upload failed: {_scrub(str(exc))}") from None
+    except _network_errors() as exc:
+        raise FactoryError(f"publish {repo_id}: network error ({type(exc).__name__}: {_scrub(str(exc))}); "
+                           "nothing was committed") from None
     return str(getattr(info, "commit_url", info))
 
 
@@ -96,8 +141,3 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None, 
         push(folder, repo_id, private=recipe.publish.private and not public, certified=certified)
     return folder
 
-
-def describe_release(folder: Path) -> dict[str, Any]:
-    """A short summary of a release folder (files and certificate verdict)."""
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    return {"folder": str(folder), "files": files, "certified": read_json(folder / "certificate.json")["certified"]}
