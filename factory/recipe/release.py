@@ -17,6 +17,7 @@ class Certify(Section):
     max_copy_rate: Ratio = Field(0.3, description="Share of generated rows that copied the input, at most.")
     min_distinct2_ratio: Ratio = Field(0.6, description="distinct-2 of the kept synthetic side / that of the human side, at least.")
     min_rows: int = Field(1, ge=0, description="Kept synthetic rows, at least.")
+    min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, at least.")
     min_test_rows: int = Field(1, ge=0, description="Human test rows, at least.")
 
 

@@ -65,6 +65,12 @@ class Recipe(Section):
         return self
 
     @model_validator(mode="after")
+    def _pair_mix_has_human_baseline(self) -> "Recipe":
+        if self.kind in ("toxify", "detoxify") and 0.0 not in self.mix.ratios:
+            raise ValueError("mix.ratios: include 0 (the human-data detoxifier the certificate compares with)")
+        return self
+
+    @model_validator(mode="after")
     def _translate_sections(self) -> "Recipe":
         given = [s for s in ("translate", "grid") if getattr(self, s) is not None]
         if self.kind != "translate" and given:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from factory.recipe.base import Ratio, Section
 
@@ -19,6 +19,16 @@ class Mix(Section):
     )
     size: int | None = Field(None, ge=1, description="Training rows per mix (default: the most every ratio can fill).")
     certified_ratio: Ratio = Field(1.0, description="The mix whose detoxifier is compared with the human-only one by the certificate.")
+
+    @model_validator(mode="after")
+    def _ratios_name_distinct_mixes(self) -> "Mix":
+        if any(abs(r * 100 - round(r * 100)) > 1e-9 for r in self.ratios):
+            raise ValueError(f"ratios: use at most two decimals (mixes are named ratio-0.25); got {self.ratios}")
+        if len(set(self.ratios)) != len(self.ratios):
+            raise ValueError(f"ratios: each ratio once; got {self.ratios}")
+        if self.certified_ratio not in self.ratios:
+            raise ValueError(f"certified_ratio: {self.certified_ratio} is not one of ratios {self.ratios}")
+        return self
 
 
 class Train(Section):
