@@ -2,20 +2,28 @@
 
 Writes data/certify/<recipe>/certificate.json: `certified` (every gate passed), each
 gate's value, threshold, comparison and verdict, the headline metrics, and provenance
-(recipe hash, git commit, dvc.lock hashes, models, sampling, seeds, package versions,
+(recipe hash, git commit, dvc.lock hashes and certify's own hashes of its inputs, models
+with revisions, sampling, training and evaluation settings, seeds, package versions,
 profile). `summary.json` beside it holds the numbers alone, for `dvc metrics`.
+
+Gates of pair kinds (toxify, detoxify): J of the certified mix's detoxifier / J of the
+human-data detoxifier (ratio 0) of the same run; contamination of the kept rows and
+train/test leakage of the human data (both must be 0 by default); near-duplicate,
+refusal and copy rates; distinct-2 of the synthetic side / the human side; kept rows,
+human test rows, and kept rows per language.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from factory import provenance
 from factory.recipe import Recipe
-from factory.records import atomic_dir, read_json, write_json
+from factory.records import atomic_dir, read_json, read_records, write_json
 
 
 @dataclass
@@ -62,6 +70,15 @@ def pair_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any
     ]
 
 
+def language_gates(recipe: Recipe, rows_path: Path) -> list[Gate]:
+    """Kept rows per language, for every language the corpus has (and the human data's, for pair kinds)."""
+    rows = read_records(rows_path)
+    kept = Counter(r.lang for r in rows if r.kept)
+    languages = {r.lang for r in rows} | ({recipe.human.lang} if recipe.kind in ("toxify", "detoxify") else set())
+    return [gate(f"rows[{lang}]", kept.get(lang, 0), recipe.certify.min_rows_per_language, ">=",
+                 f"kept synthetic rows in language {lang}") for lang in sorted(languages)]
+
+
 def headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
     """The numbers a reader looks at first."""
     systems = evaluation.get("systems", {})
@@ -84,6 +101,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         from factory.certify_lm import lm_gates, lm_headline
 
         gates, metrics = lm_gates(recipe, report, evaluation, stats), lm_headline(evaluation, report)
+    gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
     certified = all(g.passed for g in gates)
     certificate = {
         "recipe": recipe.name,

