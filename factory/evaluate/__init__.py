@@ -1,7 +1,8 @@
 """Stage `evaluate`: score the reference models trained on every mix.
 
 Writes data/eval/<recipe>/metrics.json (one entry per mix, plus the human-data
-baseline and the identity baseline that copies the input), mixing.csv (the plot data:
+baseline and the identity baseline that copies the input, the J definition, whether
+scores are soft or argmax, and the exact scoring models), mixing.csv (the plot data:
 ratio against STA, SIM, FL, J, ChrF) and rows.parquet (per-row scores).
 """
 
@@ -33,18 +34,27 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     summary, rows = evaluate_outputs(scorers, inputs, inputs, references, recipe, "identity")
     results["identity"] = summary
     all_rows += rows
-    for stem in sorted(read_json(trained / "summary.json")):
+    training = read_json(trained / "summary.json")
+    for stem in sorted(training):
         outputs = detoxify(trained / stem, inputs, recipe)
         summary, rows = evaluate_outputs(scorers, inputs, outputs, references, recipe, stem)
-        results[stem] = {**summary, "ratio": float(stem.removeprefix("ratio-"))}
+        results[stem] = {**summary, "ratio": float(stem.removeprefix("ratio-")), "train_rows": training[stem]["rows"]}
         all_rows += rows
     out = Path(root) / "eval" / recipe.name
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", {"definition": metrics.J_DEFINITION, "scores": recipe.evaluate.scores,
+                                            "models": scoring_models(recipe), "test_inputs": len(inputs),
                                             "systems": results})
         write_records(tmp / "rows.parquet", all_rows)
         _write_plot_csv(tmp / "mixing.csv", results)
     return out
+
+
+def scoring_models(recipe: Recipe) -> dict[str, dict]:
+    """The exact models behind STA, SIM and FL and the detoxifiers' starting point."""
+    roles = {"STA": recipe.models.toxicity, "SIM": recipe.models.similarity, "FL": recipe.models.fluency,
+             "detoxifier": recipe.models.detoxifier}
+    return {name: {"ref": spec.ref, "revision": spec.revision, "label": spec.label} for name, spec in roles.items()}
 
 
 def _write_plot_csv(path: Path, results: dict) -> None:
