@@ -105,12 +105,20 @@ def publish(
 @app.command()
 @reports_errors
 def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = LimitOpt) -> None:
-    """Run every stage of one recipe in order (outside DVC), ending with a dry-run release."""
+    """Run every stage of one recipe in order (outside DVC), ending with a dry-run release.
+
+    Like the DVC pipeline, the dry run is built even when certification failed; its card
+    then says NOT CERTIFIED, and the verdict is printed last.
+    """
     for stage in STAGES:
         _run_stage(stage, recipe, root, limit)
     from factory import publish as stage
 
-    typer.echo(f"publish: built {stage.run(load_recipe(_recipe_file(recipe)), root=root)}")
+    folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
+    typer.echo(f"publish: built {folder} (dry run)")
+    certificate = json.loads((folder / "certificate.json").read_text())
+    failed = [g["name"] for g in certificate["gates"] if not g["passed"]]
+    typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
 
 @app.command()
