@@ -22,4 +22,8 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         from factory.generate import selfgen
 
         return selfgen.run(recipe, root=root, limit=limit)
+    if recipe.kind == "translate":
+        from factory.generate import translate
+
+        return translate.run(recipe, root=root, limit=limit)
     raise FactoryError(f"{recipe.path}: kind: {recipe.kind!r} generation is not implemented yet")
