@@ -55,3 +55,27 @@ def reference_scores(outputs: Sequence[str], references: Sequence[Sequence[str]]
     streams = [[refs[k] if k < len(refs) else refs[0] for refs in references] for k in range(width)]
     return {"ChrF": float(sacrebleu.corpus_chrf(list(outputs), streams).score),
             "BLEU": float(sacrebleu.corpus_bleu(list(outputs), streams).score)}
+
+
+MULTILINGUAL_J_DEFINITION = (
+    "multilingual J = mean over test inputs of STA*SIM*ChrF; STA = 1 - P(toxic) (multilingual toxicity "
+    "classifier), SIM = max(0, cosine of input and output sentence embeddings) (LaBSE in full), ChrF = sentence "
+    "chrF of the output against the input's human references (sacrebleu defaults: character 6-grams, beta 2; "
+    "best reference) / 100"
+)
+
+
+def sentence_chrf(outputs: Sequence[str], references: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per-output sentence chrF against that input's references, scaled to [0, 1]."""
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF()
+    return np.asarray([chrf.sentence_score(out, list(refs)).score / 100.0 if out.strip() else 0.0
+                       for out, refs in zip(outputs, references)], dtype=np.float64)
+
+
+def multilingual_summary(sta: np.ndarray, sim: np.ndarray, chrf: np.ndarray) -> dict[str, float]:
+    """Means of STA, SIM, ChrF and the multilingual J = mean of STA*SIM*ChrF (see MULTILINGUAL_J_DEFINITION)."""
+    j = joint_scores(sta, sim, chrf)
+    mean = lambda a: float(np.mean(a)) if len(a) else 0.0  # noqa: E731
+    return {"STA": mean(sta), "SIM": mean(np.clip(sim, 0, 1)), "ChrF": mean(chrf), "J": mean(j)}

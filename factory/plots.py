@@ -6,6 +6,8 @@
 - `recipes-j.png`: J and its parts per recipe at each recipe's certified ratio.
 - `<recipe>-lm.png` (kinds distill, selfgen): EMT, TP and PPL of each target LM, base vs
   detoxified, one panel per metric.
+- `grid_heatmap_png` (kind translate, written by the grid report): multilingual J of every
+  train setting (rows) on every eval language (columns), the value printed in each cell.
 """
 
 from __future__ import annotations
@@ -94,6 +96,29 @@ def _lm_spec(title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
             "color": {"field": "system", "type": "nominal"}}},
         "resolve": {"scale": {"y": "independent"}},
     }
+
+
+def _heatmap_spec(title: str, cells: list[dict[str, Any]]) -> dict[str, Any]:
+    axes = {"y": {"field": "setting", "type": "nominal", "title": "train setting", "sort": None},
+            "x": {"field": "lang", "type": "nominal", "title": "eval language", "sort": None}}
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title, "data": {"values": cells},
+        "width": {"step": 56}, "height": {"step": 32},
+        "encoding": axes,
+        "layer": [
+            {"mark": "rect", "encoding": {"color": {"field": "J", "type": "quantitative", "title": "J",
+                                                    "scale": {"domain": [0, 1], "scheme": "viridis"}}}},
+            {"mark": {"type": "text", "fontSize": 11},
+             "encoding": {"text": {"field": "J", "type": "quantitative", "format": ".2f"},
+                          "color": {"condition": {"test": "datum.J > 0.5", "value": "black"}, "value": "white"}}},
+        ],
+    }
+
+
+def grid_heatmap_png(cells: list[dict[str, Any]], title: str) -> bytes:
+    """PNG heat map of J per (setting, lang) cell; `cells` are dicts with setting, lang and J."""
+    return _png(_heatmap_spec(title, cells))
 
 
 def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path = Path("data/plots")) -> Path:
