@@ -101,6 +101,11 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         from factory.certify_lm import lm_gates, lm_headline
 
         gates, metrics = lm_gates(recipe, report, evaluation, stats), lm_headline(evaluation, report)
+    if recipe.kind == "translate":
+        from factory.certify_translate import translate_gates, translate_headline
+
+        gates = translate_gates(recipe, report, evaluation, stats, root)
+        metrics = translate_headline(evaluation, report, recipe, root)
     gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
     certified = all(g.passed for g in gates)
     certificate = {

@@ -112,6 +112,9 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     """
     for stage in STAGES:
         _run_stage(stage, recipe, root, limit)
+    if load_recipe(_recipe_file(recipe)).kind == "translate":
+        cli_translate.run_grid(recipe, root, limit)
+        cli_translate.export(recipe, root, limit)
     from factory import publish as stage
 
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
@@ -186,6 +189,14 @@ def plots(
 
     names = recipes or load_params().recipes
     typer.echo(f"plots: wrote {render_all(names, root=root, out=out)}")
+
+
+from factory import cli_translate  # noqa: E402  (its commands are registered here, wrapped)
+
+for _name, _command in cli_translate.GRID_COMMANDS.items():
+    cli_translate.grid_app.command(name=_name)(reports_errors(_command))
+app.add_typer(cli_translate.grid_app, name="grid")
+app.command(name="export")(reports_errors(cli_translate.export))
 
 
 def main() -> None:

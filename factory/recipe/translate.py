@@ -60,6 +60,25 @@ class TranslateChecks(Section):
                                 "language: empty, script and language ID only; all: also the two toxicity checks.")
 
 
+class TranslateGates(Section):
+    """Certification gates of a translate release, checked per language and over all languages.
+
+    Computed on the final rows (after filter) of each target language; kept rows per
+    language are gated by `certify.min_rows_per_language`.
+    """
+
+    min_test_rows_per_language: int = Field(1, ge=0, description="Kept test pairs in each target language, at least.")
+    min_language_agreement: Ratio = Field(0.9, description="Share of sides (every row, kept or dropped) that language "
+                                                           "ID assigns to the declared language, at least.")
+    min_translation_similarity: Ratio = Field(0.7, description="Mean cross-lingual cosine of kept translations and "
+                                                               "their sources, at least (skipped without translations).")
+    min_pair_similarity: Ratio = Field(0.5, description="Mean cosine of the toxic and neutral side of kept pairs, at least.")
+    min_toxic_rate: Ratio = Field(0.8, description="Share of kept toxic sides the toxicity classifier scores toxic "
+                                                   "(toxicity preserved), at least.")
+    min_neutral_rate: Ratio = Field(0.9, description="Share of kept neutral sides scored non-toxic (toxicity removed), "
+                                                     "at least.")
+
+
 class Translate(Section):
     """Translation of (toxic, neutral) pairs into the target languages."""
 
@@ -85,6 +104,7 @@ class Translate(Section):
                                                  "and {side_note}; default: factory.prompts_translate.DEFAULT_SYSTEM.")
     checks: TranslateChecks = Field(default_factory=TranslateChecks, description="Checks of the translated rows.")
     dpo_prompt: str = Field(DEFAULT_DPO_PROMPT, description="Prompt of the DPO export; {text} is the toxic side.")
+    gates: TranslateGates = Field(default_factory=TranslateGates, description="Per-language certification gates.")
 
     @field_validator("languages")
     @classmethod
