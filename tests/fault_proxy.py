@@ -2,7 +2,7 @@
 
 `FaultProxy` forwards every request to an upstream server (the real vLLM server, or
 `FakeOpenAIServer` in fast tests) and applies a fault schedule keyed by the number of the
-POST it receives: `500`, `429`, `timeout` (answers only after `slow_s`), `drop` (closes the
+POST it receives: `500`, `429`, `400` (echoes the Authorization header), `timeout` (answers only after `slow_s`), `drop` (closes the
 connection without an answer). When the upstream is down it answers 502. It serves at most
 `max_requests` requests, then answers 503, so a runaway client cannot loop forever.
 
@@ -83,6 +83,8 @@ class FaultProxy(_ServerThread):
             self.injected.append(fault)
         if fault == "500":
             return web.Response(status=500, text="injected internal error")
+        if fault == "400":
+            return web.Response(status=400, text=f"injected bad request; you sent {request.headers.get('Authorization')}")
         if fault == "429":
             return web.Response(status=429, text="injected rate limit", headers={"Retry-After": "0"})
         if fault == "drop":

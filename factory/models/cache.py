@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -58,13 +59,17 @@ def request_hash(identity: dict[str, Any], request: Request, sampling: Sampling)
 
 
 class RequestCache:
-    """SQLite file mapping a request hash to its completions (a JSON list of strings)."""
+    """SQLite file mapping a request hash to its completions (a JSON list of strings).
+
+    One connection, usable from any thread (calls are serialised by a lock).
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute(_SCHEMA)
@@ -78,21 +83,29 @@ class RequestCache:
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
-            for key, outputs in self.db.execute(f"SELECT key, outputs FROM results WHERE key IN ({marks})", part):
-                found[key] = json.loads(outputs)
+            with self.lock:
+                rows = self.db.execute(f"SELECT key, outputs FROM results WHERE key IN ({marks})", part).fetchall()
+            found.update((key, json.loads(outputs)) for key, outputs in rows)
         return found
 
     def put_many(self, rows: Sequence[tuple[str, str, list[str]]]) -> None:
         """Commit (hash, request key, completions) rows in one transaction."""
         now = time.time()
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO results (key, request_key, outputs, created) VALUES (?, ?, ?, ?)",
-                [(h, key, json.dumps(outputs, ensure_ascii=False), now) for h, key, outputs in rows],
-            )
+        values = [(h, key, json.dumps(outputs, ensure_ascii=False), now) for h, key, outputs in rows]
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO results (key, request_key, outputs, created) VALUES (?, ?, ?, ?)", values
+                )
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def __len__(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        with self.lock:
+            return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
     def close(self) -> None:
         """Close the connection (the file stays)."""
