@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from factory.errors import FactoryError, RecipeError
 from factory.recipe.base import Section
 from factory.recipe.schema import Recipe
+from factory.recipe.translate import GridParams
 
 
 def _read_yaml(path: Path) -> Any:
@@ -96,6 +97,7 @@ class Params(Section):
     recipes: list[str] = Field(description="Recipe names to run; each is recipes/<profile>/<name>.yaml.")
     seed: int = Field(0, description="Seed of the tiny zoo.")
     zoo_scale: float = Field(1.0, gt=0, description="Multiplier of the tiny zoo's training steps.")
+    grid: GridParams | None = Field(None, description="The translate recipe's grid, expanded by DVC `matrix` stages.")
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:

@@ -194,3 +194,15 @@ def translate_problems(source_lang: str, translate: Translate, grid: Grid) -> li
     if missing:
         problems.append(f"grid.eval: {', '.join(missing)} not among human.lang and translate.languages")
     return problems
+
+
+class GridParams(Section):
+    """params.yaml `grid`: the cross-lingual grid that `dvc repro` runs as DVC `matrix` stages.
+
+    DVC expands its matrix from these lists, so they repeat the recipe's `grid.train` and
+    `grid.eval`; `factory grid` refuses a setting or language the recipe does not list.
+    """
+
+    recipe: str = Field(description="Name of the translate recipe (recipes/<profile>/<recipe>.yaml).")
+    train: list[str] = Field(min_length=1, description="Train settings, as in the recipe's grid.train.")
+    eval: list[str] = Field(min_length=1, description="Eval languages, as in the recipe's grid.eval.")
