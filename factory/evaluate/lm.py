@@ -75,10 +75,11 @@ def conditional_nll(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]
             ids[i, : len(row)] = torch.tensor(row)
             mask[i, : len(row)] = 1
             scored[i, max(len(p), 1) : len(row)] = True
+        targets = ids[:, 1:].masked_fill(~scored[:, 1:], -100)
         with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=mask).logits
-        logp = logits[:, :-1].double().log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        sums += torch.where(scored[:, 1:], -logp, 0.0).sum(-1).tolist()
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), targets, reduction="none")
+        sums += nll.double().sum(-1).tolist()
         counts += scored[:, 1:].sum(-1).tolist()
     return sums, counts
 
