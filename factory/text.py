@@ -106,18 +106,40 @@ def _codepoints(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
+def _folded_codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(code points of NFKC + casefold of every row, concatenated; row lengths).
+
+    ASCII rows need no NFKC and casefold to plain lower case, done on the array; only
+    rows with a non-ASCII character go through `unicodedata` one by one.
+    """
+    try:
+        joined = "".join(texts)
+    except TypeError:
+        for index, text in enumerate(texts):
+            _fold(text, index)
+        raise
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = _codepoints(joined)
+    wide = np.flatnonzero(codes > 127)
+    if len(wide):
+        folded = list(texts)
+        ends = np.cumsum(lengths)
+        for row in np.unique(np.searchsorted(ends, wide, side="right")).tolist():
+            folded[row] = _fold(texts[row], row)
+        lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
+        codes = _codepoints("".join(folded))
+    codes = codes.copy()
+    codes[(codes >= 65) & (codes <= 90)] += 32
+    return codes, lengths
+
+
 def normalised_codepoints(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Normalise a batch; return (code points of all rows concatenated, offsets of length n + 1).
 
     Row i is `codepoints[offsets[i]:offsets[i + 1]]`; it equals `normalise(texts[i])`.
     """
-    try:
-        folded = [unicodedata.normalize("NFKC", t).casefold() for t in texts]
-    except TypeError:
-        folded = [_fold(t, i) for i, t in enumerate(texts)]
-    n = len(folded)
-    lengths = np.fromiter(map(len, folded), dtype=np.int64, count=n)
-    codes = _codepoints("".join(folded))
+    codes, lengths = _folded_codepoints(texts)
+    n = len(lengths)
     row = np.repeat(np.arange(n, dtype=np.int32), lengths)
     cls = class_table()[codes]
     live = cls != DELETE

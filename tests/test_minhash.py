@@ -10,9 +10,10 @@ from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
 from factory.errors import FactoryError
-from factory.filter import lsh, sketch
-from factory.filter.minhash import (clusters, contamination, dedupe, exact_duplicates, optimal_params, shingle_hash,
-                                    shingles, signatures, to_datasketch)
+from factory.filter import lsh
+from factory.filter import sketch as kernels
+from factory.filter.minhash import (clusters, contamination, dedupe, exact_duplicates, optimal_params, shingle_hash, sketch,
+                                    shingles, signatures, to_datasketch, verify_pairs)
 from factory.recipe.filter import MinHashSettings
 
 BASE = "the quick brown fox jumps over the lazy dog near the river bank today"
@@ -47,7 +48,7 @@ def test_vectorised_hash_equals_scalar_hash():
     strings.append("x" * 100_000)
     codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)
     ends = np.cumsum([len(s) for s in strings])
-    hashes = sketch.span_hashes(codes, ends - [len(s) for s in strings], ends)
+    hashes = kernels.span_hashes(codes, ends - [len(s) for s in strings], ends)
     assert hashes.tolist() == [shingle_hash(s) for s in strings]
     assert shingle_hash("ab".encode()) == shingle_hash("ab") != shingle_hash("ba")
 
@@ -137,3 +138,29 @@ def test_char_shingles_catch_character_edits():
     word = clusters(signatures([a, b], shingle="word", ngram=2), optimal_params(0.7, 128))
     char = clusters(signatures([a, b], shingle="char", ngram=3), optimal_params(0.7, 128))
     assert word.tolist() == [0, 1] and char.tolist() == [0, 0]
+
+
+def test_set_jaccard_matches_python_sets():
+    rng = random.Random(1)
+    sets = [sorted(rng.sample(range(50), rng.randrange(0, 12))) for _ in range(40)]
+    indptr = np.cumsum([0] + [len(s) for s in sets])
+    values = np.array([v for s in sets for v in s], dtype=np.uint32)
+    pairs = np.array([(i, j) for i in range(40) for j in range(i + 1, 40)])
+    expected = [len(set(sets[i]) & set(sets[j])) / len(set(sets[i]) | set(sets[j])) if sets[i] or sets[j] else 1.0
+                for i, j in pairs]
+    assert lsh.set_jaccard(indptr, values, pairs) == pytest.approx(expected)
+
+
+def test_border_pairs_are_decided_by_exact_jaccard():
+    words = [f"w{i}" for i in range(20)]                  # 19 bigrams
+    base = " ".join(words)
+    above = base + " " + " ".join(f"x{i}" for i in range(8))   # Jaccard 19/27 = 0.704
+    below = base + " " + " ".join(f"y{i}" for i in range(9))   # Jaccard 19/28 = 0.679
+    texts = [base, above, below]
+    sigs, hashes = sketch(texts)
+    pairs = np.array([[0, 1], [0, 2]])
+    assert verify_pairs(sigs, pairs, 0.7, hashes).tolist() == [[0, 1]]
+    indptr, values = hashes.sets(np.array([2, 0]))
+    assert np.diff(indptr).tolist() == [28, 19] and (np.diff(values[:28].astype(np.int64)) > 0).all()
+    settings = MinHashSettings(threshold=0.7)
+    assert contamination([above, below], [base], settings) in ([0, None], [None, None])  # LSH may miss, never a false hit

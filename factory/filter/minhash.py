@@ -31,20 +31,16 @@ import numpy as np
 
 from factory.errors import FactoryError
 from factory.filter import lsh
-from factory.filter.sketch import (EMPTY, char_spans, fmix32, min_hash_rows, permutations, shingle_hash,
-                                   span_hashes, word_spans)
+from factory.filter.sketch import ShingleHashes, shingle_hash, sketch
 from factory.recipe.filter import MinHashSettings
-from factory.text import normalise, normalise_many, normalised_codepoints
+from factory.text import normalise, normalise_many
 
 if TYPE_CHECKING:
     import datasketch
 
-__all__ = ["LshParams", "DedupeResult", "optimal_params", "shingles", "signatures", "clusters", "dedupe",
+__all__ = ["LshParams", "DedupeResult", "optimal_params", "lsh_error", "shingles", "signatures", "sketch",
+           "ShingleHashes", "verify_pairs", "clusters", "dedupe",
            "exact_duplicates", "contamination", "to_datasketch", "shingle_hash"]
-
-CHUNK_CHARS = 1_000_000
-CHUNK_ROWS = 65_536
-
 
 @dataclass(frozen=True)
 class LshParams:
@@ -67,25 +63,35 @@ def _integral(func, lower: float, upper: float, nodes: int) -> np.ndarray:
     return (func(lower + half * (x + 1)) * (w * half)).sum(axis=1)
 
 
-def optimal_params(threshold: float, num_perm: int, false_positive_weight: float = 0.5) -> LshParams:
-    """Bands x rows (bands * rows <= num_perm) minimising the weighted FP and FN probability.
+def lsh_error(threshold: float, bands, rows, false_positive_weight: float = 0.5, num_perm: int | None = None):
+    """Weighted FP + FN probability integrals of banding (bands, rows); arrays give arrays.
 
     FP = integral over s in [0, threshold] of P(candidate | Jaccard s) = 1 - (1 - s^r)^b,
-    FN = integral over s in [threshold, 1] of 1 - P(candidate | s); the choice minimises
-    w * FP + (1 - w) * FN over all (b, r), first minimum in (b, r) order, like datasketch's
-    search. The integrands are polynomials of degree b * r <= num_perm, so Gauss-Legendre
-    quadrature with num_perm // 2 + 1 nodes computes them exactly.
+    FN = integral over s in [threshold, 1] of 1 - P(candidate | s). The integrands are
+    polynomials of degree b * r, so Gauss-Legendre quadrature with (b * r) // 2 + 1
+    nodes (at most num_perm // 2 + 1) computes them exactly.
+    """
+    bands = np.atleast_1d(np.asarray(bands))[:, None]
+    rows = np.atleast_1d(np.asarray(rows))[:, None]
+    nodes = (num_perm or int((bands * rows).max())) // 2 + 1
+    fp = _integral(lambda s: 1 - (1 - s ** rows) ** bands, 0.0, threshold, nodes)
+    fn = _integral(lambda s: (1 - s ** rows) ** bands, threshold, 1.0, nodes)
+    return false_positive_weight * fp + (1 - false_positive_weight) * fn
+
+
+def optimal_params(threshold: float, num_perm: int, false_positive_weight: float = 0.5) -> LshParams:
+    """Bands x rows (bands * rows <= num_perm) minimising `lsh_error`, first minimum in (b, r) order.
+
+    The same search as datasketch's `_optimal_param` (which integrates numerically); the
+    quadrature here is exact, and the choices agree.
     """
     if not 0.0 <= threshold <= 1.0 or not 0.0 <= false_positive_weight <= 1.0 or num_perm < 1:
         raise ValueError(f"bad LSH settings: threshold={threshold}, num_perm={num_perm}, "
                          f"false_positive_weight={false_positive_weight}")
-    bands = np.concatenate([np.full(num_perm // b, b) for b in range(1, num_perm + 1)])[:, None]
-    rows = np.concatenate([np.arange(1, num_perm // b + 1) for b in range(1, num_perm + 1)])[:, None]
-    nodes = num_perm // 2 + 1
-    fp = _integral(lambda s: 1 - (1 - s ** rows) ** bands, 0.0, threshold, nodes)
-    fn = _integral(lambda s: (1 - s ** rows) ** bands, threshold, 1.0, nodes)
-    best = int(np.argmin(false_positive_weight * fp + (1 - false_positive_weight) * fn))
-    return LshParams(float(threshold), num_perm, int(bands[best, 0]), int(rows[best, 0]))
+    bands = np.concatenate([np.full(num_perm // b, b) for b in range(1, num_perm + 1)])
+    rows = np.concatenate([np.arange(1, num_perm // b + 1) for b in range(1, num_perm + 1)])
+    best = int(np.argmin(lsh_error(threshold, bands, rows, false_positive_weight, num_perm)))
+    return LshParams(float(threshold), num_perm, int(bands[best]), int(rows[best]))
 
 
 def shingles(text: str, shingle: str = "word", ngram: int = 2) -> list[str]:
@@ -103,45 +109,48 @@ def shingles(text: str, shingle: str = "word", ngram: int = 2) -> list[str]:
     raise ValueError(f"shingle must be 'word' or 'char', got {shingle!r}")
 
 
-def _chunks(texts: Sequence[str]) -> list[tuple[int, int]]:
-    lengths = np.fromiter((len(t) if isinstance(t, str) else 0 for t in texts), dtype=np.int64, count=len(texts))
-    ends = np.cumsum(lengths)
-    bounds, start = [], 0
-    while start < len(texts):
-        budget = (ends[start - 1] if start else 0) + CHUNK_CHARS
-        stop = int(np.searchsorted(ends, budget, side="right"))
-        stop = min(max(stop, start + 1), start + CHUNK_ROWS)
-        bounds.append((start, stop))
-        start = stop
-    return bounds
-
-
 def signatures(texts: Sequence[str], *, num_perm: int = 128, shingle: str = "word", ngram: int = 2,
                seed: int = 1) -> np.ndarray:
     """MinHash signatures, shape (len(texts), num_perm), dtype uint32 (datasketch affine32)."""
-    if shingle not in ("word", "char") or ngram < 1:
-        raise ValueError(f"bad shingling: shingle={shingle!r}, ngram={ngram}")
-    texts = list(texts)
-    a, b = permutations(num_perm, seed)
-    out = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
-    for start, stop in _chunks(texts):
-        codes, offsets = normalised_codepoints(texts[start:stop])
-        spans = word_spans(codes, offsets, ngram) if shingle == "word" else char_spans(offsets, ngram)
-        hashes = fmix32(span_hashes(codes, spans[0], spans[1]))
-        min_hash_rows(hashes, spans[2], out[start:stop], a, b)
-    return out
+    return sketch(texts, num_perm=num_perm, shingle=shingle, ngram=ngram, seed=seed)[0]
 
 
-def clusters(sigs: np.ndarray, params: LshParams, *, verify: bool = True) -> np.ndarray:
+def verify_pairs(sigs: np.ndarray, pairs: np.ndarray, threshold: float,
+                 hashes: ShingleHashes | None = None) -> np.ndarray:
+    """The candidate pairs that are duplicates at `threshold`.
+
+    Without `hashes`: estimated Jaccard (share of equal signature slots) >= threshold.
+    With the rows' shingle hashes (`sketch`): pairs whose estimate is within
+    `lsh.border_margin` of the threshold (four standard deviations of the estimator) are
+    decided by the exact Jaccard of their shingle-hash sets instead; pairs outside that
+    band keep the estimate's decision (wrong with probability below 1e-4).
+    """
+    estimate = lsh.estimated_jaccard(sigs, pairs)
+    if hashes is None:
+        return pairs[estimate >= threshold - 1e-12]
+    margin = lsh.border_margin(threshold, sigs.shape[1])
+    accept = estimate >= threshold + margin
+    border = np.flatnonzero(np.abs(estimate - threshold) < margin)
+    if len(border):
+        rows = lsh.sorted_unique(pairs[border].ravel())
+        indptr, values = hashes.sets(rows)
+        exact = lsh.set_jaccard(indptr, values, np.searchsorted(rows, pairs[border]))
+        accept[border] = exact >= threshold - 1e-12
+    return pairs[accept]
+
+
+def clusters(sigs: np.ndarray, params: LshParams, *, verify: bool = True,
+             hashes: ShingleHashes | None = None) -> np.ndarray:
     """Cluster id per row (the index of the cluster's first row) from LSH band buckets.
 
-    With `verify` (the default) a candidate pair joins two rows only when their
-    estimated Jaccard similarity is >= params.threshold; clusters are the connected
-    components (transitive closure) of the joined pairs.
+    With `verify` (the default) a candidate pair joins two rows only when `verify_pairs`
+    accepts it: estimated Jaccard >= params.threshold, or, when the rows' shingle
+    `hashes` are given, the exact Jaccard for pairs whose estimate is near the threshold. Clusters are the connected components (transitive closure) of the
+    joined pairs.
     """
     pairs = lsh.candidate_pairs(sigs, params.bands, params.rows)
     if verify:
-        pairs = lsh.verified(sigs, pairs, params.threshold)
+        pairs = verify_pairs(sigs, pairs, params.threshold, hashes)
     return lsh.components(len(sigs), pairs)
 
 
@@ -193,9 +202,9 @@ def dedupe(texts: Sequence[str], settings: MinHashSettings, scores: Sequence[flo
     order. `settings.enabled` is not consulted: the caller decides whether to run this.
     """
     texts = list(texts)
-    sigs = signatures(texts, num_perm=settings.num_perm, shingle=settings.shingle, ngram=settings.ngram)
+    sigs, hashes = sketch(texts, num_perm=settings.num_perm, shingle=settings.shingle, ngram=settings.ngram)
     params = optimal_params(settings.threshold, settings.num_perm, settings.false_positive_weight)
-    cluster = clusters(sigs, params)
+    cluster = clusters(sigs, params, hashes=hashes)
     keep, dup_of = keep_one_per_cluster(cluster, _priority(texts, settings, scores, lengths))
     return DedupeResult(cluster=cluster, keep=keep, dup_of=dup_of)
 
@@ -223,11 +232,12 @@ def contamination(texts: Sequence[str], reference: Sequence[str], settings: MinH
     exact: dict[str, int] = {}
     for index, norm in enumerate(normalise_many(reference)):
         exact.setdefault(norm, index)
-    sigs = signatures(reference + texts, num_perm=settings.num_perm, shingle=settings.shingle, ngram=settings.ngram)
+    sigs, hashes = sketch(reference + texts, num_perm=settings.num_perm, shingle=settings.shingle,
+                          ngram=settings.ngram)
     params = optimal_params(settings.threshold, settings.num_perm, settings.false_positive_weight)
     pairs = lsh.candidate_pairs(sigs, params.bands, params.rows)
     n_ref = len(reference)
-    pairs = lsh.verified(sigs, pairs[(pairs[:, 0] < n_ref) & (pairs[:, 1] >= n_ref)], params.threshold)
+    pairs = verify_pairs(sigs, pairs[(pairs[:, 0] < n_ref) & (pairs[:, 1] >= n_ref)], params.threshold, hashes)
     best = np.full(len(texts), n_ref, dtype=np.int64)
     np.minimum.at(best, pairs[:, 1] - n_ref, pairs[:, 0])
     out: list[int | None] = []
