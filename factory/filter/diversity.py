@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -48,16 +49,13 @@ DEFAULT_LEXICON = (
 
 
 def _tokenise(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """(token ids, row of each token, vocabulary) of the corpus."""
-    vocab: dict[str, int] = {}
-    ids: list[int] = []
-    counts: list[int] = []
-    for text in texts:
-        tokens = words(text)
-        ids.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
-        counts.append(len(tokens))
-    rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    return np.asarray(ids, dtype=np.int64), rows, vocab
+    """(token ids, row of each token, vocabulary in first-seen order) of the corpus."""
+    lists = [words(t) for t in texts]
+    flat = list(chain.from_iterable(lists))
+    vocab = {token: index for index, token in enumerate(dict.fromkeys(flat))}
+    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    rows = np.repeat(np.arange(len(lists), dtype=np.int64), np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)))
+    return ids, rows, vocab
 
 
 def _ngrams(ids: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,20 +105,29 @@ def mattr(ids: np.ndarray, window: int = MATTR_WINDOW) -> float:
     return float(counts.mean() / window)
 
 
-def _term_occurrences(texts: Sequence[str], lexicon: Sequence[str]) -> list[list[str]]:
-    """For each row, the lexicon terms it contains, once per occurrence."""
-    terms = {" ".join(words(t)) for t in lexicon if words(t)}
-    lengths = sorted({t.count(" ") + 1 for t in terms})
-    found = []
-    for text in texts:
-        tokens = words(text)
-        row = [" ".join(tokens[i:i + k]) for k in lengths for i in range(len(tokens) - k + 1)]
-        found.append([g for g in row if g in terms])
-    return found
+def _term_hits(ids: np.ndarray, rows: np.ndarray, vocab: dict[str, int],
+               lexicon: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(terms, row of each occurrence, term index of each occurrence), in token order."""
+    terms = sorted({" ".join(words(t)) for t in lexicon if words(t)})
+    by_first: dict[int, list[tuple[int, tuple[int, ...]]]] = {}
+    for index, term in enumerate(terms):
+        tokens = term.split(" ")
+        if all(t in vocab for t in tokens):
+            by_first.setdefault(vocab[tokens[0]], []).append((index, tuple(vocab[t] for t in tokens)))
+    hit_rows, hit_terms = [], []
+    firsts = np.fromiter(by_first, dtype=np.int64, count=len(by_first))
+    for position in np.flatnonzero(np.isin(ids, firsts)).tolist():
+        for index, sequence in by_first[int(ids[position])]:
+            end = position + len(sequence)
+            if (len(sequence) == 1 or (end <= len(ids) and rows[end - 1] == rows[position]
+                                       and tuple(ids[position:end].tolist()) == sequence)):
+                hit_rows.append(int(rows[position]))
+                hit_terms.append(index)
+    return terms, np.asarray(hit_rows, dtype=np.int64), np.asarray(hit_terms, dtype=np.int64)
 
 
-def _toxic_stats(occurrences: list[list[str]], top_k: int) -> dict:
-    counts = Counter(t for row in occurrences for t in row)
+def _toxic_stats(terms: list[str], hit_terms: np.ndarray, top_k: int) -> dict:
+    counts = Counter({terms[t]: int(c) for t, c in enumerate(np.bincount(hit_terms, minlength=len(terms))) if c})
     total = sum(counts.values())
     entropy = -sum(c / total * math.log2(c / total) for c in counts.values()) if total else 0.0
     top = counts.most_common(top_k)
@@ -155,7 +162,7 @@ def corpus_report(texts: Sequence[str], *, lexicon: Sequence[str] | None = None,
         **{f"distinct_{n}": _distinct(_ngrams(ids, rows, n)[0]) for n in (1, 2, 3)},
         "mattr": mattr(ids),
         "mattr_window": MATTR_WINDOW,
-        **_toxic_stats(_term_occurrences(texts, lexicon if lexicon is not None else DEFAULT_LEXICON), top_k),
+        **_toxic_stats(*_term_hits(ids, rows, vocab, lexicon if lexicon is not None else DEFAULT_LEXICON)[::2], top_k),
     }
     if cluster is not None:
         report["cluster_sizes"] = cluster_histogram(cluster)
@@ -165,13 +172,15 @@ def corpus_report(texts: Sequence[str], *, lexicon: Sequence[str] | None = None,
 
 def _row_items(texts: Sequence[str], lexicon: Sequence[str]) -> tuple[list[list[int]], list[int], list[list[int]]]:
     """Per row: its distinct bigram ids, its bigram count, and its toxic-term ids (per occurrence)."""
-    ids, rows, _ = _tokenise(texts)
+    ids, rows, vocab = _tokenise(texts)
     keys, key_rows = _ngrams(ids, rows, 2)
     bounds = np.searchsorted(key_rows, np.arange(len(texts) + 1))
     bigrams = [sorted(set(keys[bounds[i]:bounds[i + 1]].tolist())) for i in range(len(texts))]
     totals = np.diff(bounds).tolist()
-    term_ids: dict[str, int] = {}
-    terms = [[term_ids.setdefault(t, len(term_ids)) for t in row] for row in _term_occurrences(texts, lexicon)]
+    _, hit_rows, hit_terms = _term_hits(ids, rows, vocab, lexicon)
+    terms: list[list[int]] = [[] for _ in texts]
+    for row, term in zip(hit_rows.tolist(), hit_terms.tolist()):
+        terms[row].append(term)
     return bigrams, totals, terms
 
 
@@ -195,7 +204,9 @@ def select_diverse(texts: Sequence[str], cluster: np.ndarray, *, cluster_cap: in
     cluster_ids = np.asarray(cluster).tolist()
 
     def gain(i: int) -> tuple[int, float]:
-        new = sum(1 for b in bigrams[i] if not covered[b])
+        new = len(bigrams[i]) - sum(map(covered.__getitem__, bigrams[i]))
+        if not terms[i]:
+            return new, float(new)
         return new, new + sum(1.0 / (1 + term_count[t]) for t in terms[i])
 
     heap = [(-gain(i)[1], rank[i], i) for i in range(len(texts))]
