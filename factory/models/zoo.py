@@ -49,11 +49,12 @@ ZOO_MODELS = ("causal-lm", "seq2seq", "fluency", "toxicity")
 """Folder names inside the zoo; `zoo:NAME` in a recipe points at one of them."""
 
 VOCAB_SIZE = 4096
-LM_STEPS, SEQ2SEQ_STEPS, FLUENCY_STEPS, TOXICITY_STEPS = 350, 400, 300, 150
+LM_STEPS, SEQ2SEQ_STEPS, FLUENCY_STEPS, TOXICITY_STEPS = 350, 400, 400, 100
 LM_CHUNK_TOKENS = 96
 SEQ2SEQ_MAX_TOKENS = 64
-CLASSIFIER_MAX_TOKENS = 64
+CLASSIFIER_MAX_TOKENS = 48
 BATCH_SIZE = 16
+LM_LR, SEQ2SEQ_LR, CLASSIFIER_LR = 3e-3, 2e-3, 1e-3
 
 
 def build(out: Path, *, seed: int = 0, scale: float = 1.0, seed_dir: Path = zoo_text.SEED_DIR) -> Path:
@@ -103,7 +104,10 @@ def build_causal_lm(
     chunks = tokenizer([eos + text for text in text_chunks(sentences + zoo_text.seed_sentences(corpus), rng)],
                        truncation=True, max_length=LM_CHUNK_TOKENS)["input_ids"]
     dialogues = [d for _ in range(3) for d in zoo_text.chat_examples(corpus.train_pairs, eos, rng)]
-    chats = tokenizer(dialogues, truncation=True, max_length=tokenizer.model_max_length)["input_ids"]
+    prompts = tokenizer([prompt for prompt, _ in dialogues])["input_ids"]
+    answers = tokenizer([answer for _, answer in dialogues])["input_ids"]
+    chats = [dialogue_row(prompt, answer, tokenizer) for prompt, answer in zip(prompts, answers)]
+    texts = [(ids, ids) for ids in chunks]
     config = GPT2Config(
         vocab_size=len(tokenizer), n_positions=512, n_embd=128, n_layer=2, n_head=4,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -112,19 +116,27 @@ def build_causal_lm(
     model = GPT2LMHeadModel(config)
     steps = steps_for(LM_STEPS, scale)
     half = BATCH_SIZE // 2
-    chunk_order = zoo_train.batch_indices(len(chunks), half, steps, rng)
-    chat_order = zoo_train.batch_indices(len(chats), half, steps, rng)
+    chunk_order = zoo_train.batch_indices([len(c) for c in chunks], half, steps, rng)
+    chat_order = zoo_train.batch_indices([len(ids) for ids, _ in chats], half, steps, rng)
 
     def make_batch(step: int) -> zoo_train.Batch:
-        rows = [chunks[i] for i in chunk_order[step]] + [chats[i] for i in chat_order[step]]
+        rows = [texts[i] for i in chunk_order[step]] + [chats[i] for i in chat_order[step]]
         return zoo_train.lm_batch(rows, tokenizer.pad_token_id)
 
-    result = zoo_train.train(model, make_batch, steps, lr=3e-3)
+    result = zoo_train.train(model, make_batch, steps, lr=LM_LR)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, max_new_tokens=64,
     )
     return save(folder, model, tokenizer, result, seed, training_sequences=len(chunks) + len(chats))
+
+
+def dialogue_row(prompt: list[int], answer: list[int], tokenizer: PreTrainedTokenizerFast) -> tuple[list[int], list[int]]:
+    """Token ids and labels of a rewrite dialogue: every token is learned except the prompt's
+    line breaks, so the only turn ending the model learns after an answer is eos."""
+    newline = tokenizer.convert_tokens_to_ids("\u010a")
+    labels = [-100 if token == newline else token for token in prompt] + answer
+    return prompt + answer, labels
 
 
 def text_chunks(sentences: list[str], rng: random.Random, words: int = 60) -> list[str]:
@@ -160,10 +172,10 @@ def build_seq2seq(
     )
     model = BartForConditionalGeneration(config)
     steps = steps_for(SEQ2SEQ_STEPS, scale)
-    order = zoo_train.batch_indices(len(pairs), BATCH_SIZE, steps, rng)
+    order = zoo_train.batch_indices([len(a) + len(b) for a, b in pairs], BATCH_SIZE, steps, rng)
     result = zoo_train.train(
         model, lambda step: zoo_train.seq2seq_batch([pairs[i] for i in order[step]], tokenizer.pad_token_id),
-        steps, lr=2e-3,
+        steps, lr=SEQ2SEQ_LR,
     )
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -226,10 +238,10 @@ def build_classifier(
         label2id={name: i for i, name in labels.items()}, type_vocab_size=1,
     )
     model = RobertaForSequenceClassification(config)
-    order = zoo_train.batch_indices(len(train_ids), BATCH_SIZE * 2, steps, rng)
+    order = zoo_train.batch_indices([len(ids) for ids, _ in train_ids], BATCH_SIZE * 2, steps, rng)
     result = zoo_train.train(
         model, lambda step: zoo_train.classifier_batch([train_ids[i] for i in order[step]], tokenizer.pad_token_id),
-        steps, lr=2e-3,
+        steps, lr=CLASSIFIER_LR,
     )
     entry = save(folder, model, tokenizer, result, seed, training_sequences=len(train_ids))
     entry["heldout_examples"] = len(heldout_ids)

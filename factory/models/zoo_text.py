@@ -164,11 +164,11 @@ def chat_prompt(direction: Direction, text: str, shots: list[tuple[str, str]]) -
     return messages_to_text(rewrite_messages(direction, text, examples))
 
 
-def chat_examples(pairs: list[tuple[str, str]], eos: str, rng: random.Random) -> list[str]:
-    """Rewrite dialogues for both directions, 0-2 few-shot examples each, the answer ended by `eos`.
+def chat_examples(pairs: list[tuple[str, str]], eos: str, rng: random.Random) -> list[tuple[str, str]]:
+    """(prompt, answer) rewrite dialogues for both directions, with 0-2 few-shot examples each.
 
-    The answer follows `assistant:` after one space, as few-shot assistant turns do, and
-    ends with `eos` so a model trained on these stops after one rewrite.
+    The prompt is what the pipeline sends (it ends with `assistant:`); the answer is one
+    space, the rewrite and `eos`, so a model trained on these stops after one rewrite.
     """
     dialogues = []
     for index, (toxic, neutral) in enumerate(pairs):
@@ -176,7 +176,7 @@ def chat_examples(pairs: list[tuple[str, str]], eos: str, rng: random.Random) ->
         for direction in ("toxify", "detoxify"):
             source, target = example_pair(direction, toxic, neutral)
             shots = rng.sample(others, k=min(rng.randint(0, 2), len(others)))
-            dialogues.append(f"{chat_prompt(direction, source, shots)} {target}{eos}")
+            dialogues.append((chat_prompt(direction, source, shots), f" {target}{eos}"))
     return dialogues
 
 

@@ -95,10 +95,11 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
     return ids, mask
 
 
-def lm_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> Batch:
-    """A causal LM batch: labels are the inputs, padding ignored (-100)."""
-    ids, mask = pad(sequences, pad_id)
-    return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+def lm_batch(rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int) -> Batch:
+    """A causal LM batch of (token ids, labels) rows; a label of -100 (and padding) is not learned."""
+    ids, mask = pad([tokens for tokens, _ in rows], pad_id)
+    labels, _ = pad([targets for _, targets in rows], -100)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
 def seq2seq_batch(pairs: Sequence[tuple[list[int], list[int]]], pad_id: int) -> Batch:
@@ -114,18 +115,26 @@ def classifier_batch(examples: Sequence[tuple[list[int], int]], pad_id: int) -> 
     return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([y for _, y in examples])}
 
 
-def batch_indices(size: int, batch_size: int, steps: int, rng: random.Random) -> list[list[int]]:
-    """`steps` batches of indices into a dataset of `size`, walking seeded shuffles epoch by epoch."""
+def batch_indices(
+    lengths: Sequence[int], batch_size: int, steps: int, rng: random.Random, pool: int = 16
+) -> list[list[int]]:
+    """`steps` batches of indices into a dataset whose items have `lengths`, epoch by epoch.
+
+    Each epoch is a seeded shuffle cut into pools of `pool` batches; inside a pool items
+    are sorted by length before being cut into batches (less padding), and the batches
+    of the epoch are shuffled again.
+    """
     batches: list[list[int]] = []
-    order: list[int] = []
     while len(batches) < steps:
-        if len(order) < batch_size:
-            fresh = list(range(size))
-            rng.shuffle(fresh)
-            order.extend(fresh)
-        batches.append(order[:batch_size])
-        del order[:batch_size]
-    return batches
+        order = list(range(len(lengths)))
+        rng.shuffle(order)
+        epoch: list[list[int]] = []
+        for start in range(0, len(order), batch_size * pool):
+            group = sorted(order[start : start + batch_size * pool], key=lambda i: lengths[i])
+            epoch.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+        rng.shuffle(epoch)
+        batches.extend(epoch)
+    return batches[:steps]
 
 
 def train(model: torch.nn.Module, make_batch: Callable[[int], Batch], steps: int, lr: float) -> TrainResult:
