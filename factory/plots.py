@@ -1,9 +1,9 @@
 """Offline plots: Vega-Lite specs rendered to PNG with vl-convert (no CDN, no browser).
 
 - `<recipe>-mixing.png`: STA, SIM, FL and J of the reference detoxifier against the
-  synthetic share of its training mix.
+  synthetic share of its training mix, with the J the certificate requires (dashed).
 - `<recipe>-diversity.png`: distinct-1/2/3 of the kept synthetic side next to the human side.
-- `recipes-j.png`: J and its parts per recipe at each recipe's certified ratio.
+- `recipes-j.png`: J and its parts per recipe, human-data mix next to the certified mix.
 - `<recipe>-lm.png` (kinds distill, selfgen): EMT, TP and PPL of each target LM, base vs
   detoxified, one panel per metric.
 - `grid_heatmap_png` (kind translate, written by the grid report): multilingual J of every
@@ -26,17 +26,35 @@ def _png(spec: dict[str, Any]) -> bytes:
     return vlc.vegalite_to_png(vl_spec=spec, scale=2)
 
 
-def _line_spec(title: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "title": title, "width": 360, "height": 220,
-        "data": {"values": rows},
+def _line_spec(title: str, rows: list[dict[str, Any]], j_threshold: float | None = None) -> dict[str, Any]:
+    """Lines of STA, SIM, FL and J against the ratio; a dashed rule at the certificate's J threshold."""
+    ratios = sorted({r["ratio"] for r in rows})
+    lines = {
         "mark": {"type": "line", "point": True},
         "encoding": {
-            "x": {"field": "ratio", "type": "quantitative", "title": "synthetic share of training mix"},
-            "y": {"field": "value", "type": "quantitative", "title": "score", "scale": {"domain": [0, 1]}},
-            "color": {"field": "metric", "type": "nominal"},
+            "x": {"field": "ratio", "type": "quantitative", "title": "synthetic share of the training mix",
+                  "axis": {"values": ratios, "format": ".2f"}},
+            "y": {"field": "value", "type": "quantitative", "title": "score (mean over test inputs)",
+                  "scale": {"domain": [0, 1]}},
+            "color": {"field": "metric", "type": "nominal", "title": None,
+                      "scale": {"domain": list(PARTS), "range": ["#4c78a8", "#f58518", "#54a24b", "#222222"]}},
+            "strokeWidth": {"condition": {"test": "datum.metric === 'J'", "value": 3.5}, "value": 1.5},
         },
+    }
+    layers = [lines]
+    if j_threshold is not None:
+        layers += [
+            {"data": {"values": [{}]}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#222222"},
+             "encoding": {"y": {"datum": j_threshold}}},
+            {"data": {"values": [{}]}, "mark": {"type": "text", "align": "right", "dy": 10, "fontSize": 10},
+             "encoding": {"x": {"datum": ratios[-1]}, "y": {"datum": j_threshold},
+                          "text": {"value": f"J the certificate requires ({j_threshold:.3f})"}}},
+        ]
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title, "width": 420, "height": 240,
+        "data": {"values": rows},
+        "layer": layers,
     }
 
 
@@ -47,12 +65,45 @@ def _bar_spec(title: str, rows: list[dict[str, Any]], x: str, group: str) -> dic
         "data": {"values": rows},
         "mark": "bar",
         "encoding": {
-            "x": {"field": x, "type": "nominal", "title": None},
-            "xOffset": {"field": group},
-            "y": {"field": "value", "type": "quantitative"},
-            "color": {"field": group, "type": "nominal"},
+            "x": {"field": x, "type": "nominal", "title": None, "axis": {"labelAngle": 0}, "sort": None},
+            "xOffset": {"field": group, "sort": None},
+            "y": {"field": "value", "type": "quantitative", "title": None},
+            "color": {"field": group, "type": "nominal", "sort": None, "title": None},
         },
     }
+
+
+def _certified_spec(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": "J and its parts: human-data detoxifier vs the certified mix, per recipe",
+        "data": {"values": rows},
+        "facet": {"column": {"field": "recipe", "type": "nominal", "title": None}},
+        "spec": {"width": 200, "height": 200, "mark": "bar", "encoding": {
+            "x": {"field": "metric", "type": "nominal", "title": None, "sort": list(PARTS), "axis": {"labelAngle": 0}},
+            "xOffset": {"field": "system", "sort": None},
+            "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"domain": [0, 1]}},
+            "color": {"field": "system", "type": "nominal", "sort": None, "title": None}}},
+    }
+
+
+def j_threshold(certificate: dict[str, Any] | None, evaluation: dict[str, Any]) -> float | None:
+    """The J a certified mix must reach: the j_ratio gate's threshold times the human-data J."""
+    gate = next((g for g in (certificate or {}).get("gates", []) if g["name"] == "j_ratio"), None)
+    human = evaluation.get("systems", {}).get("ratio-0.00", {}).get("J")
+    return gate["threshold"] * human if gate and human is not None else None
+
+
+def certified_rows(name: str, evaluation: dict[str, Any], certificate: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Long-format J parts of the human-data mix and the certified mix of one recipe."""
+    mix = (certificate or {}).get("provenance", {}).get("study", {}).get("mix", {})
+    chosen = mix.get("certified_ratio", 1.0)
+    systems = evaluation.get("systems", {})
+    rows = []
+    for label, stem in (("human data (ratio 0)", "ratio-0.00"), (f"certified mix (ratio {chosen:g})", f"ratio-{chosen:.2f}")):
+        if stem in systems:
+            rows += [{"recipe": name, "system": label, "metric": m, "value": systems[stem][m]} for m in PARTS]
+    return rows
 
 
 def mixing_rows(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,14 +187,17 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                     (tmp / f"{name}-lm.png").write_bytes(_png(spec))
                 rows = mixing_rows(evaluation)
                 if rows:
-                    (tmp / f"{name}-mixing.png").write_bytes(_png(_line_spec(f"{name}: mixing study", rows)))
-                    best = max(r["ratio"] for r in rows)
-                    summary_rows += [dict(r, recipe=name) for r in rows if r["ratio"] == best]
+                    certificate_path = root / "certify" / name / "certificate.json"
+                    certificate = read_json(certificate_path) if certificate_path.exists() else None
+                    spec = _line_spec(f"{name}: mixing study ({evaluation.get('scores', 'soft')} scores)", rows,
+                                      j_threshold(certificate, evaluation))
+                    (tmp / f"{name}-mixing.png").write_bytes(_png(spec))
+                    summary_rows += certified_rows(name, evaluation, certificate)
             if report_path.exists():
                 rows = diversity_rows(read_json(report_path))
                 if rows:
-                    (tmp / f"{name}-diversity.png").write_bytes(_png(_bar_spec(f"{name}: diversity", rows, "n", "corpus")))
+                    spec = _bar_spec(f"{name}: diversity of the kept synthetic side vs the human side", rows, "n", "corpus")
+                    (tmp / f"{name}-diversity.png").write_bytes(_png(spec))
         if summary_rows:
-            spec = _bar_spec("J and its parts per recipe (most synthetic mix)", summary_rows, "recipe", "metric")
-            (tmp / "recipes-j.png").write_bytes(_png(spec))
+            (tmp / "recipes-j.png").write_bytes(_png(_certified_spec(summary_rows)))
     return out
