@@ -114,3 +114,15 @@ class VllmServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def bare_chat_outputs(url: str, requests, sampling, model: str = "tiny") -> list[list[str]]:
+    """What an OpenAI-compatible server answers to one plain chat request per input, same seed."""
+    out = []
+    for r in requests:
+        body = {"model": model, "messages": [dict(m) for m in r.messages], "temperature": sampling.temperature,
+                "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens, "n": sampling.n,
+                "seed": r.seed, "stop": sampling.stop, **({"top_k": sampling.top_k} if sampling.top_k else {})}
+        choices = httpx.post(f"{url}/chat/completions", json=body, timeout=60).json()["choices"]
+        out.append([c["message"]["content"].strip() for c in sorted(choices, key=lambda c: c["index"])])
+    return out

@@ -102,7 +102,7 @@ class FaultProxy(_ServerThread):
                 async with session.request(request.method, self.upstream + request.path_qs, data=body,
                                            headers=headers, timeout=aiohttp.ClientTimeout(total=120)) as answer:
                     payload = await answer.read()
-                    if answer.status == 200:
+                    if answer.status == 200 and request.method == "POST":
                         self.forwarded_ok += 1
                     return web.Response(status=answer.status, body=payload, content_type=answer.content_type)
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -11,10 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from backend_helpers import VllmServer, build_tiny_chat_lm, free_port
+from backend_helpers import VllmServer, bare_chat_outputs, build_tiny_chat_lm, free_port
 from fault_proxy import FakeOpenAIServer, FaultProxy, fake_text
 from factory.errors import FactoryError
 from factory.models.backends import Request, request_seed
@@ -184,15 +183,7 @@ def real_server(tmp_path_factory):
 
 
 def bare_outputs(server: VllmServer, requests: list[Request], sampling: Sampling) -> list[list[str]]:
-    """What the server answers to one plain request per input, with the same seed."""
-    out = []
-    for r in requests:
-        body = {"model": "tiny", "messages": [dict(m) for m in r.messages], "temperature": sampling.temperature,
-                "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens, "n": sampling.n,
-                "seed": r.seed, "stop": sampling.stop}
-        choices = httpx.post(f"{server.url}/chat/completions", json=body, timeout=60).json()["choices"]
-        out.append([c["message"]["content"].strip() for c in sorted(choices, key=lambda c: c["index"])])
-    return out
+    return bare_chat_outputs(server.url, requests, sampling)
 
 
 def _real_client(proxy: FaultProxy, root: Path, **server) -> OpenAIBackend:
@@ -218,7 +209,7 @@ def test_real_server_faults_lose_nothing(real_server, tmp_path):
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_real_server_restart_mid_run_completes(real_server, tmp_path):
-    requests = make_requests(40)
+    requests = make_requests(24)
     proxy = FaultProxy(f"http://127.0.0.1:{real_server.port}", free_port()).start()
     try:
         backend = CachedBackend(_real_client(proxy, tmp_path, max_retries=200), tmp_path / "c.sqlite")
@@ -231,19 +222,19 @@ def test_real_server_restart_mid_run_completes(real_server, tmp_path):
         proxy.stop()
     assert "error" not in outcome, outcome.get("error")
     assert outcome["outputs"] == bare_outputs(real_server, requests, SAMPLING)
-    assert len(backend.cache) == 40
+    assert len(backend.cache) == 24
 
 
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_real_server_gone_for_good_keeps_finished_requests(real_server, tmp_path):
     requests = make_requests(200)
-    reference = bare_outputs(real_server, requests[:60], SAMPLING)
+    reference = bare_outputs(real_server, requests[:16], SAMPLING)
     proxy = FaultProxy(f"http://127.0.0.1:{real_server.port}", free_port()).start()
     try:
         backend = CachedBackend(_real_client(proxy, tmp_path, max_retries=3, concurrency=2), tmp_path / "c.sqlite")
         thread, outcome = _run_in_thread(backend, requests, SAMPLING)
-        _wait_for(lambda: proxy.forwarded_ok >= 6, "6 answers through the proxy", thread, outcome)
+        _wait_for(lambda: proxy.forwarded_ok >= 4, "4 answers through the proxy", thread, outcome)
         real_server.stop()
         thread.join()
     finally:
@@ -252,6 +243,6 @@ def test_real_server_gone_for_good_keeps_finished_requests(real_server, tmp_path
     assert f"{proxy.url}/chat/completions failed after 4 attempts" in str(outcome["error"])
     hashes = _hashes(backend, requests)
     stored = backend.cache.get_many(hashes)
-    assert 6 <= len(stored) < 200 and len(stored) == len(backend.cache)
-    expected = dict(zip(hashes[:60], reference))
+    assert 4 <= len(stored) < 16 and len(stored) == len(backend.cache)
+    expected = dict(zip(hashes[:16], reference))
     assert all(h in expected and stored[h] == expected[h] for h in stored)

@@ -127,8 +127,8 @@ class CachedBackend:
         self.stats = {"hits": 0, "misses": 0}
 
     def describe(self) -> dict[str, Any]:
-        """The inner backend's provenance plus the cache file and its hit/miss counts."""
-        return {**self.inner.describe(), "cache": {"path": str(self.cache.path), **self.stats}}
+        """The inner backend's provenance (the same with or without a cache; see `stats`)."""
+        return self.inner.describe()
 
     def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
         """Completions for every request, in input order; only uncached ones are generated."""
