@@ -114,7 +114,7 @@ class SelfGen(Section):
     keep_fraction: Ratio = Field(
         0.5, description="Share of generated texts kept, lowest toxicity first (a rank cut, not a threshold; published: 0.5)."
     )
-    min_words: int = Field(1, ge=0, description="Texts with fewer words are dropped as `selfgen_empty` before ranking.")
+    min_words: int = Field(1, ge=0, description="Texts with fewer words (and empty ones) are dropped as `selfgen_empty` before ranking.")
 
 
 def target_name(spec: ModelSpec) -> str:
