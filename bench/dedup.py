@@ -28,8 +28,9 @@ predicted duplicate pairs are its verified LSH candidate pairs inside the sample
 (rensa: `RMinHashLSH` queries verified by its `jaccard`). Precision, recall, F1 per system.
 
 `seconds_1m` and `peak_mb` come from a fresh process that builds a 1M-row corpus and runs
-ours on it (peak_mb: the peak resident memory of that process, which includes the 1M
-input strings; `input_mb` is its resident memory just before dedupe). Bad input (empty,
+ours on it (wall and CPU seconds: the machine may be shared, see `load_average`;
+peak_mb: the peak resident memory of that process, which includes the 1M input
+strings; `input_mb` is its resident memory just before dedupe). Bad input (empty,
 NUL-only, 1 MB and non-UTF-8-surrogate rows) is run through ours first. Last line: JSON.
 """
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import time
@@ -170,9 +172,12 @@ def one_million(pool: list[str], rows: int, params: LshParams, seed: int) -> dic
     """In a fresh process: time ours on a `rows`-row corpus; report peak resident memory."""
     texts, _ = make_corpus(pool, rows, seed)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = time.process_time()
     seconds, cluster, _ = run_ours(texts, params)
+    cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak, "input_mb": before, "clusters": int(len(np.unique(cluster)))}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak, "input_mb": before,
+            "clusters": int(len(np.unique(cluster)))}
 
 
 def main() -> None:
@@ -223,7 +228,8 @@ def main() -> None:
           f" kept {rensa_kept})", file=sys.stderr)
     print(f"ground truth: {len(truth)} duplicate pairs among {len(sample)} sampled rows; quality {quality}", file=sys.stderr)
     if million:
-        print(f"{args.one_million} rows: {million['seconds']:.1f} s, peak {million['peak_mb']:.0f} MB"
+        print(f"{args.one_million} rows: {million['seconds']:.1f} s wall, {million['cpu_seconds']:.1f} s CPU,"
+              f" peak {million['peak_mb']:.0f} MB"
               f" (input alone {million['input_mb']:.0f} MB)", file=sys.stderr)
     print(json.dumps({
         "vs_datasketch": round(rate["ours_subset"] / rate["datasketch_subset"], 2),
@@ -233,11 +239,13 @@ def main() -> None:
         "f1": quality["ours"]["f1"], "f1_datasketch": quality["datasketch"]["f1"], "f1_rensa": quality["rensa"]["f1"],
         "quality": quality, "truth_pairs": len(truth),
         "seconds_1m": round(million["seconds"], 2) if million else None,
+        "cpu_seconds_1m": round(million["cpu_seconds"], 2) if million else None,
         "peak_mb": round(million["peak_mb"]) if million else None,
         "input_mb_1m": round(million["input_mb"]) if million else None,
         "rows": len(texts), "subset_rows": len(subset), "rows_per_s": {k: round(v) for k, v in rate.items()},
         "bands": params.bands, "rows_per_band": params.rows, "rensa_bands": bands_r,
         "bad_input_ok": robust, "input_dropped": {k: len(v) for k, v in dropped.items()},
+        "load_average": [round(x, 1) for x in os.getloadavg()],
     }))
 
 

@@ -4,9 +4,13 @@ Pipeline (datatrove's four steps, vectorised with numpy): normalise every text
 (`factory.text.normalise`), cut it into shingles (word or character n-grams), hash each
 shingle once, apply `num_perm` affine permutations to whole blocks of shingle hashes and
 min-reduce them per row (`signatures`); hash every band of `rows` signature values to a
-bucket key, take rows sharing a bucket as candidates, verify each candidate pair by its
-estimated Jaccard similarity >= threshold, and join verified pairs into clusters
-(`clusters`); keep one row per cluster (`dedupe`). Kernels and formulas are in
+bucket key, take rows sharing a bucket as candidates, verify each candidate pair, and
+join verified pairs into clusters (`clusters`); keep one row per cluster (`dedupe`).
+Verification (`verify_pairs`): a pair is a duplicate when its Jaccard similarity is >=
+threshold, judged by the MinHash estimate, except that `dedupe` and `contamination`
+decide pairs whose estimate lies within four standard deviations of the threshold by
+the exact Jaccard of the two rows' shingle-hash sets (so borderline pairs are neither
+dropped nor kept by estimator noise). Kernels and formulas are in
 `factory.filter.sketch` (hashing) and `factory.filter.lsh` (banding).
 
 Defined behaviour on bad input: an empty (or all-punctuation) text has no shingle and
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["LshParams", "DedupeResult", "optimal_params", "lsh_error", "shingles", "signatures", "sketch",
            "ShingleHashes", "verify_pairs", "clusters", "dedupe",
            "exact_duplicates", "contamination", "to_datasketch", "shingle_hash"]
+
 
 @dataclass(frozen=True)
 class LshParams:
@@ -223,8 +228,10 @@ def contamination(texts: Sequence[str], reference: Sequence[str], settings: MinH
     """For each row, a reference row it duplicates, else None.
 
     An exact match after `normalise` wins (the first such reference row); otherwise the
-    smallest-index reference row sharing an LSH bucket with an estimated Jaccard
-    similarity >= settings.threshold.
+    smallest-index reference row sharing an LSH bucket whose Jaccard similarity is >=
+    settings.threshold (`verify_pairs`: the estimate, or the exact Jaccard near the
+    threshold). Recall is bounded by the LSH banding: a low `false_positive_weight`
+    (more, shorter bands) misses fewer contaminated rows at little cost.
     """
     texts, reference = list(texts), list(reference)
     if not texts or not reference:
