@@ -32,10 +32,15 @@ def shared_sentences() -> list[str]:
     return sorted({" ".join(s.split()) for s in found if len(s.split()) >= 3})
 
 
+MAX_BASE_CHARS = 10_000
+
+
 def file_sentences(path: Path) -> tuple[list[str], dict[str, list[int]]]:
-    """Lines of a text file; lines that are not UTF-8 or are blank are dropped and recorded by line number."""
+    """Lines of a text file as base sentences; lines that are not UTF-8, blank, or longer than
+    MAX_BASE_CHARS (copied into many variants they would swamp the corpus; the kernels' own
+    1 MB-line check is in bench/dedup.py) are dropped and recorded by line number."""
     kept: list[str] = []
-    dropped: dict[str, list[int]] = {"not_utf8": [], "blank": []}
+    dropped: dict[str, list[int]] = {"not_utf8": [], "blank": [], "too_long": []}
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
@@ -46,10 +51,12 @@ def file_sentences(path: Path) -> tuple[list[str], dict[str, list[int]]]:
                     print(f"{path}:{number}: not UTF-8 ({error.reason} at byte {error.start}); line dropped",
                           file=sys.stderr)
                 continue
-            if line.strip():
-                kept.append(line)
-            else:
+            if not line.strip():
                 dropped["blank"].append(number)
+            elif len(line) > MAX_BASE_CHARS:
+                dropped["too_long"].append(number)
+            else:
+                kept.append(line)
     if not kept:
         raise SystemExit(f"{path}: no usable lines (dropped: { {k: len(v) for k, v in dropped.items()} })")
     return kept, dropped
