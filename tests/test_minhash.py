@@ -12,8 +12,8 @@ from datasketch.lsh import _optimal_param
 from factory.errors import FactoryError
 from factory.filter import lsh
 from factory.filter import sketch as kernels
-from factory.filter.minhash import (clusters, contamination, dedupe, exact_duplicates, optimal_params, shingle_hash, sketch,
-                                    shingles, signatures, to_datasketch, verify_pairs)
+from factory.filter.minhash import (clusters, contamination, dedupe, exact_duplicates, optimal_params, shingle_hash,
+                                    shingles, signatures, sketch, to_datasketch, verify_pairs)
 from factory.recipe.filter import MinHashSettings
 
 BASE = "the quick brown fox jumps over the lazy dog near the river bank today"

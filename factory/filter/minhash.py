@@ -150,8 +150,8 @@ def clusters(sigs: np.ndarray, params: LshParams, *, verify: bool = True,
 
     With `verify` (the default) a candidate pair joins two rows only when `verify_pairs`
     accepts it: estimated Jaccard >= params.threshold, or, when the rows' shingle
-    `hashes` are given, the exact Jaccard for pairs whose estimate is near the threshold. Clusters are the connected components (transitive closure) of the
-    joined pairs.
+    `hashes` are given, the exact Jaccard for pairs whose estimate is near the threshold.
+    Clusters are the connected components (transitive closure) of the joined pairs.
     """
     pairs = lsh.candidate_pairs(sigs, params.bands, params.rows)
     if verify:
