@@ -10,14 +10,15 @@ it) and `diversity_selection` (left out by diversity-aware selection).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from factory.filter.diversity import corpus_report, select_diverse
-from factory.filter.minhash import contamination, dedupe, exact_duplicates
+from factory.filter.minhash import DedupeResult, contamination, dedupe, exact_duplicates
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, read_records, write_json, write_records
 
@@ -34,6 +35,15 @@ def drop_exact(rows: Sequence[Record]) -> None:
             record.drop("exact_duplicate", live[first].id)
 
 
+def near_dedupe(recipe: Recipe) -> Callable[..., DedupeResult]:
+    """`dedupe` on the recipe's engine: in process, or on Ray Data (the same clusters and kept rows)."""
+    if recipe.engine.name == "ray":
+        from factory.engines.ray_dedupe import dedupe as ray_dedupe
+
+        return functools.partial(ray_dedupe, engine=recipe.engine)
+    return dedupe
+
+
 def drop_near(rows: Sequence[Record], recipe: Recipe) -> np.ndarray:
     """Drop near-duplicates (MinHash); return the cluster id of every live row."""
     live = [r for r in rows if r.kept]
@@ -41,7 +51,7 @@ def drop_near(rows: Sequence[Record], recipe: Recipe) -> np.ndarray:
     scores = None
     if settings.keep == "attribute" and settings.keep_attribute:
         scores = [float(r.attributes.get(settings.keep_attribute) or 0.0) for r in live]
-    result = dedupe([r.content() for r in live], settings, scores)
+    result = near_dedupe(recipe)([r.content() for r in live], settings, scores)
     for record, keep, ref in zip(live, result.keep, result.dup_of):
         if not keep:
             record.drop("near_duplicate", live[ref].id if ref is not None else None)

@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from factory.recipe.base import Section
 from factory.recipe.data import HumanData, Models
+from factory.recipe.engine import Engine, engine_problems
 from factory.recipe.filter import Filter
 from factory.recipe.generate import Generate
 from factory.recipe.lm import LM_KINDS, Distill, LMCertify, LMEvaluate, LMTrain, SelfGen
@@ -44,6 +45,7 @@ class Recipe(Section):
     lm_certify: LMCertify | None = Field(None, description="LM certification gates (kinds distill and selfgen; defaults when absent).")
     translate: Translate | None = Field(None, description="Translation settings (kind translate only, required there).")
     grid: Grid | None = Field(None, description="Cross-lingual experiment grid (kind translate only, required there).")
+    engine: Engine = Field(default_factory=Engine, description="Where generation and near-duplicate removal run: this machine or a Ray cluster.")
 
     _path: str = PrivateAttr("")
 
@@ -84,6 +86,13 @@ class Recipe(Section):
                 problems += translate_problems(self.human.lang, self.translate, self.grid)
             if problems:
                 raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _engine_fits(self) -> "Recipe":
+        problems = engine_problems(self.kind, self.generate.backend, self.engine)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
