@@ -107,7 +107,8 @@ def test_dvc_repro_runs_the_pipeline_and_a_second_run_has_nothing_to_do(tmp_path
     project = tmp_path / "project"
     _copy_project(project)
     (project / "recipes" / "tiny" / "toxify.yaml").write_text(E2E_RECIPE.replace("name: e2e", "name: toxify"))
-    (project / "params.yaml").write_text("profile: tiny\nrecipes: [toxify]\nseed: 0\nzoo_scale: 0.02\n")
+    (project / "params.yaml").write_text("profile: tiny\nrecipes: [toxify]\nseed: 0\nzoo_scale: 0.02\n"
+                                          "grid: {recipes: [], train: [], eval: []}\n")
     env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     first = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True)

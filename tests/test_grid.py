@@ -150,8 +150,8 @@ def test_per_language_gates(tmp_path):
 
 def test_params_grid_repeats_the_tiny_recipe_grid():
     params = load_params(REPO / "params.yaml")
-    if params.grid is None:
-        pytest.skip("params.yaml has no grid")
-    recipe = load_recipe(REPO / "recipes" / params.profile / f"{params.grid.recipe}.yaml")
-    assert params.grid.recipe in params.recipes
-    assert (params.grid.train, params.grid.eval) == (recipe.grid.train, recipe.grid.eval)
+    assert params.grid is not None, "dvc.yaml's grid stages need params.yaml `grid` (recipes: [] for none)"
+    for name in params.grid.recipes:
+        recipe = load_recipe(REPO / "recipes" / params.profile / f"{name}.yaml")
+        assert name in params.recipes and recipe.kind == "translate"
+        assert (params.grid.train, params.grid.eval) == (recipe.grid.train, recipe.grid.eval)

@@ -197,12 +197,13 @@ def translate_problems(source_lang: str, translate: Translate, grid: Grid) -> li
 
 
 class GridParams(Section):
-    """params.yaml `grid`: the cross-lingual grid that `dvc repro` runs as DVC `matrix` stages.
+    """params.yaml `grid`: the cross-lingual grids that `dvc repro` runs as DVC `matrix` stages.
 
-    DVC expands its matrix from these lists, so they repeat the recipe's `grid.train` and
-    `grid.eval`; `factory grid` refuses a setting or language the recipe does not list.
+    DVC expands its matrix from these lists, so they repeat the recipes' `grid.train` and
+    `grid.eval`; `factory grid` refuses a setting or language a recipe does not list.
+    An empty `recipes` list (DVC needs the key even then) runs no grid.
     """
 
-    recipe: str = Field(description="Name of the translate recipe (recipes/<profile>/<recipe>.yaml).")
-    train: list[str] = Field(min_length=1, description="Train settings, as in the recipe's grid.train.")
-    eval: list[str] = Field(min_length=1, description="Eval languages, as in the recipe's grid.eval.")
+    recipes: list[str] = Field(description="Translate recipes whose grid DVC runs; each also listed in `recipes`.")
+    train: list[str] = Field(description="Train settings, as in each listed recipe's grid.train.")
+    eval: list[str] = Field(description="Eval languages, as in each listed recipe's grid.eval.")
