@@ -88,7 +88,8 @@ class VllmServer:
         """Start the server and wait until /health answers 200."""
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_dir),
                "--host", "127.0.0.1", "--port", str(self.port), "--max-model-len", "1024",
-               "--dtype", "float32", "--served-model-name", "tiny", *self.extra_args]
+               "--dtype", "float32", "--served-model-name", "tiny",
+               "--no-enable-chunked-prefill", *self.extra_args]
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=vllm_env())
         deadline = time.monotonic() + timeout_s

@@ -93,6 +93,17 @@ def test_offline_output_of_a_request_does_not_depend_on_its_batch(offline):
     assert offline.generate(requests[3:5], SAMPLING) == whole[3:5]
 
 
+def test_offline_seeded_batch_beyond_one_prefill_budget(offline):
+    """Regression: on CPU, seeded requests after a chunked prefill crashed the engine."""
+    long_text = " ".join(f"word{i}" for i in range(150))
+    requests = [Request(key=f"long{i}", seed=i, messages=({"role": "user", "content": f"{i} {long_text}"},))
+                for i in range(40)]
+    assert sum(len(p["prompt_token_ids"]) for p in offline.prompts(requests)) > 16384
+    short = SAMPLING.model_copy(update={"max_new_tokens": 4, "n": 1})
+    whole = offline.generate(requests, short)
+    assert whole[-5:] == offline.generate(requests[-5:], short)
+
+
 def test_offline_through_the_cache_in_chunks(offline, tmp_path, monkeypatch):
     requests = make_requests(10)
     whole = offline.generate(requests, SAMPLING)

@@ -41,8 +41,14 @@ def sampling_params(sampling: Sampling, seed: int) -> Any:
     )
 
 
-def engine_kwargs(spec: ModelSpec, root: Path, settings: VllmSettings, seed: int) -> dict[str, Any]:
-    """Keyword arguments of `vllm.LLM` for this model and the recipe's engine settings."""
+def engine_kwargs(spec: ModelSpec, root: Path, settings: VllmSettings, seed: int, cpu: bool = False) -> dict[str, Any]:
+    """Keyword arguments of `vllm.LLM` for this model and the recipe's engine settings.
+
+    On CPU chunked prefill is turned off: vLLM rewinds a seeded request's generator when it
+    drops the token sampled after a partial prefill, which CPU generators cannot do
+    ("CPU Generator does not use offset"), so a seeded batch larger than one prefill
+    budget would crash the engine. Without chunking every prompt is prefilled whole.
+    """
     dtype = settings.dtype if settings.dtype != "auto" else spec.dtype
     kwargs: dict[str, Any] = {
         "model": resolve(spec, root),
@@ -55,6 +61,8 @@ def engine_kwargs(spec: ModelSpec, root: Path, settings: VllmSettings, seed: int
     }
     if settings.max_model_len is not None:
         kwargs["max_model_len"] = settings.max_model_len
+    if cpu:
+        kwargs["enable_chunked_prefill"] = False
     return kwargs
 
 
@@ -67,10 +75,11 @@ class VllmBackend:
     def __init__(self, spec: ModelSpec, root: Path, settings: VllmSettings, seed: int = 0):
         try:
             from vllm import LLM
+            from vllm.platforms import current_platform
         except ImportError as error:
             raise FactoryError("generate.backend: vllm needs the vllm extra (pip install 'detox-factory[vllm]')") from error
         self.spec, self.root, self.settings = spec, root, settings
-        self.llm = LLM(**engine_kwargs(spec, root, settings, seed))
+        self.llm = LLM(**engine_kwargs(spec, root, settings, seed, cpu=current_platform.is_cpu()))
         self.tokenizer = self.llm.get_tokenizer()
 
     def describe(self) -> dict[str, Any]:
