@@ -93,12 +93,20 @@ def generate_and_check(recipe: Recipe, backend: Backend, direction: Direction, i
     return [record for text in inputs for record in final.get(text, [])]
 
 
+def open_generator(recipe: Recipe, root: Path, cache: Path) -> Backend:
+    """The generator on the recipe's engine: a local backend, or Ray Data (the same completions)."""
+    if recipe.engine.name == "ray":
+        from factory.engines.ray_generate import open_ray_backend
+
+        return open_ray_backend(recipe.generate, recipe.models.generator, recipe.engine, root, cache=cache)
+    return open_backend(recipe.generate, recipe.models.generator, root, cache=cache)
+
+
 def run(recipe: Recipe, direction: Direction, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/generated/<recipe>/rows.parquet (kept and dropped rows) and stats.json."""
     train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
     inputs = select_inputs(train, direction, recipe.seed, limit or recipe.generate.max_inputs)
-    backend = open_backend(recipe.generate, recipe.models.generator, root,
-                           cache=Path(root) / "cache" / recipe.name / "requests.sqlite")
+    backend = open_generator(recipe, root, cache=Path(root) / "cache" / recipe.name / "requests.sqlite")
     records = generate_and_check(recipe, backend, direction, inputs, train, root)
     reasons = Counter(r.drop_reason or "kept" for r in records)
     out = Path(root) / "generated" / recipe.name

@@ -1,0 +1,256 @@
+"""Generation on Ray Data (`ray.data.llm.build_processor`), behind the local backends' protocol.
+
+`RayBackend` takes the very requests the local engine builds (chat messages, a seed per
+request) and returns the same completions, so the generate stage keeps its row ids,
+output checks, re-sampling and drop reasons; only where the tokens are made changes.
+
+- `generate.backend: vllm` -> `vLLMEngineProcessorConfig`: `engine.generate.concurrency`
+  vLLM replicas, each in a placement group of `tensor_parallel_size` bundles of
+  {CPU: num_cpus, GPU: num_gpus}. Each request is rendered with the model's chat template
+  and tokenized without added special tokens, as the local `vllm` backend does; a request
+  for n completions becomes n rows with n = 1 and seeds seed, seed + 1, ..., which is how
+  vLLM itself expands n > 1 with a seed - so the texts equal the local engine's.
+  Ray's own chat-template, tokenize and detokenize stages are off (the text is vLLM's).
+- `generate.backend: openai` -> `HttpRequestProcessorConfig`: `concurrency` HTTP client
+  workers post the local `openai` backend's request bodies (same model, messages or
+  prompt, sampling, seed) to the OpenAI-compatible server at `generate.server.base_url`.
+
+Results stream back to the driver as they finish; `open_ray_backend` puts the factory's
+request cache in front (`factory.models.cache`), which commits every finished request at
+once, so an interrupted run resumes with the missing requests only. Ray retries the tasks
+and restarts the actors of a worker that dies; a request that never comes back is an
+error, never a silently missing row. `ray` is imported only inside functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import pyarrow as pa
+
+from factory.engines.ray_session import connect
+from factory.errors import FactoryError
+from factory.models.backends import Backend, Request
+from factory.models.backends.base import render_prompt
+from factory.models.backends.vllm_offline import engine_kwargs
+from factory.models.loading import describe as describe_model
+from factory.models.loading import resolve
+from factory.recipe.base import ModelSpec
+from factory.recipe.engine import Engine
+from factory.recipe.generate import Generate, Sampling
+
+if TYPE_CHECKING:
+    from ray.data import Dataset
+
+OnResult = Callable[[int, list[str]], None]
+
+
+def open_ray_backend(settings: Generate, spec: ModelSpec | None, engine: Engine, root: Path = Path("data"),
+                     cache: Path | None = None) -> Backend:
+    """The Ray generation backend for the recipe's generator, behind the request cache when given."""
+    if spec is None:
+        raise FactoryError("models.generator: this recipe kind needs a generator model")
+    backend = RayBackend(settings, spec, engine, Path(root))
+    if cache is None:
+        return backend
+    from factory.models.cache import CachedBackend
+
+    return CachedBackend(backend, cache)
+
+
+@functools.lru_cache(maxsize=2)
+def _tokenizer(model: str, revision: str | None) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model, revision=revision)
+
+
+def vllm_row(row: dict[str, Any], *, model: str, revision: str | None, sampling: dict[str, Any]) -> dict[str, Any]:
+    """Preprocess for vLLM: the token-id prompt and this row's sampling (n = 1, its own seed)."""
+    tokenizer = _tokenizer(model, revision)
+    text = render_prompt(tokenizer, json.loads(row["messages"]))
+    params = {"n": 1, "temperature": sampling["temperature"], "top_p": sampling["top_p"],
+              "top_k": sampling["top_k"] or -1, "max_tokens": sampling["max_new_tokens"],
+              "seed": int(row["seed"]), "stop": list(sampling["stop"]) or None}
+    return {"row": row["row"], "choice": row["choice"],
+            "tokenized_prompt": tokenizer(text, add_special_tokens=False)["input_ids"], "sampling_params": params}
+
+
+def vllm_result(row: dict[str, Any]) -> dict[str, Any]:
+    """Postprocess for vLLM: (row, choice, [text])."""
+    return {"row": row["row"], "choice": row["choice"], "texts": [str(row["generated_text"]).strip()]}
+
+
+def http_row(row: dict[str, Any], *, served: str, model: str, revision: str | None, mode: str,
+             sampling: dict[str, Any]) -> dict[str, Any]:
+    """Preprocess for an OpenAI-compatible server: the body the local `openai` backend posts."""
+    body: dict[str, Any] = {"model": served, "temperature": sampling["temperature"], "top_p": sampling["top_p"],
+                            "max_tokens": sampling["max_new_tokens"], "n": sampling["n"], "seed": int(row["seed"])}
+    if sampling["stop"]:
+        body["stop"] = list(sampling["stop"])
+    if sampling["top_k"]:
+        body["top_k"] = sampling["top_k"]
+    messages = json.loads(row["messages"])
+    if mode == "chat":
+        body["messages"] = messages
+    else:
+        body["prompt"] = render_prompt(_tokenizer(model, revision), messages)
+        body["add_special_tokens"] = False
+    return {"row": row["row"], "choice": row["choice"], "payload": body}
+
+
+def http_result(row: dict[str, Any], *, mode: str, n: int) -> dict[str, Any]:
+    """Postprocess for a server answer: (row, 0, the n texts in choice order)."""
+    answer = row["http_response"] or {}
+    choices = sorted(list(answer.get("choices") if answer.get("choices") is not None else []),
+                     key=lambda c: c.get("index", 0))
+    if len(choices) != n:
+        raise ValueError(f"request row {row['row']}: expected {n} choices, the server answered {str(answer)[:300]}")
+    if mode == "chat":
+        texts = [((c.get("message") or {}).get("content") or "").strip() for c in choices]
+    else:
+        texts = [(c.get("text") or "").strip() for c in choices]
+    return {"row": row["row"], "choice": 0, "texts": texts}
+
+
+def served_model(base_url: str, spec: ModelSpec, root: Path, headers: dict[str, str]) -> str:
+    """The model id to post: the recipe's model if the server lists it, else the server's only model."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"{base_url}/models", headers=headers, timeout=30).json()
+    except (httpx.HTTPError, ValueError) as error:
+        raise FactoryError(f"generate.server.base_url: cannot list the models of {base_url} ({error})") from error
+    served = [m.get("id") for m in answer.get("data") or [] if isinstance(m, dict)]
+    wanted = [name for name in (spec.ref, resolve(spec, root)) if name in served]
+    if wanted or len(served) == 1:
+        return (wanted or served)[0]
+    raise FactoryError(f"models.generator: {base_url} serves {served}, not {spec.ref!r}; serve that model or name one of these")
+
+
+class RayBackend:
+    """Generate on Ray Data: vLLM replicas (backend vllm) or HTTP clients (backend openai); see the module doc."""
+
+    name = "ray"
+
+    def __init__(self, settings: Generate, spec: ModelSpec, engine: Engine, root: Path):
+        if settings.backend not in ("vllm", "openai"):
+            raise FactoryError(f"generate.backend: engine ray runs vllm or openai, not {settings.backend}")
+        self.settings, self.spec, self.engine, self.root = settings, spec, engine, root
+        self.mode = settings.backend
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance; `client` holds the settings that do not change outputs (left out of cache keys)."""
+        client = {"ray": self.engine.model_dump(mode="json", exclude={"name", "env"})}
+        out: dict[str, Any] = {"backend": f"ray-{self.mode}", "model": describe_model(self.spec, self.root)}
+        if self.mode == "vllm":
+            tp = self.engine.vllm.tensor_parallel_size or self.settings.vllm.tensor_parallel_size
+            out["engine"] = self.settings.vllm.model_dump(mode="json", exclude={"gpu_memory_utilization"}) | {
+                "tensor_parallel_size": tp}
+        else:
+            out["mode"] = self.settings.server.mode
+            client["server"] = self.settings.server.model_dump(mode="json", exclude={"mode"})
+        return out | {"client": client}
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+        """`sampling.n` completions per request, in input order."""
+        results: list[list[str]] = [[] for _ in requests]
+
+        def keep(index: int, outputs: list[str]) -> None:
+            results[index] = outputs
+
+        self.generate_streaming(requests, sampling, keep)
+        return results
+
+    def generate_streaming(self, requests: Sequence[Request], sampling: Sampling, on_result: OnResult) -> None:
+        """Run every request on the cluster, calling `on_result(index, completions)` as each one is complete."""
+        if not requests:
+            return
+        connect(self.engine)
+        copies = sampling.n if self.mode == "vllm" else 1
+        processor = self._vllm_processor(sampling) if self.mode == "vllm" else self._http_processor(sampling)
+        outputs = processor(self._requests(requests, copies))
+        try:
+            finished = self._collect(outputs, sampling.n, on_result)
+        except FactoryError:
+            raise
+        except Exception as error:  # Ray wraps worker errors in its own exception types
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise FactoryError(f"engine ray: generation failed ({type(error).__name__}: {first[:500]})") from error
+        if finished != len(requests):
+            raise FactoryError(f"engine ray: {len(requests) - finished} of {len(requests)} requests came back incomplete")
+
+    @staticmethod
+    def _collect(outputs: "Dataset", n: int, on_result: OnResult) -> int:
+        pending: dict[int, list[str | None]] = {}
+        done: set[int] = set()
+        for batch in outputs.iter_batches(batch_format="pyarrow", batch_size=None):
+            for row, choice, texts in zip(*(batch.column(c).to_pylist() for c in ("row", "choice", "texts"))):
+                if row in done:  # a retried task may deliver a finished row again
+                    continue
+                slots = pending.setdefault(row, [None] * n)
+                slots[choice:choice + len(texts)] = texts
+                if None not in slots:
+                    done.add(row)
+                    on_result(row, [str(t) for t in pending.pop(row)])
+        return len(done)
+
+    def _requests(self, requests: Sequence[Request], copies: int) -> "Dataset":
+        """One dataset row per request and completion index: (row, choice, messages JSON, seed)."""
+        import ray.data
+
+        count = len(requests) * copies
+        table = pa.table({
+            "row": [i for i in range(len(requests)) for _ in range(copies)],
+            "choice": [c for _ in requests for c in range(copies)],
+            "messages": [json.dumps(list(r.messages), ensure_ascii=False) for r in requests for _ in range(copies)],
+            "seed": [r.seed + c for r in requests for c in range(copies)],
+        })
+        size = self.engine.generate.batch_size
+        return ray.data.from_arrow([table.slice(s, size) for s in range(0, count, size)])
+
+    def _vllm_processor(self, sampling: Sampling) -> Any:
+        from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+        kwargs = engine_kwargs(self.spec, self.root, self.settings.vllm, self.settings.sampling.seed)
+        model = kwargs.pop("model")
+        cluster, resources = self.engine.vllm, self.engine.generate
+        kwargs["tensor_parallel_size"] = cluster.tensor_parallel_size or kwargs["tensor_parallel_size"]
+        kwargs["gpu_memory_utilization"] = cluster.gpu_memory_utilization or kwargs["gpu_memory_utilization"]
+        for name in ("max_num_batched_tokens", "max_num_seqs"):
+            if getattr(cluster, name) is not None:
+                kwargs[name] = getattr(cluster, name)
+        bundle = {"CPU": resources.num_cpus} | ({"GPU": resources.num_gpus} if resources.num_gpus else {})
+        if not resources.num_gpus:  # vLLM on CPU cannot rewind seeded generators after a partial prefill
+            kwargs["enable_chunked_prefill"] = False
+        config = vLLMEngineProcessorConfig(
+            model_source=model, engine_kwargs=kwargs, batch_size=resources.batch_size,
+            concurrency=resources.concurrency, placement_group_config={"bundle_per_worker": bundle},
+            log_engine_metrics=False, chat_template_stage=False, tokenize_stage=False, detokenize_stage=False,
+            runtime_env={"env_vars": dict(self.engine.env)} if self.engine.env else None)
+        preprocess = functools.partial(vllm_row, model=model, revision=self.spec.revision,
+                                       sampling=sampling.model_dump(mode="json"))
+        return build_processor(config, preprocess=preprocess, postprocess=vllm_result)
+
+    def _http_processor(self, sampling: Sampling) -> Any:
+        from ray.data.llm import HttpRequestProcessorConfig, build_processor
+
+        server = self.settings.server
+        base_url = server.base_url.rstrip("/")
+        key = os.environ.get(server.api_key_env)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        served = served_model(base_url, self.spec, self.root, headers)
+        path = "/chat/completions" if server.mode == "chat" else "/completions"
+        resources = self.engine.generate
+        config = HttpRequestProcessorConfig(
+            url=f"{base_url}{path}", headers=headers, batch_size=resources.batch_size,
+            concurrency=resources.concurrency, max_retries=server.max_retries)
+        preprocess = functools.partial(http_row, served=served, model=resolve(self.spec, self.root),
+                                       revision=self.spec.revision, mode=server.mode,
+                                       sampling=sampling.model_dump(mode="json"))
+        return build_processor(config, preprocess=preprocess,
+                               postprocess=functools.partial(http_result, mode=server.mode, n=sampling.n))
