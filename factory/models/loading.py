@@ -203,6 +203,13 @@ def load_causal_lm(spec: ModelSpec | str, root: Path = Path("data")) -> tuple[An
     return model.eval(), tokenizer
 
 
+def default_device() -> str:
+    """Where models run: `cuda` when a GPU is visible, else `cpu`."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def read_manifest(root: Path = Path("data")) -> dict[str, Any]:
     """The tiny zoo's manifest ({} when the zoo is not built)."""
     path = Path(root) / "models" / "zoo" / "manifest.json"
