@@ -23,7 +23,7 @@ import numpy as np
 
 from factory import metrics_lm
 from factory.evaluate.lm_prompts import Prompt, load_prompts
-from factory.models.loading import describe, load_causal_lm, load_toxicity
+from factory.models.loading import default_device, describe, load_causal_lm, load_toxicity
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import LMEvaluate, target_name
@@ -46,6 +46,7 @@ def continuations(model: Any, tokenizer: Any, prompts: Sequence[str], settings: 
     for start in range(0, len(prompts), settings.batch_size):
         tokenizer.padding_side = "left"
         enc = tokenizer(list(prompts[start : start + settings.batch_size]), return_tensors="pt", padding=True)
+        enc = enc.to(model.device)
         torch.manual_seed(batch_seed(seed, start))
         with torch.inference_mode():
             ids = model.generate(**enc, do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
@@ -77,8 +78,9 @@ def conditional_nll(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]
             scored[i, max(len(p), 1) : len(row)] = True
         targets = ids[:, 1:].masked_fill(~scored[:, 1:], -100)
         with torch.inference_mode():
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), targets, reduction="none")
+            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits[:, :-1]
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2).float(), targets.to(model.device),
+                                                    reduction="none")
         sums += nll.double().sum(-1).tolist()
         counts += scored[:, 1:].sum(-1).tolist()
     return sums, counts
@@ -91,6 +93,7 @@ class Scorer:
         self.settings = recipe.lm_evaluate
         self.toxicity = load_toxicity(recipe.models.toxicity, root)
         self.ref_model, self.ref_tokenizer = load_causal_lm(self.settings.perplexity_model, root)
+        self.ref_model.to(default_device())
         self.ref_tokenizer.padding_side = "right"
 
     def score(self, prompts: Sequence[Prompt], texts: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -176,12 +179,12 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     all_rows: list[Record] = []
     for target in recipe.lm_train.targets:
         name = target_name(target)
-        candidates = [(f"base/{name}", lambda: load_causal_lm(target, root), None)]
-        candidates += [(f"{name}/{stem}", lambda s=stem: load_trained(trained / name / s, target, root), stem)
-                       for stem in stems]
-        for label, load, stem in candidates:
-            model, tokenizer = load()
-            summary, rows = evaluate_system(scorer, prompts, model.eval(), tokenizer, recipe.seed, label, recipe)
+        for stem in (None, *stems):
+            label = f"{name}/{stem}" if stem else f"base/{name}"
+            model, tokenizer = (load_trained(trained / name / stem, target, root) if stem
+                                else load_causal_lm(target, root))
+            model = model.to(default_device()).eval()
+            summary, rows = evaluate_system(scorer, prompts, model, tokenizer, recipe.seed, label, recipe)
             systems[label] = {**summary, **({"ratio": float(stem.removeprefix("ratio-"))} if stem else {})}
             all_rows += rows
         targets[name] = {"base": f"base/{name}", "detoxified": {stem: f"{name}/{stem}" for stem in stems}}

@@ -22,7 +22,7 @@ from typing import Any
 
 from factory.errors import FactoryError
 from factory.models.contrastive import ContrastiveSettings, contrastive_generate
-from factory.models.loading import describe, load_causal_lm
+from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.lm import Distill
 from factory.records import Record, atomic_dir, content_id, read_json, write_json, write_records
@@ -112,7 +112,8 @@ def distil_texts(recipe: Recipe, toxic_dir: Path, root: Path, num_texts: int) ->
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     if bos is None:
         raise FactoryError(f"models.generator: {recipe.models.generator.ref} has neither a BOS nor an EOS token")
-    ids = contrastive_generate(base.eval(), toxic.eval(), bos_id=bos, eos_id=tokenizer.eos_token_id,
+    device = default_device()
+    ids = contrastive_generate(base.to(device).eval(), toxic.to(device).eval(), bos_id=bos, eos_id=tokenizer.eos_token_id,
                                num_texts=num_texts, max_length=settings.max_length, batch_size=settings.batch_size,
                                seed=settings.seed, settings=decoding_settings(settings))
     return [tokenizer.decode(t, skip_special_tokens=True).strip() for t in ids]

@@ -92,13 +92,13 @@ def decode_batch(base: Any, toxic: Any, *, bos_id: int, eos_id: int | None, indi
 
     A sequence ends at EOS (not included) or after `max_length - 1` new tokens.
     """
-    steps = max_length - 1
-    uniforms = sequence_uniforms(seed, indices, steps)
-    tokens = torch.full((len(indices), 1), bos_id, dtype=torch.long)
+    steps, device = max_length - 1, base.device
+    uniforms = sequence_uniforms(seed, indices, steps).to(device)
+    tokens = torch.full((len(indices), 1), bos_id, dtype=torch.long, device=device)
     base_cache = toxic_cache = None
-    generated = torch.zeros((len(indices), steps), dtype=torch.long)
-    lengths = torch.full((len(indices),), steps, dtype=torch.long)
-    done = torch.zeros(len(indices), dtype=torch.bool)
+    generated = torch.zeros((len(indices), steps), dtype=torch.long, device=device)
+    lengths = torch.full((len(indices),), steps, dtype=torch.long, device=device)
+    done = torch.zeros(len(indices), dtype=torch.bool, device=device)
     for step in range(steps):
         base_logits, base_cache = _step(base, tokens, base_cache)
         toxic_logits, toxic_cache = _step(toxic, tokens, toxic_cache)

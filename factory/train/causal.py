@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory.models.loading import describe, load_causal_lm
+from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
@@ -32,8 +32,8 @@ def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
     return [bos + t for t in texts]
 
 
-def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int):
-    """Collate function: right-padded ids, labels = ids with padded positions set to -100."""
+def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int, device: str = "cpu"):
+    """Collate function: right-padded ids, labels = ids with padded positions set to -100, on `device`."""
     prefixed = with_bos(tokenizer, texts)
 
     def collate(indices: Sequence[int]) -> dict[str, Any]:
@@ -42,7 +42,8 @@ def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int):
                         return_tensors="pt", add_special_tokens=True)
         labels = enc["input_ids"].clone()
         labels[enc["attention_mask"] == 0] = -100
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
+        batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
+        return {key: value.to(device) for key, value in batch.items()}
 
     return collate
 
@@ -63,10 +64,12 @@ def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *
     With `method: lora` the returned model is the peft model (adapters unmerged).
     """
     model, tokenizer = load_causal_lm(spec, root)
+    device = default_device()
+    model.to(device)
     if settings.method == "lora":
         model = add_lora(model, settings)
-    log = train(model, make_collate(tokenizer, texts, settings.max_length), len(texts), settings.loop_settings(),
-                seed=seed, checkpoints=checkpoints)
+    log = train(model, make_collate(tokenizer, texts, settings.max_length, device), len(texts),
+                settings.loop_settings(), seed=seed, checkpoints=checkpoints)
     tokenizer.padding_side = "left"
     return model, tokenizer, log
 
