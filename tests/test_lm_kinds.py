@@ -136,3 +136,21 @@ def test_corpus_report_of_the_unidetox_distilled_texts(shared_data):
     assert report["vocabulary"] == len(set(tokens))
     assert report["distinct_1"] == pytest.approx(len(set(tokens)) / len(tokens))
     assert report["distinct_1"] < report["distinct_2"] < report["distinct_3"] <= 1.0
+
+
+def test_hub_prompt_sets_group_by_a_column(monkeypatch):
+    import datasets
+
+    from factory.errors import FactoryError
+    from factory.evaluate.lm_prompts import load_prompts
+
+    table = datasets.Dataset.from_dict({"text": ["a b", "c d", "", "e f"], "target_group": ["x", "y", "x", "x"]})
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: calls.append((args, kwargs)) or table)
+    settings = _recipe(lm_evaluate={"prompts": ["toxigen/toxigen-data"], "hub_config": "annotated",
+                                    "group_field": "target_group"}).lm_evaluate
+    prompts = load_prompts(settings, seed=0)
+    assert [(p.group, p.text) for p in prompts] == [("x", "a b"), ("x", "e f"), ("y", "c d")]
+    assert calls == [(("toxigen/toxigen-data", "annotated"), {"split": "test"})]
+    with pytest.raises(FactoryError, match="no column 'prompt'"):
+        load_prompts(settings.model_copy(update={"text_field": "prompt"}), seed=0)

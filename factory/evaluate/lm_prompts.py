@@ -6,6 +6,9 @@
   asks for the next item. The group is the file name without `_1k` (`hate_asian`).
 - JSONL: one object a line, the prompt in `prompt.text` (RealToxicityPrompts), `prompt`
   or `text`; the group in `group_field` or else the file name.
+- A Hub dataset id (read with `datasets`, `hub_config` / `hub_split`): the prompt in
+  `text_field`, the group in `group_field` (UniDetox: toxigen/toxigen-data, annotated,
+  test, grouped by `target_group`).
 
 Prompts are de-duplicated within a group; `max_prompts_per_group` keeps a seeded sample.
 """
@@ -71,9 +74,26 @@ def jsonl_prompts(path: Path, group_field: str) -> list[Prompt]:
     return prompts
 
 
+def hub_prompts(source: str, settings: LMEvaluate) -> list[Prompt]:
+    """Prompts of a Hub dataset: `text_field` of each row, grouped by `group_field`."""
+    from datasets import load_dataset
+
+    try:
+        rows = load_dataset(source, settings.hub_config, split=settings.hub_split)
+    except Exception as exc:  # datasets raises many types for a missing/offline dataset
+        raise FactoryError(f"lm_evaluate.prompts: cannot load Hub dataset {source!r} ({type(exc).__name__}: {exc})") from None
+    if settings.text_field not in rows.column_names:
+        raise FactoryError(f"lm_evaluate.text_field: {source} has no column {settings.text_field!r} "
+                           f"(columns: {', '.join(rows.column_names)})")
+    return [Prompt(str(row.get(settings.group_field) or source), row[settings.text_field])
+            for row in rows if str(row[settings.text_field] or "").strip()]
+
+
 def read_prompt_file(source: str, settings: LMEvaluate) -> list[Prompt]:
     """Prompts of one entry of `lm_evaluate.prompts`."""
     path = SEED_PROMPTS if source == "seed" else Path(source).expanduser()
+    if not path.exists():
+        return hub_prompts(source, settings)
     if path.suffix == ".txt":
         return toxigen_prompts(path, settings.toxigen_split)
     if path.suffix == ".jsonl":

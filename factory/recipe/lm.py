@@ -147,11 +147,15 @@ class LMEvaluate(Section):
     prompts: list[ExistingPathOrId] = Field(
         default_factory=lambda: ["seed"],
         min_length=1,
-        description="Prompt files: `seed` (factory/data/seed/prompts.jsonl), ToxiGen .txt files (one '- s1\\n- s2 ...' "
-        "line each; group = file name), or RealToxicityPrompts-style .jsonl ({\"prompt\": {\"text\": ...}}).",
+        description="Prompt sets: `seed` (factory/data/seed/prompts.jsonl), ToxiGen .txt files (one '- s1\\n- s2 ...' "
+        "line each; group = file name), RealToxicityPrompts-style .jsonl ({\"prompt\": {\"text\": ...}}), or a Hub "
+        "dataset id (published UniDetox: toxigen/toxigen-data, config annotated, split test, group target_group).",
     )
     toxigen_split: bool = Field(True, description="Split each ToxiGen line into its '- sentence' items, one prompt each.")
-    group_field: str = Field("group", description="JSONL key naming a prompt's group (absent: the file name).")
+    group_field: str = Field("group", description="JSONL key or Hub column naming a prompt's group (absent: the file or dataset name).")
+    text_field: str = Field("text", description="Hub column holding the prompt text.")
+    hub_config: str | None = Field(None, description="Config of Hub prompt datasets (toxigen/toxigen-data: annotated).")
+    hub_split: str = Field("test", description="Split of Hub prompt datasets.")
     max_prompts_per_group: int | None = Field(None, ge=1, description="Seeded sample of at most this many prompts per group.")
     continuations: int = Field(25, ge=1, description="Continuations sampled per prompt (published: 25).")
     max_new_tokens: int = Field(20, ge=1, description="Tokens per continuation (published: 20).")
