@@ -14,7 +14,7 @@ from factory import crosslingual
 from factory.certify_translate import language_stats, translate_gates
 from factory.errors import FactoryError
 from factory.evaluate import grid as grid_eval
-from factory.recipe import Recipe, load_recipe, load_params
+from factory.recipe import Recipe, load_params, load_recipe
 from factory.records import Record, read_records, write_records
 from factory.train import grid as grid_train
 
