@@ -30,7 +30,7 @@ from factory.recipe.base import ModelSpec
 from factory.recipe.engine import Engine, StageResources
 from factory.recipe.filter import MinHashSettings
 from factory.recipe.generate import Generate, Sampling, ServerSettings
-from factory.records import Record, read_records
+from factory.records import Record, read_json, read_records
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ray = pytest.importorskip("ray")
@@ -187,7 +187,9 @@ def test_vllm_on_ray_writes_the_rows_of_the_local_vllm_engine(data_root):
         patch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         local_rows = read_records(rewrite.run(local_recipe, "toxify", root=data_root) / "rows.parquet")
     ray_recipe = local_recipe.model_copy(update={"engine": CPU_ENGINE})
-    ray_rows = read_records(rewrite.run(ray_recipe, "toxify", root=data_root) / "rows.parquet")
+    ray_out = rewrite.run(ray_recipe, "toxify", root=data_root)
+    assert read_json(ray_out / "stats.json")["backend"]["backend"] == "ray-vllm"
+    ray_rows = read_records(ray_out / "rows.parquet")
     assert [(r.id, r.toxic, r.neutral, r.drop_reason) for r in ray_rows] == \
         [(r.id, r.toxic, r.neutral, r.drop_reason) for r in local_rows]
     assert len(local_rows) >= 20 and len({r.toxic for r in local_rows}) > 10, "seeded samples differ per row"
