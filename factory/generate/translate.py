@@ -19,6 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from factory.checks_translate import SIDES, SideScores, first_failure, language_summary
 from factory.generate.translate_sources import parallel_records, source_pairs
 from factory.langid import check_language
@@ -64,32 +66,44 @@ class Scorers:
         self.toxicity: Scorer = load_toxicity(recipe.models.toxicity, root)
 
 
+def score_sides(rows: Sequence[Record], sources: Sequence[Record | None],
+                scorers: Scorers) -> tuple[dict[str, np.ndarray], dict[str, dict[int, float]], np.ndarray]:
+    """P(toxic) of each side, source-translation cosine of each side (translated rows only, by
+    row index) and the toxic-neutral cosine of every row."""
+    texts = {side: [getattr(r, side) or "" for r in rows] for side in SIDES}
+    toxicity = {side: scorers.toxicity(texts[side]) for side in SIDES}
+    translated = [i for i, s in enumerate(sources) if s is not None]
+    similarity = {}
+    for side in SIDES:
+        cosines = scorers.similarity.pairwise([getattr(sources[i], side) or "" for i in translated],
+                                              [texts[side][i] for i in translated])
+        similarity[side] = dict(zip(translated, map(float, cosines)))
+    return toxicity, similarity, scorers.similarity.pairwise(texts["toxic"], texts["neutral"])
+
+
+def _record_side(record: Record, side: str, scores: SideScores) -> None:
+    record.attributes.update({f"{side}_lang": scores.language.predicted,
+                              f"{side}_lang_p": round(scores.language.confidence, 4),
+                              f"{side}_script_share": round(scores.language.script_share, 4),
+                              f"{side}_toxicity": scores.toxicity})
+    if scores.similarity is not None:
+        record.attributes[f"{side}_similarity"] = scores.similarity
+
+
 def check_rows(recipe: Recipe, rows: Sequence[Record], sources: Sequence[Record | None], scorers: Scorers) -> None:
     """Score and check every row in place; `sources[i]` is row i's source pair (None for human rows)."""
     checks = recipe.translate.checks
     settings = dict(min_script_share=checks.min_script_share, min_confidence=checks.min_language_confidence,
                     script=checks.script, language=checks.language, mixed_words=checks.mixed_script_words)
-    texts = {side: [getattr(r, side) or "" for r in rows] for side in SIDES}
-    toxicity = {side: scorers.toxicity(texts[side]) for side in SIDES}
-    translated = [i for i, s in enumerate(sources) if s is not None]
-    similarity: dict[str, dict[int, float]] = {}
-    for side in SIDES:
-        cosines = scorers.similarity.pairwise([getattr(sources[i], side) or "" for i in translated],
-                                              [texts[side][i] for i in translated])
-        similarity[side] = dict(zip(translated, map(float, cosines)))
-    pair_similarity = scorers.similarity.pairwise(texts["toxic"], texts["neutral"])
-    for index, record in enumerate(rows):
-        source = sources[index]
+    toxicity, similarity, pair_similarity = score_sides(rows, sources, scorers)
+    for index, (record, source) in enumerate(zip(rows, sources)):
         sides = {}
         for side in SIDES:
-            language = check_language(texts[side][index], record.lang, **settings)
-            sides[side] = SideScores(texts[side][index], getattr(source, side) if source else None, language,
+            text = getattr(record, side) or ""
+            sides[side] = SideScores(text, getattr(source, side) if source else None,
+                                     check_language(text, record.lang, **settings),
                                      similarity[side].get(index), float(toxicity[side][index]))
-            record.attributes.update({f"{side}_lang": language.predicted, f"{side}_lang_p": round(language.confidence, 4),
-                                      f"{side}_script_share": round(language.script_share, 4),
-                                      f"{side}_toxicity": sides[side].toxicity})
-            if sides[side].similarity is not None:
-                record.attributes[f"{side}_similarity"] = sides[side].similarity
+            _record_side(record, side, sides[side])
         record.attributes["pair_similarity"] = float(pair_similarity[index])
         reason, failed_side = first_failure(sides, checks, human=source is None)
         if reason:
