@@ -152,6 +152,19 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here in
 
 
 @app.command()
+@reports_errors
+def abliterate(
+    model: str = typer.Argument(..., help="Hub id or local folder of a causal LM."),
+    out: Path = typer.Option(..., "--out", help="Folder for the patched model."),
+    layer: Optional[int] = typer.Option(None, "--layer", help="Layer whose refusal direction is removed (default: middle)."),
+) -> None:
+    """Remove the refusal direction from a model's weights (activation patching)."""
+    from factory.models.abliterate import abliterate_folder
+
+    typer.echo(f"abliterate: wrote {abliterate_folder(model, out, layer=layer)}")
+
+
+@app.command()
 def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README whose recipe reference to rewrite.")) -> None:
     """Regenerate the recipe reference section of the README from the schema."""
     from factory.recipe.reference import END, START, recipe_reference
