@@ -173,6 +173,9 @@ def test_vllm_loads_the_causal_lm_and_chats(built):
     done = subprocess.run([sys.executable, str(script), str(built / "causal-lm")],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    marked = [line for line in done.stdout.splitlines() if line.startswith("ZOO_VLLM_CHECK ")]
+    assert marked, done.stdout[-3000:]
+    result = json.loads(marked[-1].removeprefix("ZOO_VLLM_CHECK "))
     assert result["chat_prompt"] == messages_to_text(rewrite_messages("detoxify", "this game is garbage"))
     assert result["chat_tokens"] >= 1 and result["generate_tokens"] >= 1
+    assert result["chat_finish"] in ("stop", "length")

@@ -1,7 +1,8 @@
 """Load a tiny zoo causal LM with vLLM (CPU), chat once and generate once; print JSON.
 
 Usage: VLLM_CPU_KVCACHE_SPACE=1 python tests/zoo_vllm_check.py ZOO/causal-lm
-Run by tests/test_zoo.py (marked vllm + slow) and by hand.
+Run by tests/test_zoo.py (marked vllm + slow) and by hand; the result is the stdout line
+starting with RESULT_PREFIX.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+RESULT_PREFIX = "ZOO_VLLM_CHECK "
+"""Marks the result line; vLLM writes its own log lines to stdout too."""
 
 
 def check(path: str) -> dict:
@@ -34,4 +38,4 @@ def check(path: str) -> dict:
 if __name__ == "__main__":
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    print(json.dumps(check(sys.argv[1])))
+    print(RESULT_PREFIX + json.dumps(check(sys.argv[1])), flush=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer
 from transformers import (
     BartConfig,
     BartForConditionalGeneration,
@@ -94,7 +95,7 @@ def steps_for(base: int, scale: float) -> int:
 
 
 def build_causal_lm(
-    folder: Path, bpe, sentences: list[str], corpus: SeedCorpus, seed: int, scale: float
+    folder: Path, bpe: Tokenizer, sentences: list[str], corpus: SeedCorpus, seed: int, scale: float
 ) -> dict[str, Any]:
     """Train and save the GPT-2: half of every batch plain text chunks, half rewrite dialogues."""
     torch.manual_seed(seed)
@@ -153,7 +154,7 @@ def text_chunks(sentences: list[str], rng: random.Random, words: int = 60) -> li
 
 
 def build_seq2seq(
-    folder: Path, bpe, sentences: list[str], corpus: SeedCorpus, seed: int, scale: float
+    folder: Path, bpe: Tokenizer, sentences: list[str], corpus: SeedCorpus, seed: int, scale: float
 ) -> dict[str, Any]:
     """Train and save the BART: rebuild each sentence from a masked copy, or copy it as is."""
     torch.manual_seed(seed)
@@ -192,7 +193,7 @@ def mask_words(text: str, mask: str, rng: random.Random, share: float = 0.2) -> 
 
 
 def build_fluency(
-    folder: Path, bpe, sentences: list[str], corpus: SeedCorpus, seed: int, scale: float
+    folder: Path, bpe: Tokenizer, sentences: list[str], corpus: SeedCorpus, seed: int, scale: float
 ) -> dict[str, Any]:
     """Train and save the acceptability classifier: real sentences vs corrupted copies.
 
@@ -207,7 +208,7 @@ def build_fluency(
     return build_classifier(folder, bpe, train, heldout, labels, seed, steps_for(FLUENCY_STEPS, scale))
 
 
-def build_toxicity(folder: Path, bpe, corpus: SeedCorpus, seed: int, scale: float) -> dict[str, Any]:
+def build_toxicity(folder: Path, bpe: Tokenizer, corpus: SeedCorpus, seed: int, scale: float) -> dict[str, Any]:
     """Train and save the toxicity classifier on the seed corpus; score it on the held-out pairs."""
     train = [(toxic, 1) for toxic, _ in corpus.train_pairs] + [(t, 1) for t in corpus.toxic]
     train += [(neutral, 0) for _, neutral in corpus.train_pairs] + [(n, 0) for n in corpus.neutral]
@@ -217,7 +218,7 @@ def build_toxicity(folder: Path, bpe, corpus: SeedCorpus, seed: int, scale: floa
 
 
 def build_classifier(
-    folder: Path, bpe, train: list[tuple[str, int]], heldout: list[tuple[str, int]],
+    folder: Path, bpe: Tokenizer, train: list[tuple[str, int]], heldout: list[tuple[str, int]],
     labels: dict[int, str], seed: int, steps: int,
 ) -> dict[str, Any]:
     """Train a tiny RoBERTa sequence classifier on (text, label) examples and save it."""
