@@ -2,7 +2,9 @@
 
 For every ratio r of `mix.ratios`, the mix holds round(r * size) kept synthetic rows and
 the rest human train rows, each drawn by a seeded sample, so mixes differ only in their
-synthetic share. `size` defaults to the largest size every ratio can fill.
+synthetic share. `size` defaults to the largest size every ratio can fill. Human train
+rows that near-duplicate a human test row (the filter report's `leaking_human_ids`) are
+left out, so no detoxifier trains on a paraphrase of a test sentence.
 Writes data/mixed/<recipe>/ratio-<r>.parquet and manifest.json.
 """
 
@@ -15,7 +17,7 @@ from typing import Sequence
 
 from factory.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, read_records, write_json, write_records
+from factory.records import Record, atomic_dir, read_json, read_records, write_json, write_records
 
 
 def ratio_name(ratio: float) -> str:
@@ -45,8 +47,11 @@ def make_mix(synthetic: Sequence[Record], human: Sequence[Record], ratio: float,
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write one Parquet file per ratio and a manifest of the mixes."""
-    synthetic = read_records(Path(root) / "filtered" / recipe.name / "rows.parquet", kept_only=True)
-    human = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    filtered = Path(root) / "filtered" / recipe.name
+    synthetic = read_records(filtered / "rows.parquet", kept_only=True)
+    leaking = set(read_json(filtered / "report.json").get("leaking_human_ids", []))
+    human_train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    human = [r for r in human_train if r.id not in leaking]
     ratios = sorted(set(recipe.mix.ratios))
     size = recipe.mix.size or fillable_size(ratios, len(synthetic), len(human))
     size = min(size, limit) if limit else size
@@ -61,6 +66,8 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         for ratio in ratios:
             rows = make_mix(synthetic, human, ratio, size, recipe.seed)
             write_records(tmp / f"{ratio_name(ratio)}.parquet", rows)
-            manifest.append({"ratio": ratio, "rows": len(rows), "synthetic": sum(r.source != "human" for r in rows)})
-        write_json(tmp / "manifest.json", {"size": size, "mixes": manifest})
+            manifest.append({"ratio": ratio, "rows": len(rows), "synthetic": sum(r.source != "human" for r in rows),
+                             "leaking_human": sum(r.id in leaking for r in rows)})
+        write_json(tmp / "manifest.json", {"size": size, "mixes": manifest,
+                                           "left_out_leaking_human": len(human_train) - len(human)})
     return out

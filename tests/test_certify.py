@@ -11,7 +11,7 @@ import pytest
 from factory import certify
 from factory.provenance import stage_hashes
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, write_json, write_records
+from factory.records import Record, read_records, write_json, write_records
 
 GOOD_REPORT = {"kept": 50, "contamination": 0, "train_test_leakage": 0, "near_dup_rate": 0.1, "refusal_rate": 0.05,
                "copy_rate": 0.02, "distinct2_ratio": 0.9, "synthetic": {"distinct_2": 0.45}, "human": {"distinct_2": 0.5}}
@@ -173,3 +173,29 @@ def test_stage_hashes_of_a_lock_without_this_recipe(tmp_path):
     (tmp_path / "dvc.lock").write_text(LOCK)
     hashes = stage_hashes("nothing", tmp_path / "dvc.lock")
     assert hashes["stages"] == {} and len(hashes["missing_upstream_stages"]) == 6
+
+
+def test_leaking_human_rows_are_left_out_of_the_mixes_and_the_gate_counts_what_reached_them(tmp_path):
+    from factory import mix
+
+    root = tmp_path / "data"
+    human = [Record.make("pair", toxic=f"human toxic {i}", neutral=f"human neutral {i}") for i in range(12)]
+    synthetic = [Record.make("pair", toxic=f"syn toxic {i}", neutral=f"syn neutral {i}", source="synthetic:toxify")
+                 for i in range(6)]
+    write_records(root / "human" / "c" / "train.parquet", human)
+    write_records(root / "filtered" / "c" / "rows.parquet", synthetic)
+    leaking = [human[0].id, human[5].id]
+    write_json(root / "filtered" / "c" / "report.json", {**GOOD_REPORT, "train_test_leakage": 2, "leaking_human_ids": leaking})
+    out = mix.run(_recipe(), root=root)
+    manifest = json.loads((out / "manifest.json").read_text())
+    used = {r.id for p in out.glob("ratio-*.parquet") for r in read_records(p)}
+    assert used.isdisjoint(leaking) and manifest["left_out_leaking_human"] == 2
+    assert all(m["leaking_human"] == 0 for m in manifest["mixes"])
+
+    report = {**GOOD_REPORT, "train_test_leakage": 2}
+    gate_of = lambda mixes: _by_name(certify.pair_gates(_recipe(), report, GOOD_EVAL, GOOD_STATS, mixes))  # noqa: E731
+    assert gate_of(manifest)["train_test_leakage"].passed
+    assert "2 found, 2 left out" in gate_of(manifest)["train_test_leakage"].note
+    reached = {**manifest, "mixes": [{**manifest["mixes"][0], "leaking_human": 1}, *manifest["mixes"][1:]]}
+    assert not gate_of(reached)["train_test_leakage"].passed
+    assert not gate_of(None)["train_test_leakage"].passed  # without a manifest: leakage found = failure

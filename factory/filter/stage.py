@@ -73,8 +73,8 @@ def drop_contaminated(rows: Sequence[Record], test: Sequence[Record], recipe: Re
     return dropped
 
 
-def count_contamination(rows: Sequence[Record], test: Sequence[Record], recipe: Recipe) -> int:
-    """Rows (kept ones) that near-duplicate a test row on any side; the gate wants 0."""
+def contaminated_ids(rows: Sequence[Record], test: Sequence[Record], recipe: Recipe) -> list[str]:
+    """Ids of the rows that near-duplicate a test row on any side (sorted)."""
     reference = [side for r in test for side in _sides(r)]
     hits = set()
     for side_index in range(2):
@@ -83,7 +83,7 @@ def count_contamination(rows: Sequence[Record], test: Sequence[Record], recipe: 
                                                      recipe.filter.minhash)):
             if match is not None:
                 hits.add(record.id)
-    return len(hits)
+    return sorted(hits)
 
 
 def select(rows: Sequence[Record], recipe: Recipe) -> None:
@@ -117,8 +117,13 @@ def human_side(train: Sequence[Record], rows: Sequence[Record]) -> list[str]:
 
 def build_report(rows: Sequence[Record], train: Sequence[Record], test: Sequence[Record], recipe: Recipe,
                  contaminated_dropped: int) -> dict:
-    """Rates, contamination and the diversity of the kept synthetic side vs the human side."""
+    """Rates, contamination and the diversity of the kept synthetic side vs the human side.
+
+    `leaking_human_ids` lists human train rows that near-duplicate a human test row; the mix
+    stage leaves them out of every training set.
+    """
     total = max(len(rows), 1)
+    leaking = contaminated_ids(train, test, recipe)
     reasons = Counter(r.drop_reason or "kept" for r in rows)
     kept = [r for r in rows if r.kept]
     synthetic = corpus_report([r.content() for r in kept], lexicon=_lexicon(recipe))
@@ -131,8 +136,9 @@ def build_report(rows: Sequence[Record], train: Sequence[Record], test: Sequence
         "refusal_rate": reasons["refusal"] / total,
         "copy_rate": reasons["copy"] / total,
         "contamination_dropped": contaminated_dropped,
-        "contamination": count_contamination(kept, test, recipe),
-        "train_test_leakage": count_contamination(train, test, recipe),
+        "contamination": len(contaminated_ids(kept, test, recipe)),
+        "train_test_leakage": len(leaking),
+        "leaking_human_ids": leaking,
         "synthetic": synthetic,
         "human": human,
         "distinct2_ratio": synthetic["distinct_2"] / human["distinct_2"] if human["distinct_2"] else 0.0,
