@@ -115,7 +115,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     if recipe.kind == "translate":
         from factory.certify_translate import translate_gates, translate_headline
 
-        gates = translate_gates(recipe, report, evaluation, stats, root)
+        gates = translate_gates(recipe, report, evaluation, stats, root, mixes)
         metrics = translate_headline(evaluation, report, recipe, root)
     gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
     certified = all(g.passed for g in gates)

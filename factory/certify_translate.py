@@ -65,9 +65,10 @@ def _language_gates(recipe: Recipe, lang: str, entry: dict[str, Any]) -> list[Ga
 
 
 def translate_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any], stats: dict[str, Any],
-                    root: Path) -> list[Gate]:
-    """Overall corpus gates, then the per-language gates of every target language and of `all`."""
-    gates = [g for g in pair_gates(recipe, report, evaluation, stats) if g.name != "distinct2_ratio"]
+                    root: Path, mixes: dict[str, Any] | None = None) -> list[Gate]:
+    """Overall corpus gates (leakage counted on the training mixes when `mixes`, the mix
+    manifest, is given), then the per-language gates of every target language and of `all`."""
+    gates = [g for g in pair_gates(recipe, report, evaluation, stats, mixes) if g.name != "distinct2_ratio"]
     per_language = language_stats(recipe, root)
     for lang in [*recipe.translate.languages, "all"]:
         entry = per_language.get(lang)

@@ -155,3 +155,20 @@ def test_params_grid_repeats_the_tiny_recipe_grid():
         recipe = load_recipe(REPO / "recipes" / params.profile / f"{name}.yaml")
         assert name in params.recipes and recipe.kind == "translate"
         assert (params.grid.train, params.grid.eval) == (recipe.grid.train, recipe.grid.eval)
+
+
+def test_translate_leakage_is_counted_on_the_training_mixes(tmp_path):
+    """A human train row near-duplicating a test row fails the gate only if it reached a mix."""
+    recipe, root = tiny_grid_recipe(), build_root(tmp_path)
+    report = {"kept": 7, "contamination": 0, "train_test_leakage": 1, "near_dup_rate": 0, "refusal_rate": 0,
+              "copy_rate": 0}
+
+    def leakage(mixes):
+        gates = {g.name: g for g in translate_gates(recipe, report, {"systems": {}}, {"test": 2}, root, mixes)}
+        return gates["train_test_leakage"]
+
+    assert not leakage(None).passed  # without the manifest, the filter's finding counts
+    left_out = leakage({"mixes": [{"leaking_human": 0}], "left_out_leaking_human": 1})
+    assert (left_out.value, left_out.passed) == (0, True)
+    assert "1 left out" in left_out.note
+    assert not leakage({"mixes": [{"leaking_human": 1}], "left_out_leaking_human": 0}).passed
