@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: set up .venv, then run every recipe of params.yaml with DVC (tiny profile, offline).
+# The main job: set up .venv (with peft: the tiny selfgen recipe trains LoRA adapters), then run
+# every recipe of params.yaml with DVC (tiny profile, offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh peft
 export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 dvc repro "$@"
 dvc metrics show

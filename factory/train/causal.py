@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory.errors import FactoryError
 from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
@@ -50,7 +51,10 @@ def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int, device: 
 
 def add_lora(model: Any, settings: CausalFineTune) -> Any:
     """Wrap `model` with fresh LoRA adapters (only they are trained)."""
-    from peft import LoraConfig, get_peft_model
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as error:
+        raise FactoryError("lm_train.method: lora needs the peft extra (pip install 'detox-factory[peft]')") from error
 
     config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
                         target_modules=settings.lora.target_modules, task_type="CAUSAL_LM")
