@@ -1,4 +1,4 @@
-"""The `factory` command: one subcommand per stage, plus `check`, `schema` and `zoo`.
+"""The `factory` command: one subcommand per stage, plus `check`, `schema`, `zoo` and `status`.
 
 Each stage subcommand loads the recipe and calls the stage's `run(recipe, root=, limit=)`.
 Input problems (`FactoryError`) are printed without a traceback and exit with code 2.
@@ -202,6 +202,20 @@ def plots(
 
     names = recipes or load_params().recipes
     typer.echo(f"plots: wrote {render_all(names, root=root, out=out)}")
+
+
+@app.command()
+@reports_errors
+def status(
+    recipes: list[str] = typer.Argument(None, help="Recipe names (default: every recipe in params.yaml)."),
+    root: Path = RootOpt,
+) -> None:
+    """Print, per recipe, whether its release is certified and which gates failed."""
+    from factory.recipe import load_params
+    from factory.status import status_lines
+
+    for line in status_lines(recipes or load_params().recipes, root):
+        typer.echo(line)
 
 
 from factory import cli_translate  # noqa: E402  (its commands are registered here, wrapped)

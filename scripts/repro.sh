@@ -7,3 +7,4 @@ bash scripts/setup.sh peft
 export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 dvc repro "$@"
 dvc metrics show
+factory status
