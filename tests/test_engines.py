@@ -93,3 +93,20 @@ def test_local_runs_never_import_ray():
             "factory.engines.ray_generate; print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_partition_pairs_over_all_partitions_are_the_local_candidates():
+    """The hash-partitioned bucket step finds exactly the local candidate pairs, whatever the partition count."""
+    settings = MinHashSettings()
+    signed, params = signed_table(TEXTS, settings)
+    sigs = sketch(TEXTS, num_perm=settings.num_perm)[0]
+    local = [tuple(p) for p in lsh.candidate_pairs(sigs, params.bands, params.rows).tolist()]
+    for parts in (1, 3, 7):
+        triples = ray_dedupe.band_rows(signed, params.bands, parts)
+        part = triples.column("part").to_numpy()
+        assert set(part.tolist()) <= set(range(parts))
+        found = set()
+        for p in range(parts):
+            pairs = ray_dedupe.partition_pairs(triples.filter(pa.array(part == p)))
+            found |= set(zip(pairs.column("i").to_pylist(), pairs.column("j").to_pylist()))
+        assert sorted(found) == local, parts

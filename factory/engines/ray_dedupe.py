@@ -5,7 +5,10 @@ The local engine (`factory.filter.minhash.dedupe`) as a dataflow of five steps:
 1. signatures (`map_batches`): every row gets its MinHash signature and shingle hashes
    from the local kernel (`minhash.sketch`), and one bucket key per LSH band, hashed as
    the local engine hashes bands (`band_keys`); bands x rows come from `optimal_params`.
-2. buckets (`groupby(["band", "key"])`): the rows of each bucket are collected; a bucket
+2. buckets (a hash shuffle on the bucket): every (band, key, row) triple gets a shuffle
+   partition from its bucket (`engine.shuffle_partitions` of them), `groupby("part")`
+   brings each partition's triples together and `map_groups` finds its buckets with one
+   vectorised Arrow group-by (one Python call per partition, not per bucket); a bucket
    of g >= 2 rows yields candidate pairs by the local rule - every pair when
    g <= GROUP_CAP, else the star from its smallest row to each other row.
 3. verification (two hash joins): each candidate pair is joined with the signature table
@@ -93,12 +96,24 @@ def sign_batch(batch: pa.Table, settings: MinHashSettings, params: LshParams) ->
     })
 
 
-def band_rows(batch: pa.Table, bands: int) -> pa.Table:
-    """Step 2a: one (band, key, row) triple per row and band."""
+def band_rows(batch: pa.Table, bands: int, parts: int = 1) -> pa.Table:
+    """Step 2a: one (part, band, key, row) row per row and band; `part` is the bucket's
+    shuffle partition, a hash of (band, key) modulo `parts`."""
     keys = _fixed(batch.column("keys"), bands, np.uint32)
     rows = batch.column("row").to_numpy()
-    return pa.table({"band": np.tile(np.arange(bands, dtype=np.int32), len(rows)),
-                     "key": keys.ravel(), "row": np.repeat(rows, bands)})
+    band = np.tile(np.arange(bands, dtype=np.int32), len(rows))
+    key = keys.ravel()
+    mixed = (key.astype(np.uint64) * np.uint64(0x9E3779B1) + band.astype(np.uint64)) >> np.uint64(7)
+    return pa.table({"part": (mixed % np.uint64(max(1, parts))).astype(np.int32), "band": band, "key": key,
+                     "row": np.repeat(rows, bands)})
+
+
+def partition_pairs(batch: pa.Table) -> pa.Table:
+    """Step 2b on one shuffle partition: its buckets by an Arrow group-by, then `bucket_pairs`."""
+    if batch.num_rows == 0:
+        return pa.table({"i": pa.array([], pa.int64()), "j": pa.array([], pa.int64())})
+    buckets = batch.select(["band", "key", "row"]).group_by(["band", "key"]).aggregate([("row", "list")])
+    return bucket_pairs(pa.table({"rows": buckets.column("row_list")}))
 
 
 def bucket_pairs(batch: pa.Table) -> pa.Table:
@@ -149,12 +164,10 @@ def _side(signed: "Dataset", name: str) -> "Dataset":
 
 def verified_edges(signed: "Dataset", settings: MinHashSettings, params: LshParams, engine: Engine) -> "Dataset":
     """Steps 2 and 3: buckets by group-by, candidate pairs, verification by two joins."""
-    from ray.data.aggregate import AsList
-
     parts = engine.shuffle_partitions
-    buckets = (signed.map_batches(band_rows, fn_kwargs={"bands": params.bands}, batch_format="pyarrow", batch_size=None)
-               .groupby(["band", "key"], num_partitions=parts).aggregate(AsList(on="row", alias_name="rows")))
-    pairs = buckets.map_batches(bucket_pairs, batch_format="pyarrow", batch_size=None)
+    triples = signed.map_batches(band_rows, fn_kwargs={"bands": params.bands, "parts": parts},
+                                 batch_format="pyarrow", batch_size=None)
+    pairs = triples.groupby("part", num_partitions=parts).map_groups(partition_pairs, batch_format="pyarrow")
     joined = (pairs.join(_side(signed, "i"), "inner", num_partitions=parts, on=("i",))
               .join(_side(signed, "j"), "inner", num_partitions=parts, on=("j",)))
     return joined.map_batches(verify_batch, fn_kwargs={"threshold": params.threshold, "num_perm": settings.num_perm},
