@@ -110,3 +110,18 @@ def test_partition_pairs_over_all_partitions_are_the_local_candidates():
             pairs = ray_dedupe.partition_pairs(triples.filter(pa.array(part == p)))
             found |= set(zip(pairs.column("i").to_pylist(), pairs.column("j").to_pylist()))
         assert sorted(found) == local, parts
+
+
+def test_pair_shuffle_leaves_each_candidate_pair_once():
+    settings = MinHashSettings()
+    signed, params = signed_table(TEXTS, settings)
+    pairs = ray_dedupe.partition_pairs(ray_dedupe.band_rows(signed, params.bands, 1))
+    assert pairs.num_rows > len(set(zip(pairs.column("i").to_pylist(), pairs.column("j").to_pylist())))
+    tagged = ray_dedupe.pair_partitions(pairs, 3)
+    part = tagged.column("part").to_numpy()
+    found = []
+    for p in range(3):
+        unique = ray_dedupe.unique_pairs(tagged.filter(pa.array(part == p)))
+        found += list(zip(unique.column("i").to_pylist(), unique.column("j").to_pylist()))
+    assert len(found) == len(set(found))
+    assert set(found) == set(zip(pairs.column("i").to_pylist(), pairs.column("j").to_pylist()))

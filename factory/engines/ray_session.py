@@ -31,8 +31,12 @@ def connect(engine: Engine) -> Any:
 
 
 def task_kwargs(resources: StageResources) -> dict[str, Any]:
-    """`map_batches` keyword arguments of a stateless stage with these resources."""
-    kwargs: dict[str, Any] = {"num_cpus": resources.num_cpus, "concurrency": resources.concurrency}
+    """`map_batches` keyword arguments of a stateless stage with these resources
+    (a task pool of `concurrency` tasks at a time; Ray 2.51 deprecated `concurrency=`)."""
+    import ray.data
+
+    kwargs: dict[str, Any] = {"num_cpus": resources.num_cpus,
+                              "compute": ray.data.TaskPoolStrategy(size=resources.concurrency)}
     if resources.num_gpus:
         kwargs["num_gpus"] = resources.num_gpus
     return kwargs
