@@ -179,3 +179,29 @@ def test_vllm_loads_the_causal_lm_and_chats(built):
     assert result["chat_prompt"] == messages_to_text(rewrite_messages("detoxify", "this game is garbage"))
     assert result["chat_tokens"] >= 1 and result["generate_tokens"] >= 1
     assert result["chat_finish"] in ("stop", "length")
+
+
+@pytest.mark.slow
+def test_full_scale_seq2seq_copies_its_input_so_fine_tuning_can_learn_edits(tmp_path):
+    """At its full step count the zoo BART reproduces held-out sentences instead of one
+    fixed output (it collapsed to a single sentence for every input before 1,500 steps)."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from factory.models import zoo_train
+    from factory.prompts import DEFAULT_SYSTEM
+
+    corpus = zoo_text.load_seed()
+    sentences = list(zoo_text.stdlib_sentences())
+    bpe = zoo_train.train_bpe(sentences + zoo_text.seed_sentences(corpus) + list(DEFAULT_SYSTEM.values()), zoo.VOCAB_SIZE)
+    folder = tmp_path / "seq2seq"
+    zoo.build_seq2seq(folder, bpe, sentences, corpus, 0, 1.0)
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForSeq2SeqLM.from_pretrained(folder)
+    inputs = [neutral for _, neutral in corpus.heldout_pairs[:16]]
+    with torch.no_grad():
+        out = model.generate(**tokenizer(inputs, return_tensors="pt", padding=True), do_sample=False, max_new_tokens=48)
+    outputs = tokenizer.batch_decode(out, skip_special_tokens=True)
+    overlap = [len(set(a.lower().split()) & set(b.lower().split())) / len(set(a.lower().split()) | set(b.lower().split()))
+               for a, b in zip(inputs, outputs)]
+    assert len(set(outputs)) == len(inputs)
+    assert sum(overlap) / len(overlap) >= 0.8, list(zip(inputs, outputs))[:3]
