@@ -90,8 +90,8 @@ def toxic_model(recipe: Recipe, root: Path) -> tuple[Path, dict[str, Any]]:
     """Stage 1: the cached toxic copy of the base LM (trained now if missing); (folder, info)."""
     settings = recipe.distill
     texts = read_toxic_corpus(settings, recipe.seed)
-    key = content_id(recipe.models.generator.model_dump_json(), settings.toxic_model.model_dump_json(),
-                     str(recipe.seed), *texts)
+    key = content_id(json.dumps(describe(recipe.models.generator, root), sort_keys=True),
+                     settings.toxic_model.model_dump_json(), str(recipe.seed), *texts)
     folder = Path(root) / "cache" / recipe.name / f"toxic-{key}"
     if (folder / "train_log.json").exists():
         return folder, {**read_json(folder / "train_log.json"), "cached": True}

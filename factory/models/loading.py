@@ -60,14 +60,34 @@ def describe(spec: ModelSpec | str, root: Path = Path("data")) -> dict[str, Any]
         return out
     target = Path(resolve(spec, root))
     if target.is_dir():
-        digest = hashlib.sha256()
-        for file in sorted(target.rglob("*")):
-            if file.is_file():
-                digest.update(f"{file.relative_to(target)}:{file.stat().st_size}".encode())
-                if file.name == "config.json":
-                    digest.update(file.read_bytes())
-        out["local_fingerprint"] = digest.hexdigest()[:16]
+        out["local_fingerprint"] = folder_fingerprint(target)
     return out
+
+
+FINGERPRINT_CHUNK = 1 << 20
+"""Bytes read per sample of a large file by `folder_fingerprint`."""
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A 16-hex-digit fingerprint of a model folder's contents, cheap on multi-GB weights.
+
+    Every file's relative path and size; the whole content of files up to 4 chunks; the
+    first, middle and last chunk of larger ones. Retrained weights of the same shapes
+    change the sampled bytes, so caches keyed on it (request cache, training checkpoints,
+    the distill toxic model) never serve results of an older model.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(folder)}:{size}".encode())
+        with file.open("rb") as handle:
+            if size <= 4 * FINGERPRINT_CHUNK:
+                digest.update(handle.read())
+                continue
+            for offset in (0, size // 2, size - FINGERPRINT_CHUNK):
+                handle.seek(offset)
+                digest.update(handle.read(FINGERPRINT_CHUNK))
+    return digest.hexdigest()[:16]
 
 
 def _torch_dtype(name: str) -> Any:

@@ -6,19 +6,23 @@ under data/cache/<recipe>/train/ (outside DVC outputs) so an interrupted run res
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 
 
-def run_fingerprint(recipe: Recipe, rows: list[Record]) -> str:
-    """Identity of a training run: settings, starting model, seed and the exact rows.
+def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data")) -> str:
+    """Identity of a training run: settings, starting model (its ref and, for a local
+    folder, a fingerprint of its files), seed and the exact rows.
 
-    Checkpoints are stored under it, so a changed mix or setting never resumes from a
-    checkpoint of a different run.
+    Checkpoints are stored under it, so a changed mix, setting or retrained starting model
+    never resumes from a checkpoint of a different run.
     """
-    return content_id(recipe.train.model_dump_json(), recipe.models.detoxifier.model_dump_json(),
+    from factory.models.loading import describe
+
+    return content_id(recipe.train.model_dump_json(), json.dumps(describe(recipe.models.detoxifier, root), sort_keys=True),
                       str(recipe.seed), *(r.id for r in rows))
 
 
@@ -38,7 +42,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         for mix in manifest["mixes"]:
             stem = f"ratio-{mix['ratio']:.2f}"
             rows = read_records(mixed / f"{stem}.parquet")[:limit]
-            checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{stem}-{run_fingerprint(recipe, rows)}"
+            checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{stem}-{run_fingerprint(recipe, rows, root)}"
             summaries[stem] = train_detoxifier(recipe, rows, tmp / stem, root=root, checkpoints=checkpoints)
         write_json(tmp / "summary.json", summaries)
     return out

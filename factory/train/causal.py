@@ -13,6 +13,7 @@ kind text give their text, pair rows (human data in mixes below 1.0) their neutr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -110,7 +111,8 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
             for mix in manifest["mixes"]:
                 stem = f"ratio-{mix['ratio']:.2f}"
                 texts = training_texts(read_records(mixed / f"{stem}.parquet")[:limit])
-                run_id = content_id(settings.model_dump_json(), target.model_dump_json(), str(recipe.seed), *texts)
+                run_id = content_id(settings.model_dump_json(), json.dumps(describe(target, root), sort_keys=True),
+                                    str(recipe.seed), *texts)
                 checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{name}-{stem}-{run_id}"
                 model, tokenizer, log = fine_tune(target, texts, settings, root=root, seed=recipe.seed,
                                                   checkpoints=checkpoints)

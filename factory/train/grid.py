@@ -44,7 +44,7 @@ def train_setting(recipe: Recipe, setting: str, *, root: Path = Path("data"), li
     crosslingual.require_setting(recipe, setting)
     rows, counts = setting_rows(recipe, Path(root), setting)
     rows = rows[:limit] if limit else rows
-    checkpoints = Path(root) / "cache" / recipe.name / "grid" / f"{setting}-{run_fingerprint(recipe, rows)}"
+    checkpoints = Path(root) / "cache" / recipe.name / "grid" / f"{setting}-{run_fingerprint(recipe, rows, Path(root))}"
     out = crosslingual.trained_dir(root, recipe, setting)
     with atomic_dir(out) as tmp:
         summary = train_detoxifier(recipe, rows, tmp / "model", root=root, checkpoints=checkpoints)
