@@ -92,9 +92,11 @@ class FaultProxy(_ServerThread):
             return web.Response(status=200)
         if fault == "timeout":
             await asyncio.sleep(self.slow_s)
+        if fault == "abort":  # what vLLM answers for a request it aborts while shutting down
+            return await self._forward(request, abort=True)
         return await self._forward(request)
 
-    async def _forward(self, request: web.Request) -> web.Response:
+    async def _forward(self, request: web.Request, abort: bool = False) -> web.Response:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "authorization")}
         try:
@@ -102,11 +104,25 @@ class FaultProxy(_ServerThread):
                 async with session.request(request.method, self.upstream + request.path_qs, data=body,
                                            headers=headers, timeout=aiohttp.ClientTimeout(total=120)) as answer:
                     payload = await answer.read()
-                    if answer.status == 200 and request.method == "POST":
+                    if abort and answer.status == 200:
+                        payload = _aborted(payload)
+                    if answer.status == 200 and request.method == "POST" and not abort:
                         self.forwarded_ok += 1
                     return web.Response(status=answer.status, body=payload, content_type=answer.content_type)
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             return web.Response(status=502, text=f"fault proxy: upstream unavailable ({type(error).__name__})")
+
+
+def _aborted(payload: bytes) -> bytes:
+    """The answer with every choice cut to its first character and finish_reason "abort"."""
+    answer = json.loads(payload)
+    for choice in answer.get("choices", []):
+        choice["finish_reason"] = "abort"
+        if isinstance(choice.get("message"), dict):
+            choice["message"]["content"] = (choice["message"].get("content") or "")[:1]
+        if "text" in choice:
+            choice["text"] = choice["text"][:1]
+    return json.dumps(answer).encode()
 
 
 def fake_text(prompt: Any, seed: int | None, index: int) -> str:

@@ -51,7 +51,7 @@ def fake():
 
 
 def test_scheduled_faults_are_retried_and_nothing_is_lost(fake, tmp_path):
-    faults = {1: "500", 2: "timeout", 4: "drop", 6: "429", 7: "500", 9: "timeout", 12: "drop"}
+    faults = {1: "500", 2: "timeout", 4: "drop", 6: "429", 7: "500", 9: "timeout", 12: "drop", 14: "abort"}
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), faults, slow_s=2.0).start()
     try:
         requests = make_requests(30)

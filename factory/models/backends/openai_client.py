@@ -41,6 +41,9 @@ BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
 
 OnResult = Callable[[int, list[str]], None]
+FAILED_FINISH_REASONS = ("abort", "error")
+"""vLLM's finish reasons of a request it aborted (for example while shutting down) or failed:
+the text is partial, so the request is retried instead of stored."""
 """Called with (request index, completions) as each request returns."""
 
 
@@ -143,6 +146,9 @@ class OpenAIBackend:
             choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
             if len(choices) != n:
                 raise RetryableError(f"expected {n} choices, got {len(choices)}")
+            failed = [c.get("finish_reason") for c in choices if c.get("finish_reason") in FAILED_FINISH_REASONS]
+            if failed:
+                raise RetryableError(f"the server ended a completion with finish_reason {failed[0]!r}")
             if self.settings.mode == "chat":
                 return [((c.get("message") or {}).get("content") or "").strip() for c in choices]
             return [(c.get("text") or "").strip() for c in choices]
