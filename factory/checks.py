@@ -3,7 +3,8 @@
 Reasons (the strings stored in `Record.drop_reason`):
 
 - `empty`: nothing but whitespace and punctuation was generated.
-- `truncated`: generation hit the token limit without ending (no stop string / EOS).
+- `truncated`: generation hit the token limit without ending (no stop string / EOS), as
+  the backend reports it (`Completion.truncated`); off with `checks.truncated: false`.
 - `refusal`: the output opens like a refusal; `REFUSAL_PATTERNS` is the documented list,
   matched case-insensitively against the start of the output (after quotes/spaces).
   "I cannot/can't/won't" counts only when a verb of doing follows within three words
@@ -73,7 +74,8 @@ def check_outputs(
     """Return, per output, the first failed check's reason, or None when it passes.
 
     `similarity[i]` is the cosine of input i and output i; `toxicity[i]` is P(toxic) of
-    output i. Checks run in the order of the module docstring.
+    output i; `truncated[i]` says whether output i hit the token limit (None: unknown, never
+    `truncated`). Checks run in the order of the module docstring.
     """
     reasons: list[str | None] = []
     for i, (source, output) in enumerate(zip(inputs, outputs)):
@@ -85,7 +87,7 @@ def _first_failure(i: int, source: str, output: str, checks: Checks, direction: 
                    similarity: np.ndarray, toxicity: np.ndarray, truncated: Sequence[bool] | None) -> str | None:
     if is_empty(output):
         return "empty"
-    if truncated is not None and truncated[i]:
+    if checks.truncated and truncated is not None and truncated[i]:
         return "truncated"
     if checks.refusal and is_refusal(output):
         return "refusal"

@@ -4,6 +4,8 @@ Both sides of a pair are checked; the first check (in this order) that fails on 
 side names the reason, and `drop_side` says which side failed (toxic, neutral or both):
 
 - `empty`: the side has no letters.
+- `truncated`: the side's generation hit the token limit without ending (the backend's
+  `Completion.truncated`; translated sides only).
 - `refusal`: the side opens like a refusal (`factory.checks.REFUSAL_PATTERNS`).
 - `copy`: a translated side equals its source after `factory.text.normalise`.
 - `wrong_script` / `mixed_script` / `wrong_language`: see `factory.langid`.
@@ -38,7 +40,8 @@ class SideScores:
 
     text: the side in the target language; source: the text it was translated from
     (None for human rows); language: its language check; similarity: cosine to the
-    source (None without a source); toxicity: P(toxic).
+    source (None without a source); toxicity: P(toxic); truncated: its generation hit
+    the token limit.
     """
 
     text: str
@@ -46,6 +49,7 @@ class SideScores:
     language: LanguageCheck
     similarity: float | None
     toxicity: float
+    truncated: bool = False
 
 
 Rule = Callable[[str, SideScores, TranslateChecks], bool]
@@ -53,6 +57,10 @@ Rule = Callable[[str, SideScores, TranslateChecks], bool]
 
 def _empty(side: str, s: SideScores, c: TranslateChecks) -> bool:
     return s.language.reason == "empty"
+
+
+def _truncated(side: str, s: SideScores, c: TranslateChecks) -> bool:
+    return c.truncated and s.truncated
 
 
 def _refusal(side: str, s: SideScores, c: TranslateChecks) -> bool:
@@ -81,6 +89,7 @@ def _neutral_toxic(side: str, s: SideScores, c: TranslateChecks) -> bool:
 
 RULES: tuple[tuple[str, Rule], ...] = (
     ("empty", _empty),
+    ("truncated", _truncated),
     ("refusal", _refusal),
     ("copy", _copy),
     ("wrong_script", _language_reason("wrong_script")),

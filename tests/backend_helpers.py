@@ -3,7 +3,8 @@
 The tiny LM is a randomly initialised 2-layer GPT-2 with a byte-level BPE tokenizer trained
 on a few sentences and a chat template that renders like `factory.prompts.messages_to_text`.
 Its text is noise, which is what seeded-sampling comparisons need: every seed gives a
-different, reproducible output.
+different, reproducible output. `build_answering_lm` trains one further until it answers
+every chat prompt with one fixed sentence and EOS, for tests that need a real end of text.
 """
 
 from __future__ import annotations
@@ -55,6 +56,30 @@ def build_tiny_chat_lm(folder: Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_answering_lm(folder: Path, prompts: list[list[dict[str, str]]], answer: str, steps: int = 60) -> Path:
+    """The tiny chat LM trained (seconds) to answer each of `prompts` - and, as it
+    generalises, other chat prompts - with `answer` followed by EOS, under greedy decoding."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    build_tiny_chat_lm(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) + answer + tokenizer.eos_token
+             for m in prompts]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.save_pretrained(folder)
     return folder
 
 

@@ -7,8 +7,9 @@ connection without an answer). When the upstream is down it answers 502. It serv
 `max_requests` requests, then answers 503, so a runaway client cannot loop forever.
 
 `FakeOpenAIServer` answers /v1/models, /v1/chat/completions and /v1/completions with a
-deterministic text derived from (prompt, seed, choice index) - fakes are for fault
-injection only; the real-server tests compare against real vLLM output.
+deterministic text derived from (prompt, seed, choice index), ended with finish_reason
+"length" when `max_tokens` is below `FAKE_TEXT_TOKENS` and "stop" otherwise - fakes are for
+fault injection and answer parsing only; the real-server tests compare against real vLLM output.
 """
 
 from __future__ import annotations
@@ -131,6 +132,10 @@ def fake_text(prompt: Any, seed: int | None, index: int) -> str:
     return f"fake {digest[:12]}"
 
 
+FAKE_TEXT_TOKENS = 4
+"""Tokens the fake server pretends a fake text has: fewer `max_tokens` end it with "length"."""
+
+
 class FakeOpenAIServer(_ServerThread):
     """A minimal OpenAI-compatible server with deterministic answers, serving model `fake`."""
 
@@ -154,10 +159,12 @@ class FakeOpenAIServer(_ServerThread):
         await asyncio.sleep(self.delay_s)
         prompt = body["messages"] if chat else body["prompt"]
         texts = [fake_text(prompt, body.get("seed"), i) for i in range(body.get("n", 1))]
+        finish = "length" if body.get("max_tokens", 16) < FAKE_TEXT_TOKENS else "stop"
         if chat:
-            choices = [{"index": i, "message": {"role": "assistant", "content": t}} for i, t in enumerate(texts)]
+            choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": finish}
+                       for i, t in enumerate(texts)]
         else:
-            choices = [{"index": i, "text": t} for i, t in enumerate(texts)]
+            choices = [{"index": i, "text": t, "finish_reason": finish} for i, t in enumerate(texts)]
         return web.json_response({"choices": list(reversed(choices))})
 
     async def _chat(self, request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backend_helpers import VllmServer, bare_chat_outputs, build_tiny_chat_lm, free_port
-from fault_proxy import FakeOpenAIServer, FaultProxy, fake_text
+from fault_proxy import FAKE_TEXT_TOKENS, FakeOpenAIServer, FaultProxy, fake_text
 from factory.errors import FactoryError
 from factory.models.backends import Request, request_seed
 from factory.models.backends.openai_client import OpenAIBackend
@@ -88,6 +88,23 @@ def test_completion_mode_renders_with_the_model_template(fake, tmp_path):
     assert sorted(b["prompt"] for b in fake.bodies) == sorted(prompts)
     assert all(b["add_special_tokens"] is False for b in fake.bodies)
     assert outputs == [[fake_text(p, r.seed, i) for i in range(2)] for p, r in zip(prompts, requests)]
+
+
+@pytest.mark.parametrize("mode", ["chat", "completion"])
+def test_finish_reason_length_marks_a_completion_truncated_and_the_cache_keeps_it(fake, tmp_path, mode):
+    requests = make_requests(4)
+    model = str(build_tiny_chat_lm(tmp_path / "lm")) if mode == "completion" else "fake"
+    backend = CachedBackend(client(fake.url, tmp_path, model=model, mode=mode), tmp_path / "c.sqlite")
+    short = SAMPLING.model_copy(update={"max_new_tokens": FAKE_TEXT_TOKENS - 1})
+    for sampling, truncated in ((short, True), (SAMPLING, False)):
+        outputs = backend.generate(requests, sampling)
+        assert [[c.truncated for c in outs] for outs in outputs] == [[truncated] * SAMPLING.n] * len(requests)
+        assert all(c.startswith("fake ") for outs in outputs for c in outs), "the text is the choice's text"
+        posts = len(fake.bodies)
+        again = backend.generate(requests, sampling)
+        assert len(fake.bodies) == posts, "answered from the cache"
+        assert [[c.truncated for c in outs] for outs in again] == [[truncated] * SAMPLING.n] * len(requests)
+    assert {b["max_tokens"] for b in fake.bodies} == {FAKE_TEXT_TOKENS - 1, SAMPLING.max_new_tokens}
 
 
 def test_no_server_stops_with_url_and_last_error_but_no_key(tmp_path, monkeypatch):

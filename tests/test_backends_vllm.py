@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from backend_helpers import VllmServer, bare_chat_outputs, build_tiny_chat_lm, free_port
+from factory.engines.ray_generate import reached_token_limit
 from factory.models.backends import Request, open_backend, request_seed
 from factory.models.backends.openai_client import OpenAIBackend
 from factory.models.cache import CachedBackend
@@ -75,6 +76,23 @@ def test_offline_equals_bare_chat_with_the_same_seeds(offline):
                             use_tqdm=False)
     assert factory == texts(bare)
     assert len({o for outs in factory for o in outs}) > 12, "seeded samples differ between requests"
+
+
+def test_offline_truncated_is_finish_reason_length_and_rays_derivation_agrees(offline):
+    """3 tokens and a frequent stop string: some completions hit the limit, some stop."""
+    requests = make_requests(12)
+    mixed = SAMPLING.model_copy(update={"max_new_tokens": 3, "stop": ["e"]})
+    factory = offline.generate(requests, mixed)
+    bare = offline.llm.chat([list(r.messages) for r in requests], [bare_params(mixed, r.seed) for r in requests],
+                            use_tqdm=False)
+    choices = [c for o in bare for c in sorted(o.outputs, key=lambda c: c.index)]
+    length = [c.finish_reason == "length" for c in choices]
+    assert [c.truncated for outs in factory for c in outs] == length
+    assert any(length) and not all(length), "both finish reasons occur"
+    tokenizer = offline.llm.get_tokenizer()
+    derived = [reached_token_limit(list(c.token_ids), 3, ["e"], frozenset({tokenizer.eos_token_id}), tokenizer)
+               for c in choices]
+    assert derived == length, "Ray's vLLM stage derives the flag from the tokens as vLLM decides it"
 
 
 def test_offline_greedy_equals_bare_generate_on_rendered_text(offline):

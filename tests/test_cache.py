@@ -15,10 +15,10 @@ import pytest
 
 from backend_helpers import build_tiny_chat_lm
 from cache_worker import SAMPLING, make_requests
-from factory.models.backends import Request, open_backend
-from factory.models.cache import CachedBackend, request_hash
+from factory.models.backends import Completion, Request, open_backend
+from factory.models.cache import CachedBackend, RequestCache, cache_identity, request_hash
 from factory.recipe.base import ModelSpec
-from factory.recipe.generate import Generate
+from factory.recipe.generate import Generate, Sampling
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -85,6 +85,31 @@ def test_cached_backend_returns_input_order_with_duplicates(hf, tmp_path):
     assert first[2] == first[3] and len({tuple(o) for o in first}) == 6
     assert cached.generate(requests, SAMPLING) == [first[order.index(i)] for i in range(6)]
     assert cached.stats == {"hits": 6, "misses": 6}
+
+
+def test_truncated_flags_survive_the_cache_and_old_rows_still_load(hf, tmp_path):
+    path = tmp_path / "c.sqlite"
+    cache = RequestCache(path)
+    cache.put_many([("h1", "k1", [Completion("cut off mid", truncated=True), Completion("ended.", truncated=False)]),
+                    ("h2", "k2", ["plain str"])])
+    with sqlite3.connect(path) as db:  # a row as the cache wrote it before it stored the flag
+        db.execute("INSERT INTO results VALUES (?, ?, ?, ?)", ("h3", "k3", json.dumps(["old a", "old b"]), 0.0))
+    found = RequestCache(path).get_many(["h1", "h2", "h3", "absent"])
+    assert set(found) == {"h1", "h2", "h3"}
+    assert [(str(c), c.truncated) for c in found["h1"]] == [("cut off mid", True), ("ended.", False)]
+    assert [(str(c), c.truncated) for c in found["h2"]] == [("plain str", False)]
+    assert [(str(c), c.truncated) for c in found["h3"]] == [("old a", False), ("old b", False)]
+
+    pinned = request_hash({"backend": "hf", "model": {"ref": "m"}}, Request("k", ({"role": "user", "content": "hi"},), 7),
+                          Sampling())
+    assert pinned == "04342deb4aea8206f718bc636df6c21fd97162310f73ad385541a5c1b138cb16", "cache keys changed: old caches miss"
+    request = make_requests(1)[0]  # an old-format row under today's key is a hit
+    old = CachedBackend(hf, path)
+    key = request_hash(cache_identity(hf.describe()), request, SAMPLING)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO results VALUES (?, ?, ?, ?)", (key, request.key, json.dumps(["from the old cache"]), 0.0))
+    assert old.generate([request], SAMPLING) == [["from the old cache"]]
+    assert old.stats == {"hits": 1, "misses": 0}
 
 
 def _rows(cache: Path) -> int:

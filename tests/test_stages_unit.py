@@ -101,6 +101,20 @@ def test_checks_give_the_first_failing_reason():
     assert reasons == ["empty", "refusal", "copy", "meaning_lost", None, "wrong_direction"]
 
 
+def test_a_truncated_output_is_dropped_unless_the_check_is_off():
+    inputs = ["a nice day"] * 4
+    outputs = ["a nice day you absolute", "", "a nice day you idiot", "a nice day you idiot"]
+    sim, tox = np.array([0.8, 0.0, 0.8, 0.8]), np.array([0.9, 0.0, 0.9, 0.9])
+    flags = [True, True, False, True]
+    on = check_outputs(inputs, outputs, checks=Checks(), direction="toxify", similarity=sim, toxicity=tox, truncated=flags)
+    assert on == ["truncated", "empty", None, "truncated"]
+    off = check_outputs(inputs, outputs, checks=Checks(truncated=False), direction="toxify", similarity=sim,
+                        toxicity=tox, truncated=flags)
+    assert off == [None, "empty", None, None]
+    unknown = check_outputs(inputs, outputs, checks=Checks(), direction="toxify", similarity=sim, toxicity=tox)
+    assert unknown == [None, "empty", None, None]
+
+
 def test_joint_score_is_the_mean_of_products():
     sta, sim, fl = np.array([1.0, 0.5]), np.array([0.8, -0.2]), np.array([0.5, 1.0])
     assert metrics.summary(sta, sim, fl)["J"] == pytest.approx((1.0 * 0.8 * 0.5 + 0.0) / 2)

@@ -12,6 +12,7 @@ import pytest
 from factory.errors import FactoryError
 from factory.generate import translate
 from factory.generate.translate_sources import parallel_records, read_pair_files
+from factory.models.backends import Completion
 from factory.recipe import Recipe, load_recipe
 from factory.records import Record, read_records
 
@@ -121,6 +122,18 @@ def test_every_bad_translation_is_dropped_with_its_reason_and_side():
         assert row.attributes.get("drop_side") == side, name
     good = rows[0]
     assert good.attributes["toxic_lang"] == "de" and good.attributes["toxic_similarity"] == pytest.approx(0.9)
+
+
+def test_a_side_cut_at_the_token_limit_is_dropped_as_truncated():
+    pair = source("you are a damn idiot", "you are wrong")
+    replies = {pair.toxic: Completion(GOOD[0]), pair.neutral: Completion("Bitte lies zuerst den", truncated=True)}
+    for enabled, reason in ((True, "truncated"), (False, None)):
+        recipe = make_recipe(checks={"truncated": enabled})
+        rows = translate.translate_pairs(recipe, FakeBackend(replies), [pair], "de")
+        assert (rows[0].attributes["toxic_truncated"], rows[0].attributes["neutral_truncated"]) == (False, True)
+        translate.check_rows(recipe, rows, [pair], StubScorers())
+        assert rows[0].drop_reason == reason
+        assert rows[0].attributes.get("drop_side") == ("neutral" if enabled else None)
 
 
 def test_a_copy_of_the_source_is_dropped():

@@ -15,6 +15,10 @@ output checks, re-sampling and drop reasons; only where the tokens are made chan
   workers post the local `openai` backend's request bodies (same model, messages or
   prompt, sampling, seed) to the OpenAI-compatible server at `generate.server.base_url`.
 
+Every completion carries its `truncated` flag (`factory.models.backends.base.Completion`):
+over HTTP from the answer's `finish_reason`; Ray's vLLM stage passes on the generated
+tokens but not vLLM's finish reason, so it is derived from them (`reached_token_limit`).
+
 Results stream back to the driver as they finish; `open_ray_backend` puts the factory's
 request cache in front (`factory.models.cache`), which commits every finished request at
 once, so an interrupted run resumes with the missing requests only. Ray retries the tasks
@@ -35,7 +39,8 @@ import pyarrow as pa
 from factory.engines.ray_session import connect
 from factory.errors import FactoryError
 from factory.models.backends import Backend, Request
-from factory.models.backends.base import render_prompt
+from factory.models.backends.base import Completion, render_prompt
+from factory.models.backends.openai_client import choice_completion
 from factory.models.backends.vllm_offline import engine_kwargs
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
@@ -46,7 +51,7 @@ from factory.recipe.generate import Generate, Sampling
 if TYPE_CHECKING:
     from ray.data import Dataset
 
-OnResult = Callable[[int, list[str]], None]
+OnResult = Callable[[int, list[Completion]], None]
 
 
 def open_ray_backend(settings: Generate, spec: ModelSpec | None, engine: Engine, root: Path = Path("data"),
@@ -80,9 +85,44 @@ def vllm_row(row: dict[str, Any], *, model: str, revision: str | None, sampling:
             "tokenized_prompt": tokenizer(text, add_special_tokens=False)["input_ids"], "sampling_params": params}
 
 
-def vllm_result(row: dict[str, Any]) -> dict[str, Any]:
-    """Postprocess for vLLM: (row, choice, [text])."""
-    return {"row": row["row"], "choice": row["choice"], "texts": [str(row["generated_text"]).strip()]}
+@functools.lru_cache(maxsize=2)
+def _stop_token_ids(model: str, revision: str | None) -> frozenset[int]:
+    """Token ids vLLM stops at: the tokenizer's EOS and the generation config's EOS id(s)."""
+    from transformers import GenerationConfig
+
+    ids = {_tokenizer(model, revision).eos_token_id}
+    try:
+        configured = GenerationConfig.from_pretrained(model, revision=revision).eos_token_id
+    except OSError:  # no generation_config.json
+        configured = None
+    ids.update(configured if isinstance(configured, (list, tuple)) else [configured])
+    return frozenset(int(i) for i in ids if i is not None)
+
+
+def reached_token_limit(tokens: Sequence[int], max_tokens: int, stop: Sequence[str], stop_ids: frozenset[int],
+                        tokenizer: Any) -> bool:
+    """vLLM's finish_reason "length" from a completion's generated token ids: `max_tokens`
+    tokens (the request's, or the room left in the context), the last one not a stop token
+    (vLLM keeps the EOS in the ids) and no stop string in their text (vLLM cuts the text
+    there but keeps the tokens)."""
+    if len(tokens) < max_tokens or (tokens and tokens[-1] in stop_ids):
+        return False
+    text = tokenizer.decode(list(tokens), skip_special_tokens=True) if stop else ""
+    return not any(s and s in text for s in stop)
+
+
+def vllm_result(row: dict[str, Any], *, model: str, revision: str | None, sampling: dict[str, Any],
+                max_model_len: int | None = None) -> dict[str, Any]:
+    """Postprocess for vLLM: (row, choice, [text], [truncated])."""
+    generated = row.get("generated_tokens")
+    tokens = [] if generated is None else [int(t) for t in generated]
+    limit = sampling["max_new_tokens"]
+    if max_model_len is not None and row.get("num_input_tokens") is not None:
+        limit = min(limit, max_model_len - int(row["num_input_tokens"]))
+    truncated = reached_token_limit(tokens, limit, list(sampling["stop"] or []),
+                                    _stop_token_ids(model, revision), _tokenizer(model, revision))
+    return {"row": row["row"], "choice": row["choice"], "texts": [str(row["generated_text"]).strip()],
+            "truncated": [truncated]}
 
 
 def http_row(row: dict[str, Any], *, served: str, model: str, revision: str | None, mode: str,
@@ -104,17 +144,15 @@ def http_row(row: dict[str, Any], *, served: str, model: str, revision: str | No
 
 
 def http_result(row: dict[str, Any], *, mode: str, n: int) -> dict[str, Any]:
-    """Postprocess for a server answer: (row, 0, the n texts in choice order)."""
+    """Postprocess for a server answer: (row, 0, the n texts in choice order, their truncated flags)."""
     answer = row["http_response"] or {}
     choices = sorted(list(answer.get("choices") if answer.get("choices") is not None else []),
                      key=lambda c: c.get("index", 0))
     if len(choices) != n:
         raise ValueError(f"request row {row['row']}: expected {n} choices, the server answered {str(answer)[:300]}")
-    if mode == "chat":
-        texts = [((c.get("message") or {}).get("content") or "").strip() for c in choices]
-    else:
-        texts = [(c.get("text") or "").strip() for c in choices]
-    return {"row": row["row"], "choice": 0, "texts": texts}
+    completions = [choice_completion(c, mode) for c in choices]
+    return {"row": row["row"], "choice": 0, "texts": [str(c) for c in completions],
+            "truncated": [c.truncated for c in completions]}
 
 
 def served_model(base_url: str, spec: ModelSpec, root: Path, headers: dict[str, str]) -> str:
@@ -156,11 +194,11 @@ class RayBackend:
             client["server"] = self.settings.server.model_dump(mode="json", exclude={"mode"})
         return out | {"client": client}
 
-    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[Completion]]:
         """`sampling.n` completions per request, in input order."""
-        results: list[list[str]] = [[] for _ in requests]
+        results: list[list[Completion]] = [[] for _ in requests]
 
-        def keep(index: int, outputs: list[str]) -> None:
+        def keep(index: int, outputs: list[Completion]) -> None:
             results[index] = outputs
 
         self.generate_streaming(requests, sampling, keep)
@@ -186,17 +224,18 @@ class RayBackend:
 
     @staticmethod
     def _collect(outputs: "Dataset", n: int, on_result: OnResult) -> int:
-        pending: dict[int, list[str | None]] = {}
+        pending: dict[int, list[Completion | None]] = {}
         done: set[int] = set()
+        columns = ("row", "choice", "texts", "truncated")
         for batch in outputs.iter_batches(batch_format="pyarrow", batch_size=None):
-            for row, choice, texts in zip(*(batch.column(c).to_pylist() for c in ("row", "choice", "texts"))):
+            for row, choice, texts, flags in zip(*(batch.column(c).to_pylist() for c in columns)):
                 if row in done:  # a retried task may deliver a finished row again
                     continue
                 slots = pending.setdefault(row, [None] * n)
-                slots[choice:choice + len(texts)] = texts
+                slots[choice:choice + len(texts)] = [Completion(str(t), bool(f)) for t, f in zip(texts, flags)]
                 if None not in slots:
                     done.add(row)
-                    on_result(row, [str(t) for t in pending.pop(row)])
+                    on_result(row, [c for c in pending.pop(row) if c is not None])
         return len(done)
 
     def _requests(self, requests: Sequence[Request], copies: int) -> "Dataset":
@@ -234,7 +273,10 @@ class RayBackend:
             runtime_env={"env_vars": dict(self.engine.env)} if self.engine.env else None)
         preprocess = functools.partial(vllm_row, model=model, revision=self.spec.revision,
                                        sampling=sampling.model_dump(mode="json"))
-        return build_processor(config, preprocess=preprocess, postprocess=vllm_result)
+        postprocess = functools.partial(vllm_result, model=model, revision=self.spec.revision,
+                                        sampling=sampling.model_dump(mode="json"),
+                                        max_model_len=kwargs.get("max_model_len"))
+        return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
     def _http_processor(self, sampling: Sampling) -> Any:
         from ray.data.llm import HttpRequestProcessorConfig, build_processor

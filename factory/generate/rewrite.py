@@ -2,9 +2,10 @@
 
 Inputs are the unique input-side sentences of the human train split; each request is a
 system prompt, k few-shot human pairs (a seeded choice per input, never the input's own
-pair) and the sentence to rewrite. Every output goes through `factory.checks`; a row that
-fails is re-sampled with a new seed up to `checks.max_attempts` times, and the last
-failure is kept as a dropped row with its reason.
+pair) and the sentence to rewrite. Every output goes through `factory.checks` (with the
+backend's truncated flag of each completion); a row that fails is re-sampled with a new
+seed up to `checks.max_attempts` times, and the last failure is kept as a dropped row with
+its reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from factory.checks import check_outputs
-from factory.models.backends import Backend, Request, open_backend, request_seed
+from factory.models.backends import Backend, Request, is_truncated, open_backend, request_seed
 from factory.models.loading import load_similarity, load_toxicity
 from factory.prompts import Direction, example_pair, rewrite_messages
 from factory.recipe import Recipe
@@ -79,10 +80,11 @@ def generate_and_check(recipe: Recipe, backend: Backend, direction: Direction, i
         requests = build_requests(recipe, direction, pending, pool, attempt)
         completions = backend.generate(requests, settings.sampling)
         flat_in = [text for text, outs in zip(pending, completions) for _ in outs]
-        flat_out = [o for outs in completions for o in outs]
+        truncated = [is_truncated(o) for outs in completions for o in outs]
+        flat_out = [str(o) for outs in completions for o in outs]
         scores = {"similarity": similarity.pairwise(flat_in, flat_out), "toxicity": toxicity(flat_out)}
         reasons = check_outputs(flat_in, flat_out, checks=settings.checks, direction=direction,
-                                similarity=scores["similarity"], toxicity=scores["toxicity"])
+                                similarity=scores["similarity"], toxicity=scores["toxicity"], truncated=truncated)
         by_source: dict[str, list[Record]] = {}
         for record, source in zip(_to_records(recipe, direction, flat_in, flat_out, reasons, scores, attempt), flat_in):
             by_source.setdefault(source, []).append(record)

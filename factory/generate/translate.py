@@ -9,9 +9,11 @@ and its split, so a pair's translations never cross from test into train. Human 
 read directly in a target language (`translate.parallel`) join the rows of that language.
 
 Every row goes through `factory.checks_translate` and is kept, or dropped with its
-reason and failed side. Writes data/generated/<recipe>/rows.parquet (train rows, kept
-and dropped), test.parquet (the multilingual test set, kept and dropped) and stats.json
-(outcomes and check statistics per language).
+reason and failed side; a translated row records whether each side's generation hit the
+token limit (attributes `toxic_truncated`, `neutral_truncated`) for the `truncated` check.
+Writes data/generated/<recipe>/rows.parquet (train rows, kept and dropped), test.parquet
+(the multilingual test set, kept and dropped) and stats.json (outcomes and check
+statistics per language).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from factory.checks_translate import SIDES, SideScores, first_failure, language_summary
 from factory.generate.translate_sources import parallel_records, source_pairs
 from factory.langid import check_language
-from factory.models.backends import Backend, Request, open_backend, request_seed
+from factory.models.backends import Backend, Request, is_truncated, open_backend, request_seed
 from factory.models.loading import Scorer, Similarity, load_similarity, load_toxicity
 from factory.prompts_translate import translate_messages
 from factory.recipe import Recipe
@@ -49,11 +51,13 @@ def translate_pairs(recipe: Recipe, backend: Backend, pairs: Sequence[Record], t
     completions = backend.generate(build_requests(recipe, pairs, target), recipe.generate.sampling)
     rows = []
     for index, pair in enumerate(pairs):
-        toxic, neutral = (completions[2 * index + k][0].strip() if completions[2 * index + k] else "" for k in (0, 1))
+        first = [completions[2 * index + k][0] if completions[2 * index + k] else "" for k in (0, 1)]
+        toxic, neutral = (text.strip() for text in first)
         record = Record.make("pair", lang=target, toxic=toxic, neutral=neutral, source="synthetic:translate",
                              recipe=recipe.name, split=pair.split, group=pair.id)
         record.id = content_id(record.id, pair.id)
-        record.attributes = {"synthetic_side": "toxic", "translated": True, "source_lang": recipe.human.lang}
+        record.attributes = {"synthetic_side": "toxic", "translated": True, "source_lang": recipe.human.lang,
+                             **{f"{side}_truncated": is_truncated(text) for side, text in zip(SIDES, first)}}
         rows.append(record)
     return rows
 
@@ -102,7 +106,8 @@ def check_rows(recipe: Recipe, rows: Sequence[Record], sources: Sequence[Record 
             text = getattr(record, side) or ""
             sides[side] = SideScores(text, getattr(source, side) if source else None,
                                      check_language(text, record.lang, **settings),
-                                     similarity[side].get(index), float(toxicity[side][index]))
+                                     similarity[side].get(index), float(toxicity[side][index]),
+                                     truncated=bool(record.attributes.get(f"{side}_truncated", False)))
             _record_side(record, side, sides[side])
         record.attributes["pair_similarity"] = float(pair_similarity[index])
         reason, failed_side = first_failure(sides, checks, human=source is None)

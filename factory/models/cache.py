@@ -16,6 +16,11 @@ When a result becomes durable:
 
 WAL with `synchronous=NORMAL` survives the process being killed (SIGKILL) at any point;
 only a power loss can drop the last commits. Several processes may share one file.
+
+A row's `outputs` is JSON `{"texts": [...], "truncated": [...]}`: the completions and their
+`Completion.truncated` flags. Rows written before the flag was stored hold a plain list
+of texts; they still load, as completions that are not truncated (the cache cannot know),
+so a cache filled by an older version reports no truncation for its rows.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from factory.errors import FactoryError
-from factory.models.backends.base import Backend, Request
+from factory.models.backends.base import Backend, Completion, Request, is_truncated
 from factory.recipe.generate import Sampling
 
 DEFAULT_CHUNK = 256
@@ -43,6 +48,21 @@ CREATE TABLE IF NOT EXISTS results (
     created REAL NOT NULL
 )
 """
+
+
+def encode_outputs(outputs: Sequence[str]) -> str:
+    """JSON of completions for the `outputs` column: texts and truncated flags."""
+    return json.dumps({"texts": [str(o) for o in outputs], "truncated": [is_truncated(o) for o in outputs]},
+                      ensure_ascii=False)
+
+
+def decode_outputs(blob: str) -> list[Completion]:
+    """Completions from an `outputs` value; a plain JSON list (the format before the
+    truncated flag was stored) gives completions that are not truncated."""
+    value = json.loads(blob)
+    if isinstance(value, list):
+        return [Completion(text) for text in value]
+    return [Completion(text, truncated=flag) for text, flag in zip(value["texts"], value["truncated"], strict=True)]
 
 
 def cache_identity(description: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +79,7 @@ def request_hash(identity: dict[str, Any], request: Request, sampling: Sampling)
 
 
 class RequestCache:
-    """SQLite file mapping a request hash to its completions (a JSON list of strings).
+    """SQLite file mapping a request hash to its completions (see `encode_outputs`).
 
     One connection, usable from any thread (calls are serialised by a lock).
     """
@@ -76,22 +96,22 @@ class RequestCache:
         except sqlite3.Error as error:
             raise FactoryError(f"request cache {self.path}: cannot open ({error}); delete the file to start afresh") from error
 
-    def get_many(self, hashes: Sequence[str]) -> dict[str, list[str]]:
+    def get_many(self, hashes: Sequence[str]) -> dict[str, list[Completion]]:
         """Stored completions for the hashes that are present."""
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[Completion]] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
             with self.lock:
                 rows = self.db.execute(f"SELECT key, outputs FROM results WHERE key IN ({marks})", part).fetchall()
-            found.update((key, json.loads(outputs)) for key, outputs in rows)
+            found.update((key, decode_outputs(outputs)) for key, outputs in rows)
         return found
 
-    def put_many(self, rows: Sequence[tuple[str, str, list[str]]]) -> None:
-        """Commit (hash, request key, completions) rows in one transaction."""
+    def put_many(self, rows: Sequence[tuple[str, str, Sequence[str]]]) -> None:
+        """Commit (hash, request key, completions) rows in one transaction (flags included)."""
         now = time.time()
-        values = [(h, key, json.dumps(outputs, ensure_ascii=False), now) for h, key, outputs in rows]
+        values = [(h, key, encode_outputs(outputs), now) for h, key, outputs in rows]
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -130,10 +150,10 @@ class CachedBackend:
         """The inner backend's provenance (the same with or without a cache; see `stats`)."""
         return self.inner.describe()
 
-    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[Completion]]:
         """Completions for every request, in input order; only uncached ones are generated."""
         hashes = [request_hash(self.identity, r, sampling) for r in requests]
-        results: dict[str, list[str]] = self.cache.get_many(hashes)
+        results: dict[str, list[Completion]] = self.cache.get_many(hashes)
         missing: dict[str, Request] = {}
         for h, request in zip(hashes, requests):
             if h not in results:
@@ -144,10 +164,10 @@ class CachedBackend:
             results.update(self._run(list(missing.items()), sampling))
         return [list(results[h]) for h in hashes]
 
-    def _run(self, todo: list[tuple[str, Request]], sampling: Sampling) -> dict[str, list[str]]:
-        done: dict[str, list[str]] = {}
+    def _run(self, todo: list[tuple[str, Request]], sampling: Sampling) -> dict[str, list[Completion]]:
+        done: dict[str, list[Completion]] = {}
 
-        def commit(index: int, outputs: list[str]) -> None:
+        def commit(index: int, outputs: list[Completion]) -> None:
             h, request = todo[index]
             self.cache.put_many([(h, request.key, outputs)])
             done[h] = outputs

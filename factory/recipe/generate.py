@@ -53,6 +53,8 @@ class ServerSettings(Section):
 class Checks(Section):
     """Output checks; a failed check drops the row with the check's name as reason."""
 
+    truncated: bool = Field(True, description="Drop outputs whose generation hit sampling.max_new_tokens without ending "
+                                               "(no EOS, no stop string): cut off mid-sentence.")
     refusal: bool = Field(True, description="Drop outputs that start like a refusal (documented pattern list).")
     copy_max_similarity: Ratio = Field(0.97, description="Drop outputs whose similarity to the input is above this (copies).")
     min_similarity: Ratio = Field(0.3, description="Drop outputs whose similarity to the input is below this (meaning lost).")

@@ -32,7 +32,7 @@ DEFAULT_DPO_PROMPT = "Rewrite the following text in a neutral way: {text}"
 class TranslateChecks(Section):
     """Checks of every translated side; a failed check drops the pair with its reason.
 
-    Order: empty, refusal, copy, wrong_script / mixed_script, wrong_language,
+    Order: empty, truncated, refusal, copy, wrong_script / mixed_script, wrong_language,
     meaning_lost, toxicity_lost, neutral_toxic. The side that failed is recorded in the
     row attribute `drop_side` (toxic, neutral or both).
     """
@@ -48,6 +48,8 @@ class TranslateChecks(Section):
     mixed_script_words: bool = Field(False, description="Also mixed_script when one word mixes letters of two scripts "
                                                         "(homoglyphs). Off by default: real Ukrainian text often types "
                                                         "a Latin i for the Cyrillic one.")
+    truncated: bool = Field(True, description="Drop a translated side whose generation hit generate.sampling.max_new_tokens "
+                                               "without ending (no EOS, no stop string): cut off mid-sentence.")
     refusal: bool = Field(True, description="Drop a side that opens like a refusal (factory.checks.REFUSAL_PATTERNS).")
     reject_copies: bool = Field(True, description="Drop a translated side equal to its source after normalisation (copy).")
     min_similarity: Ratio = Field(0.5, description="Cross-lingual cosine (models.similarity: LaBSE in full) of "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from factory.errors import FactoryError
-from factory.models.backends.base import Backend, Request, request_seed
+from factory.models.backends.base import Backend, Completion, Request, is_truncated, request_seed
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Generate
 
@@ -42,4 +42,4 @@ def _open_inner(settings: Generate, spec: ModelSpec, root: Path) -> Backend:
     raise FactoryError(f"generate.backend: unknown backend {settings.backend!r} (hf, vllm or openai)")
 
 
-__all__ = ["Backend", "Request", "open_backend", "request_seed"]
+__all__ = ["Backend", "Completion", "Request", "is_truncated", "open_backend", "request_seed"]

@@ -1,7 +1,19 @@
 """The one protocol every generation backend follows (hf, vllm, openai).
 
 A backend takes requests (chat messages + a per-request seed) and sampling settings and
-returns, for each request in input order, its `n` completions as plain strings.
+returns, for each request in input order, its `n` completions as `Completion`s.
+
+`Completion` is a `str` subclass with one extra attribute, `truncated`: True when the
+generation ran into the token limit (`sampling.max_new_tokens`) without ending by itself,
+False when it ended with EOS (or another stop token) or was cut at a stop string. A `str`
+subclass rather than a (text, flag) dataclass so every caller that treats completions as
+text - prompts, records, JSON, equality with expected strings - keeps working unchanged,
+while the output checks read the flag (`is_truncated`). String operations (`strip`,
+slicing, `+`) return plain `str` and drop the flag, so read it before transforming the
+text; equality and hashing are those of the text alone. Each backend derives the flag from
+its engine: vLLM `finish_reason == "length"`, an OpenAI-compatible answer's choice
+`finish_reason == "length"`, hf from the new tokens (see `HFBackend`), Ray's vLLM stage
+from the generated tokens (`factory.engines.ray_generate.reached_token_limit`).
 """
 
 from __future__ import annotations
@@ -12,6 +24,32 @@ from typing import Any, Protocol, Sequence
 
 from factory.prompts import messages_to_text
 from factory.recipe.generate import Sampling
+
+
+class Completion(str):
+    """One generated text that also says whether it hit the token limit (see the module doc).
+
+    `Completion(text, truncated=True)`; `str(completion)` is the plain text. Treat the flag
+    as read-only.
+    """
+
+    truncated: bool
+
+    def __new__(cls, text: str = "", truncated: bool = False) -> "Completion":
+        self = super().__new__(cls, text)
+        self.truncated = bool(truncated)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Completion({str.__repr__(self)}, truncated={self.truncated})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Completion, (str(self), self.truncated))
+
+
+def is_truncated(text: str) -> bool:
+    """The `truncated` flag of a `Completion`; False for a plain `str` (nothing is known)."""
+    return bool(getattr(text, "truncated", False))
 
 
 @dataclass(frozen=True)
@@ -30,7 +68,7 @@ class Request:
 
 
 class Backend(Protocol):
-    """A text generator: `generate` returns n completions per request, in input order.
+    """A text generator: `generate` returns n `Completion`s per request, in input order.
 
     Optional, for the request cache (`factory.models.cache`): `commit_every` (requests
     per call, committed after each), `generate_streaming(requests, sampling, on_result)`
@@ -40,7 +78,7 @@ class Backend(Protocol):
 
     name: str
 
-    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[Completion]]:
         """Generate completions for every request."""
         ...
 

@@ -13,6 +13,7 @@
   `FactoryError` naming the URL and the last error.
 - The API key is read from the environment variable `api_key_env` names; it is never
   logged and is masked in any error text.
+- A choice with `finish_reason` "length" is a truncated completion (`Completion.truncated`).
 
 `generate_streaming` reports each request the moment it returns, so `CachedBackend`
 commits it before the next one finishes.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from factory.errors import FactoryError
-from factory.models.backends.base import Request, render_prompt
+from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
@@ -40,11 +41,18 @@ BACKOFF_BASE_S = 1.0
 """First retry delay; it doubles with every retry, up to `BACKOFF_MAX_S`."""
 BACKOFF_MAX_S = 60.0
 
-OnResult = Callable[[int, list[str]], None]
+OnResult = Callable[[int, list[Completion]], None]
+"""Called with (request index, completions) as each request returns."""
 FAILED_FINISH_REASONS = ("abort", "error")
 """vLLM's finish reasons of a request it aborted (for example while shutting down) or failed:
 the text is partial, so the request is retried instead of stored."""
-"""Called with (request index, completions) as each request returns."""
+
+
+def choice_completion(choice: dict[str, Any], mode: str) -> Completion:
+    """One answer choice as a `Completion`: its stripped text (`message.content` in chat
+    mode, `text` in completion mode), truncated when its `finish_reason` is "length"."""
+    text = (choice.get("message") or {}).get("content") if mode == "chat" else choice.get("text")
+    return Completion((text or "").strip(), truncated=choice.get("finish_reason") == "length")
 
 
 class RetryableError(Exception):
@@ -88,11 +96,11 @@ class OpenAIBackend:
         return {"backend": self.name, "model": describe_model(self.spec, self.root),
                 "mode": self.settings.mode, "client": client}
 
-    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[Completion]]:
         """`sampling.n` completions per request, in input order."""
-        results: list[list[str]] = [[] for _ in requests]
+        results: list[list[Completion]] = [[] for _ in requests]
 
-        def keep(index: int, outputs: list[str]) -> None:
+        def keep(index: int, outputs: list[Completion]) -> None:
             results[index] = outputs
 
         self.generate_streaming(requests, sampling, keep)
@@ -139,19 +147,17 @@ class OpenAIBackend:
             body["add_special_tokens"] = False
         return body
 
-    async def _complete(self, client: Any, body: dict[str, Any], n: int) -> list[str]:
+    async def _complete(self, client: Any, body: dict[str, Any], n: int) -> list[Completion]:
         path = "/chat/completions" if self.settings.mode == "chat" else "/completions"
 
-        def parse(answer: Any) -> list[str]:
+        def parse(answer: Any) -> list[Completion]:
             choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
             if len(choices) != n:
                 raise RetryableError(f"expected {n} choices, got {len(choices)}")
             failed = [c.get("finish_reason") for c in choices if c.get("finish_reason") in FAILED_FINISH_REASONS]
             if failed:
                 raise RetryableError(f"the server ended a completion with finish_reason {failed[0]!r}")
-            if self.settings.mode == "chat":
-                return [((c.get("message") or {}).get("content") or "").strip() for c in choices]
-            return [(c.get("text") or "").strip() for c in choices]
+            return [choice_completion(c, self.settings.mode) for c in choices]
 
         return await self._call(client, "POST", path, body, parse)
 

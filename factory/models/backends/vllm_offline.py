@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from factory.errors import FactoryError
-from factory.models.backends.base import Request, render_prompt
+from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
@@ -95,11 +95,15 @@ class VllmBackend:
         ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
         return [{"prompt_token_ids": list(x)} for x in ids]
 
-    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[str]]:
-        """`sampling.n` completions per request, in input order, in one engine call."""
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[list[Completion]]:
+        """`sampling.n` completions per request, in input order, in one engine call.
+
+        A completion is truncated when vLLM ended it for its length (`finish_reason` "length").
+        """
         if not requests:
             return []
         params = [sampling_params(sampling, r.seed) for r in requests]
         outputs = self.llm.generate(self.prompts(requests), params, use_tqdm=False)
-        return [[c.text.strip() for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
+        return [[Completion(c.text.strip(), truncated=c.finish_reason == "length")
+                 for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
 
