@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from factory import provenance
+from factory.errors import check_limit
 from factory.recipe import Recipe
 from factory.records import atomic_dir, read_json, read_records, write_json
 
@@ -101,6 +102,7 @@ def headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str, An
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write the certificate of the recipe's release."""
+    check_limit(limit, "certify")
     root = Path(root)
     report = read_json(root / "filtered" / recipe.name / "report.json")
     evaluation = read_json(root / "eval" / recipe.name / "metrics.json")

@@ -38,7 +38,7 @@ PIPELINE = (*STAGES, "publish")
 
 RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/toxify.yaml) or name (toxify).")
 RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", help="Process at most this many rows (for quick trials).")
+LimitOpt = typer.Option(None, "--limit", min=1, help="Process at most this many rows (for quick trials).")
 
 
 def reports_errors(func: Callable) -> Callable:

@@ -21,3 +21,10 @@ class RecipeError(FactoryError):
         self.problems = problems
         lines = "\n".join(f"{path}: {p}" for p in problems)
         super().__init__(f"{len(problems)} problem(s) in {path}:\n{lines}")
+
+
+def check_limit(limit: int | None, stage: str) -> int | None:
+    """Return a stage's row `limit`; below 1 is an error (0 rows must never overwrite a good output)."""
+    if limit is not None and limit < 1:
+        raise FactoryError(f"{stage}: limit must be at least 1 row, got {limit}")
+    return limit

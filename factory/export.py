@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.errors import FactoryError
+from factory.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 from factory.recipe.translate import DEFAULT_DPO_PROMPT
 from factory.records import Record, atomic_dir, atomic_file, read_records, write_json
@@ -106,6 +106,7 @@ def corpus_records(recipe: Recipe, root: Path) -> list[Record]:
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/exports/<recipe>/<format>/<split>.{jsonl,parquet} and manifest.json."""
+    check_limit(limit, "export")
     records = corpus_records(recipe, root)[:limit]
     dpo_prompt = recipe.translate.dpo_prompt if recipe.translate else DEFAULT_DPO_PROMPT
     out = Path(root) / "exports" / recipe.name

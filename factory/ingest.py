@@ -5,95 +5,123 @@ TSV/CSV/Parquet file, or a Hub dataset id (read with `datasets.load_dataset`). E
 non-empty neutral column of a row makes one (toxic, neutral) pair. The split is by toxic
 sentence, so all paraphrases of one toxic sentence land in the same split and the test
 split never leaks into training through a sibling paraphrase.
+
+Nothing is dropped silently: data/human/<recipe>/report.json counts every malformed row,
+skipped row or cell, duplicate pair and capped pair by reason, with the first examples and
+their source line (or row) numbers. When more than `human.max_malformed_share` of the
+source is malformed, the stage fails naming the file and the first bad lines.
 """
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from factory.errors import FactoryError
+from factory.errors import FactoryError, check_limit
+from factory.ingest_read import SourceRows, read_source
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, write_json, write_records
 
 SEED_DIR = Path(__file__).parent / "data" / "seed"
+EXAMPLES_PER_REASON = 5
 
 
-def _check_text(value: Any, where: str) -> str:
-    text = "" if value is None else str(value)
-    if "\x00" in text:
+class Tally:
+    """Counts of skipped rows, cells and pairs by reason, with the first examples of each."""
+
+    def __init__(self, unit: str = "line"):
+        self.unit = unit
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, reason: str, at: int | None = None, detail: str = "") -> None:
+        """Count one `reason` at source line/row `at` (None when unknown)."""
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append({self.unit: at, "detail": detail} if detail else {self.unit: at})
+
+
+def read_table(source: str, columns: list[str], hub_split: str = "train") -> SourceRows:
+    """Read the rows of a human-data source (`seed`, a local file or a Hub id)."""
+    return read_source(source, columns, hub_split, seed_file=SEED_DIR / "pairs.tsv")
+
+
+def _check_text(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if "\x00" in value:
         raise FactoryError(f"{where}: contains a NUL byte")
-    return text.strip()
+    return value.strip()
 
 
-def _read_delimited(path: Path) -> list[dict[str, Any]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return list(csv.DictReader(handle, delimiter=delimiter, quotechar='"'))
-    except UnicodeDecodeError as exc:
-        raise FactoryError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except csv.Error as exc:
-        raise FactoryError(f"{path}: cannot parse as {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}") from None
-
-
-def read_table(source: str, hub_split: str = "train") -> tuple[str, list[dict[str, Any]]]:
-    """Read the rows of a human-data source; return (display name, rows)."""
-    if source == "seed":
-        path = SEED_DIR / "pairs.tsv"
-        return str(path), _read_delimited(path)
-    path = Path(source).expanduser()
-    if path.exists():
-        suffix = path.suffix.lower()
-        if suffix in (".tsv", ".csv"):
-            return str(path), _read_delimited(path)
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return str(path), pq.read_table(path).to_pylist()
-        raise FactoryError(f"{path}: unsupported file type {suffix!r} (use .tsv, .csv or .parquet)")
-    from datasets import load_dataset
-
-    try:
-        return source, list(load_dataset(source, split=hub_split))
-    except Exception as exc:  # datasets raises many types for a missing/offline dataset
-        raise FactoryError(f"human.source: cannot load Hub dataset {source!r} ({type(exc).__name__}: {exc})") from None
-
-
-def pairs_from_rows(name: str, rows: Iterable[dict[str, Any]], recipe: Recipe) -> list[Record]:
-    """Turn table rows into pair records; error when a named column is missing."""
+def pairs_from_rows(table: SourceRows, recipe: Recipe, tally: Tally) -> list[Record]:
+    """Turn table rows into unique pair records, counting every row, cell and pair left out."""
     spec = recipe.human
     records: list[Record] = []
-    for number, row in enumerate(rows, start=1):
-        for column in (spec.toxic_column, *spec.neutral_columns):
-            if column not in row:
-                raise FactoryError(f"{name}: row {number}: no column {column!r} (columns: {', '.join(row)})")
-        toxic = _check_text(row[spec.toxic_column], f"{name}: row {number}, column {spec.toxic_column!r}")
+    first_seen: dict[str, int] = {}
+    for at, row in table.rows:
+        where = f"{table.name}: {table.unit} {at}"
+        toxic = _check_text(row[spec.toxic_column], f"{where}, column {spec.toxic_column!r}")
         if not toxic:
+            tally.add("null_toxic" if toxic is None else "empty_toxic", at)
             continue
-        for column in spec.neutral_columns:
-            neutral = _check_text(row[column], f"{name}: row {number}, column {column!r}")
-            if neutral:
-                records.append(Record.make("pair", lang=spec.lang, toxic=toxic, neutral=neutral,
-                                           source="human", recipe=recipe.name))
+        neutrals = {c: _check_text(row[c], f"{where}, column {c!r}") for c in spec.neutral_columns}
+        if not any(neutrals.values()):
+            tally.add("no_neutral", at)
+            continue
+        for column, neutral in neutrals.items():
+            if not neutral:
+                tally.add("null_neutral" if neutral is None else "empty_neutral", at, f"column {column!r}")
+                continue
+            record = Record.make("pair", lang=spec.lang, toxic=toxic, neutral=neutral, source="human",
+                                 recipe=recipe.name)
+            if record.id in first_seen:
+                tally.add("duplicate_pair", at, f"column {column!r}: same pair as {table.unit} {first_seen[record.id]}")
+                continue
+            first_seen[record.id] = at
+            records.append(record)
     if not records:
-        raise FactoryError(f"{name}: no (toxic, neutral) pairs found")
+        raise FactoryError(f"{table.name}: no (toxic, neutral) pairs found")
     return records
 
 
-def split_by_toxic(records: list[Record], test_fraction: float, seed: int, max_rows: int | None) -> list[Record]:
-    """Assign train/test splits by toxic sentence (seeded); optionally cap the row count."""
-    seen: dict[str, None] = {}
-    unique = [r for r in records if not (r.id in seen or seen.setdefault(r.id, None))]
+def check_malformed(table: SourceRows, max_share: float, tally: Tally) -> float:
+    """Count the malformed rows; fail when they span more than `max_share` of the source. Return the share."""
+    for problem in table.malformed:
+        tally.add(problem.reason, problem.at, problem.detail)
+    bad = sum(p.lines for p in table.malformed)
+    share = bad / table.units if table.units else 0.0
+    if share > max_share:
+        first = "; ".join(f"{table.unit} {p.at}: {p.reason} ({p.detail})" for p in table.malformed[:3])
+        raise FactoryError(f"{table.name}: {bad} of {table.units} data {table.unit}s malformed ({share:.1%} > "
+                           f"human.max_malformed_share {max_share:.1%}); first: {first}")
+    return share
+
+
+def split_by_toxic(records: list[Record], test_fraction: float, seed: int, max_rows: int | None,
+                   tally: Tally | None = None) -> list[Record]:
+    """Assign train/test splits by toxic sentence (seeded); optionally cap the row count.
+
+    Duplicate pairs are removed and pairs beyond `max_rows` left out; both are counted in `tally`.
+    """
+    tally = tally or Tally()
+    seen: set[str] = set()
     groups: dict[str, list[Record]] = {}
-    for record in unique:
+    for record in records:
+        if record.id in seen:
+            tally.add("duplicate_pair", None, "same pair given twice")
+            continue
+        seen.add(record.id)
         groups.setdefault(record.toxic or "", []).append(record)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
     if max_rows:
-        keys = _first_keys_within(keys, groups, max_rows)
+        kept = _first_keys_within(keys, groups, max_rows)
+        for key in keys[len(kept):]:
+            tally.counts["over_max_rows"] = tally.counts.get("over_max_rows", 0) + len(groups[key])
+        keys = kept
     n_test = round(len(keys) * test_fraction) if len(keys) > 1 else 0
     out: list[Record] = []
     for index, key in enumerate(keys):
@@ -114,19 +142,33 @@ def _first_keys_within(keys: list[str], groups: dict[str, list[Record]], max_row
     return taken
 
 
+def row_cap(max_rows: int | None, limit: int | None) -> int | None:
+    """The smaller of `human.max_rows` and `--limit` (None when neither is set)."""
+    caps = [cap for cap in (max_rows, limit) if cap is not None]
+    return min(caps) if caps else None
+
+
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
-    """Write data/human/<recipe>/{train,test}.parquet and stats.json; return the folder."""
-    name, rows = read_table(recipe.human.source, recipe.human.hub_split)
-    records = split_by_toxic(pairs_from_rows(name, rows, recipe), recipe.human.test_fraction,
-                             recipe.seed, recipe.human.max_rows or limit)
+    """Write data/human/<recipe>/{train,test}.parquet, stats.json and report.json; return the folder."""
+    check_limit(limit, "ingest")
+    spec = recipe.human
+    table = read_table(spec.source, [spec.toxic_column, *spec.neutral_columns], spec.hub_split)
+    tally = Tally(table.unit)
+    share = check_malformed(table, spec.max_malformed_share, tally)
+    made = pairs_from_rows(table, recipe, tally)
+    records = split_by_toxic(made, spec.test_fraction, recipe.seed, row_cap(spec.max_rows, limit), tally)
+    counts = {split: sum(r.split == split for r in records) for split in ("train", "test")}
     out = Path(root) / "human" / recipe.name
     with atomic_dir(out) as tmp:
         for split in ("train", "test"):
             write_records(tmp / f"{split}.parquet", [r for r in records if r.split == split])
-        write_json(tmp / "stats.json", {
-            "source": recipe.human.source,
-            "pairs": len(records),
-            "train": sum(r.split == "train" for r in records),
-            "test": sum(r.split == "test" for r in records),
+        write_json(tmp / "stats.json", {"source": spec.source, "pairs": len(records), **counts})
+        write_json(tmp / "report.json", {
+            "source": spec.source, "file": table.name, "read_as": table.read_as,
+            f"data_{table.unit}s": table.units, "rows_read": len(table.rows) + len(table.malformed),
+            "malformed_rows": len(table.malformed), "malformed_share": round(share, 6),
+            "max_malformed_share": spec.max_malformed_share,
+            "pairs_made": len(made), "pairs_written": len(records), **counts,
+            "skipped": dict(sorted(tally.counts.items())), "examples": dict(sorted(tally.examples.items())),
         })
     return out

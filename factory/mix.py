@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from factory.errors import FactoryError
+from factory.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, read_json, read_records, write_json, write_records
 
@@ -47,6 +47,7 @@ def make_mix(synthetic: Sequence[Record], human: Sequence[Record], ratio: float,
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write one Parquet file per ratio and a manifest of the mixes."""
+    check_limit(limit, "mix")
     filtered = Path(root) / "filtered" / recipe.name
     synthetic = read_records(filtered / "rows.parquet", kept_only=True)
     leaking = set(read_json(filtered / "report.json").get("leaking_human_ids", []))

@@ -8,7 +8,8 @@ import pytest
 from factory import metrics
 from factory.checks import check_outputs, is_refusal
 from factory.errors import FactoryError
-from factory.ingest import pairs_from_rows, read_table, split_by_toxic
+from factory.ingest import Tally, pairs_from_rows, read_table, split_by_toxic
+from factory.ingest_read import SourceRows
 from factory.mix import fillable_size, make_mix
 from factory.recipe import Recipe
 from factory.recipe.generate import Checks
@@ -19,51 +20,54 @@ def _recipe(**human) -> Recipe:
     return Recipe(name="t", kind="toxify", human={"neutral_columns": ["neutral1", "neutral2"], **human})
 
 
+def _pairs(rows: list[dict]) -> list[Record]:
+    table = SourceRows("t.tsv", "line", len(rows), rows=list(enumerate(rows, start=2)))
+    return pairs_from_rows(table, _recipe(), Tally())
+
+
 def test_paraphrases_of_one_toxic_sentence_share_a_split():
     rows = [{"toxic": f"toxic {i}", "neutral1": f"a {i}", "neutral2": f"b {i}" if i % 2 else ""} for i in range(50)]
-    records = split_by_toxic(pairs_from_rows("t.tsv", rows, _recipe()), 0.2, seed=1, max_rows=None)
+    records = split_by_toxic(_pairs(rows), 0.2, seed=1, max_rows=None)
     assert len(records) == 75
     splits = {}
     for r in records:
         splits.setdefault(r.toxic, set()).add(r.split)
     assert all(len(s) == 1 for s in splits.values())
     assert sum(s == {"test"} for s in splits.values()) == 10
-    again = split_by_toxic(pairs_from_rows("t.tsv", rows, _recipe()), 0.2, seed=1, max_rows=None)
+    again = split_by_toxic(_pairs(rows), 0.2, seed=1, max_rows=None)
     assert [(r.id, r.split) for r in again] == [(r.id, r.split) for r in records]
 
 
 def test_max_rows_caps_whole_groups_from_both_splits():
     rows = [{"toxic": f"toxic {i}", "neutral1": f"a {i}", "neutral2": f"b {i}"} for i in range(50)]
-    records = split_by_toxic(pairs_from_rows("t.tsv", rows, _recipe()), 0.2, seed=1, max_rows=20)
+    records = split_by_toxic(_pairs(rows), 0.2, seed=1, max_rows=20)
     assert len(records) == 20 and {r.split for r in records} == {"train", "test"}
 
 
 def test_quoted_multiline_tsv_cells_are_read(tmp_path):
     path = tmp_path / "p.tsv"
     path.write_text('toxic\tneutral1\tneutral2\n"line one\nline two"\tok\t\nplain\tfine\talso fine\n')
-    name, rows = read_table(str(path))
-    pairs = pairs_from_rows(name, rows, _recipe())
+    pairs = pairs_from_rows(read_table(str(path), ["toxic", "neutral1", "neutral2"]), _recipe(), Tally())
     assert [p.toxic for p in pairs] == ["line one\nline two", "plain", "plain"]
 
 
 def test_missing_column_names_file_and_row(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("toxic,neutral\nx,y\n")
-    name, rows = read_table(str(path))
-    with pytest.raises(FactoryError, match=r"p.csv: row 1: no column 'neutral1'"):
-        pairs_from_rows(name, rows, _recipe())
+    with pytest.raises(FactoryError, match=r"p.csv: no column 'neutral1' \(columns: toxic, neutral\)"):
+        read_table(str(path), ["toxic", "neutral1", "neutral2"])
 
 
 def test_nul_bytes_and_bad_encoding_are_named(tmp_path):
     nul = tmp_path / "nul.tsv"
     nul.write_text("toxic\tneutral1\tneutral2\nbad\x00cell\tx\ty\n")
-    name, rows = read_table(str(nul))
-    with pytest.raises(FactoryError, match="row 1, column 'toxic': contains a NUL byte"):
-        pairs_from_rows(name, rows, _recipe())
+    table = read_table(str(nul), ["toxic", "neutral1", "neutral2"])
+    with pytest.raises(FactoryError, match="line 2, column 'toxic': contains a NUL byte"):
+        pairs_from_rows(table, _recipe(), Tally())
     latin = tmp_path / "latin.tsv"
     latin.write_bytes("toxic\tneutral1\nd\xe9j\xe0\tx\n".encode("latin-1"))
     with pytest.raises(FactoryError, match="latin.tsv: not UTF-8"):
-        read_table(str(latin))
+        read_table(str(latin), ["toxic", "neutral1"])
 
 
 def test_fillable_size_and_mix_shares():

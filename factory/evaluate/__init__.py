@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from factory.errors import check_limit
 from factory.recipe import Recipe
 from factory import metrics
 from factory.records import atomic_dir, read_json, read_records, write_json, write_records
@@ -20,6 +21,7 @@ PLOT_FIELDS = ("ratio", "STA", "SIM", "FL", "J", "ChrF")
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Evaluate every trained mix on the human test split."""
+    check_limit(limit, "evaluate")
     if recipe.kind in ("distill", "selfgen"):
         from factory.evaluate.lm import run as evaluate_lms
 

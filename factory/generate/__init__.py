@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Generate the recipe's synthetic rows into data/generated/<recipe>/."""
+    check_limit(limit, "generate")
     if recipe.kind in ("toxify", "detoxify"):
         from factory.generate import rewrite
 

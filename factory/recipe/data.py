@@ -26,7 +26,15 @@ class HumanData(Section):
     test_fraction: Ratio = Field(
         0.2, description="Share of toxic sentences held out as the test split (all paraphrases of one toxic sentence stay together)."
     )
-    max_rows: int | None = Field(None, ge=1, description="Read at most this many pairs (after a seeded shuffle).")
+    max_rows: int | None = Field(
+        None, ge=1, description="Read at most this many pairs (after a seeded shuffle); `--limit` caps it further."
+    )
+    max_malformed_share: Ratio = Field(
+        0.01,
+        description="Largest share of the source's data lines (rows for Parquet/Hub) that may be malformed "
+        "(wrong number of fields, broken quoting, a quoted cell that swallowed the rows after it) before ingest "
+        "fails; malformed rows under it are skipped and counted in data/human/<recipe>/report.json.",
+    )
 
 
 class Models(Section):

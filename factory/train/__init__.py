@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from factory.errors import check_limit
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 
@@ -28,6 +29,7 @@ def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data"
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<mix>/ (model + train_log.json) for every mix."""
+    check_limit(limit, "train")
     if recipe.kind in ("distill", "selfgen"):
         from factory.train.causal import run as train_causal_lms
 
