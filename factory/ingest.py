@@ -96,7 +96,8 @@ def check_malformed(table: SourceRows, max_share: float, tally: Tally) -> float:
     if share > max_share:
         first = "; ".join(f"{table.unit} {p.at}: {p.reason} ({p.detail})" for p in table.malformed[:3])
         raise FactoryError(f"{table.name}: {bad} of {table.units} data {table.unit}s malformed ({share:.1%} > "
-                           f"human.max_malformed_share {max_share:.1%}); first: {first}")
+                           f"human.max_malformed_share {max_share:.1%}); first: {first}"
+                           + (f"; {table.note}" if table.note else ""))
     return share
 
 

@@ -45,7 +45,8 @@ class SourceRows:
 
     `unit` is "line" for TSV/CSV (`Row.at` and `Problem.at` are 1-based source line
     numbers, the header is line 1) and "row" for Parquet and Hub data (1-based row
-    numbers). `units` is the number of data lines (blank lines excluded) or rows.
+    numbers). `units` is the number of data lines (blank lines excluded) or rows. `note`
+    tells, for error messages, how the source was read when that was a choice.
     """
 
     name: str
@@ -54,6 +55,7 @@ class SourceRows:
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     malformed: list[Problem] = field(default_factory=list)
     read_as: dict[str, str] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass
@@ -96,11 +98,20 @@ def read_delimited(path: Path, columns: Sequence[str]) -> SourceRows:
     if isinstance(quoted, FactoryError) and isinstance(unquoted, FactoryError):
         raise quoted
     bad_quoted, bad_unquoted = _bad_lines(quoted), _bad_lines(unquoted)
-    chosen = quoted if bad_quoted < bad_unquoted else unquoted
+    chosen, other = (quoted, unquoted) if bad_quoted < bad_unquoted else (unquoted, quoted)
     assert isinstance(chosen, SourceRows)
     chosen.read_as["why"] = (f"read both ways: {bad_quoted} malformed lines with quoting, {bad_unquoted} without "
                              "(the reading with fewer wins; a tie reads quotes as literal characters)")
+    chosen.note = (f"read {'with' if chosen is quoted else 'without'} quoting, which leaves fewer malformed lines "
+                   f"than the other reading ({_first_problem(other)})")
     return chosen
+
+
+def _first_problem(reading: SourceRows | FactoryError) -> str:
+    if isinstance(reading, FactoryError):
+        return str(reading)
+    first = reading.malformed[0]
+    return f"{_bad_lines(reading):.0f} lines, first: line {first.at}: {first.reason}" if reading.malformed else "none"
 
 
 def _bad_lines(reading: SourceRows | FactoryError) -> float:

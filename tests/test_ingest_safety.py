@@ -70,6 +70,15 @@ def test_a_tsv_written_with_rfc_quoting_is_unquoted(tmp_path):
     assert report["read_as"]["quoting"] == "rfc4180" and report["malformed_rows"] == 0
 
 
+def test_a_tsv_bad_both_ways_fails_naming_the_lines_of_each_reading(tmp_path):
+    rows = _rows(200)
+    rows[2] = '"unclosed toxic\tneutral 2'
+    rows[150:153] = [f'"he said ""hi"" {i}"\tHe said hi {i}.' for i in range(3)]
+    with pytest.raises(FactoryError, match=r"q.tsv: 3 of 200 data lines malformed .*line 152: "
+                       r"quoted_cell_read_literally .*; read without quoting, .* first: line 4: bad_quoting\)$"):
+        ingest.run(_recipe(_tsv(tmp_path / "q.tsv", rows)), root=tmp_path / "data")
+
+
 def test_an_unquoted_comma_in_a_csv_fails_on_the_command_line(tmp_path):
     path = tmp_path / "comma.csv"
     path.write_text("toxic,neutral\n" + "".join(f"you idiot, {i},calm down {i}\n" for i in range(20)))
