@@ -110,8 +110,10 @@ def read_delimited(path: Path, columns: Sequence[str]) -> SourceRows:
 def _first_problem(reading: SourceRows | FactoryError) -> str:
     if isinstance(reading, FactoryError):
         return str(reading)
+    if not reading.malformed:
+        return "none"
     first = reading.malformed[0]
-    return f"{_bad_lines(reading):.0f} lines, first: line {first.at}: {first.reason}" if reading.malformed else "none"
+    return f"{_bad_lines(reading):.0f} lines, first: line {first.at}: {first.reason}"
 
 
 def _bad_lines(reading: SourceRows | FactoryError) -> float:

@@ -63,6 +63,11 @@ def test_literal_quotes_inside_tsv_cells_survive(tmp_path):
     assert {p.toxic for p in pairs} == {'"Shut up" he said', 'she said "no way"', "plain"}
 
 
+def test_a_tsv_whose_quotes_read_either_way_keeps_them(tmp_path):
+    pairs, report = _ingest(_tsv(tmp_path / "q.tsv", ['"Idiot!"\tNot nice.', "plain\tfine"]), tmp_path / "data")
+    assert {p.toxic for p in pairs} == {'"Idiot!"', "plain"} and report["read_as"]["quoting"] == "none"
+
+
 def test_a_tsv_written_with_rfc_quoting_is_unquoted(tmp_path):
     rows = ['"he said ""hi"" , idiot"\tHe said hi.', '"two\nlines"\tone line', "plain\tfine"]
     pairs, report = _ingest(_tsv(tmp_path / "q.tsv", rows), tmp_path / "data")
