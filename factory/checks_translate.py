@@ -6,7 +6,8 @@ side names the reason, and `drop_side` says which side failed (toxic, neutral or
 - `empty`: the side has no letters.
 - `truncated`: the side's generation hit the token limit without ending (the backend's
   `Completion.truncated`; translated sides only).
-- `refusal`: the side opens like a refusal (`factory.checks.REFUSAL_PATTERNS`).
+- `refusal`: the side is a refusal, judged against its source (`factory.checks.is_refusal`; a
+  source in another language shares no words, so every refusal pattern counts).
 - `copy`: a translated side equals its source after `factory.text.normalise`.
 - `wrong_script` / `mixed_script` / `wrong_language`: see `factory.langid`.
 - `meaning_lost`: cross-lingual cosine of source side and translated side below
@@ -64,7 +65,7 @@ def _truncated(side: str, s: SideScores, c: TranslateChecks) -> bool:
 
 
 def _refusal(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return c.refusal and s.source is not None and is_refusal(s.text)
+    return c.refusal and s.source is not None and is_refusal(s.text, s.source)
 
 
 def _copy(side: str, s: SideScores, c: TranslateChecks) -> bool:

@@ -55,7 +55,8 @@ class Checks(Section):
 
     truncated: bool = Field(True, description="Drop outputs whose generation hit sampling.max_new_tokens without ending "
                                                "(no EOS, no stop string): cut off mid-sentence.")
-    refusal: bool = Field(True, description="Drop outputs that start like a refusal (documented pattern list).")
+    refusal: bool = Field(True, description="Drop refusals: replies about the request, not rewrites of the "
+                                             "input (factory.checks.is_refusal).")
     copy_max_similarity: Ratio = Field(0.97, description="Drop outputs whose similarity to the input is above this (copies).")
     min_similarity: Ratio = Field(0.3, description="Drop outputs whose similarity to the input is below this (meaning lost).")
     direction: bool = Field(True, description="Drop toxify outputs scored non-toxic and detoxify outputs scored toxic.")

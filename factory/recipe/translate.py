@@ -50,7 +50,8 @@ class TranslateChecks(Section):
                                                         "a Latin i for the Cyrillic one.")
     truncated: bool = Field(True, description="Drop a translated side whose generation hit generate.sampling.max_new_tokens "
                                                "without ending (no EOS, no stop string): cut off mid-sentence.")
-    refusal: bool = Field(True, description="Drop a side that opens like a refusal (factory.checks.REFUSAL_PATTERNS).")
+    refusal: bool = Field(True, description="Drop a side that is a refusal, not a translation "
+                                             "(factory.checks.is_refusal).")
     reject_copies: bool = Field(True, description="Drop a translated side equal to its source after normalisation (copy).")
     min_similarity: Ratio = Field(0.5, description="Cross-lingual cosine (models.similarity: LaBSE in full) of "
                                                    "source side and translated side below which: meaning_lost.")
