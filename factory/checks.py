@@ -38,8 +38,8 @@ _NEGATION = (r"i (?:cannot|can not|cant|wont|will not|am not able to|im not able
              r"dont feel comfortable)")
 _TASK_VERBS = (r"create|generate|write|rewrite|produce|provide|fulfil+|comply|assist|engage|rephrase|paraphrase|"
                r"translate|participate|promote|condone|encourage|help (?:you|with|create|write|make|rewrite)")
-_OTHER_VERBS = (r"help|do|make|complete|support|continue|perform|change|transform|modify|answer|agree|use|add|"
-                r"include|offer|respond|give")
+_OTHER_VERBS = (r"help(?! (?:but|\w+ing)\b)|do|make|complete|support|continue|perform|change|transform|modify|"
+                r"answer|agree|use|add|include|offer|respond|give")
 REQUEST_PATTERNS: tuple[str, ...] = (
     _NEGATION + r" (?:\w+ ){0,2}?(?:" + _TASK_VERBS + r")\b",
     r"(?:can|may) i help you with (?:anything|something) else",

@@ -98,6 +98,8 @@ def test_translate_refusals(output):
 def test_a_translation_that_apologises_is_no_refusal():
     source = "i am sorry you live next to an idiot"
     assert not is_refusal("Es tut mir leid, dass du neben einem Idioten wohnst.", source)
+    source = "ich muss immer denken, sie könnten mich einfach fragen"
+    assert not is_refusal("I can't help thinking they could just ask me.", source)
 
 
 def test_check_outputs_judges_the_refusal_against_its_input():
