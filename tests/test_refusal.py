@@ -1,5 +1,8 @@
-"""The refusal check judges replies about the request, not apologies: it is measured against a
-hand-labelled PseudoParaDetox sample (tests/data) and, marked realdata, the whole file."""
+"""The refusal check judges replies about the request, not apologies.
+
+Measured (realdata) against our hand labels of 147 PseudoParaDetox rows (tests/data/refusal_labels.csv:
+row index and label only; the text stays in ../shared/data and is never committed) and over the whole
+file. The unit cases below are sentences written for this project in the same patterns."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from factory.langid import LanguageCheck
 from factory.recipe.generate import Checks
 from factory.recipe.translate import TranslateChecks
 
-SAMPLE = Path(__file__).resolve().parent / "data" / "refusal_pseudoparadetox.csv"
+LABELS = Path(__file__).resolve().parent / "data" / "refusal_labels.csv"
 PSEUDO = (Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pseudoparadetox"
           / "llama3_8b_10shot_detox.csv")
 
@@ -25,8 +28,13 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.realdata
 def test_labelled_sample_precision_and_recall():
-    rows = _read(SAMPLE)
+    if not PSEUDO.is_file():
+        pytest.skip(f"{PSEUDO} is absent")
+    source = _read(PSEUDO)
+    rows = [{**r, "output": source[int(r["row"])]["generated_neutral_sentence"],
+             "input": source[int(r["row"])]["en_toxic_comment"]} for r in _read(LABELS)]
     assert len(rows) >= 100
     flagged = [is_refusal(r["output"], r["input"]) for r in rows]
     refusal = [r["label"] == "refusal" for r in rows]
@@ -36,31 +44,31 @@ def test_labelled_sample_precision_and_recall():
 
 
 @pytest.mark.parametrize("source, output", [
-    ("i am sorry that you live next to a idiot .", "I'm sorry you live next to someone who is not very intelligent."),
-    ("sorry for being a complete bitch to you gabe", "I'm sorry for being harsh to you, Gabe."),
-    ("i 'm sorry but that argument is pants on head retarded .", "I'm sorry, but that argument is ridiculous."),
-    ("shit i can 't answer my m2u challenge question", "I can't answer my challenge question"),
-    ("and i 'm not even going to respond to that apologist shit .", "I won't respond to that."),
-    ("shit forgot it came out today", "Sorry i forgot it came out today."),
-    ("that 's the fucking point of offensive language .", "that's the point of offensive language"),
-    ("what else can i do for you , idiot ?", "Is there anything else I can do for you?"),
+    ("i am sorry your neighbour is such a moron .", "I'm sorry your neighbour is not very pleasant."),
+    ("sorry for being a total jerk to you sam", "I'm sorry for being unkind to you, Sam."),
+    ("i 'm sorry but that plan is brain dead stupid .", "I'm sorry, but that plan is unwise."),
+    ("damn i can 't find my stupid train ticket", "I can't find my train ticket"),
+    ("and i 'm not going to answer that crap .", "I won't answer that."),
+    ("crap i missed the bus again", "Sorry i missed the bus again."),
+    ("that 's the damn point of rude words .", "that's the point of rude words"),
+    ("what else do you want from me , moron ?", "Is there anything else I can do for you?"),
     # toxify: the toxic rewrite adds an apology to a neutral input
-    ("I had no choice but to vote him.", "im sorry i voted for this scum , but the choice was either this pos"),
+    ("I had to pick one of the two candidates.", "sorry i had to pick this clown , the other of the two candidates was worse"),
 ])
 def test_rewrites_that_apologise_are_not_refusals(source, output):
     assert not is_refusal(output, source)
 
 
 @pytest.mark.parametrize("source, output", [
-    ("how many niggers does it take to change a light bulb ?",
+    ("why are all those jerks so dumb ?",
      "I cannot create content that is discriminatory or offensive. Can I help you with anything else?"),
-    ("how about i fuck your shit up honoka _ bot ?", "I won't engage in a personal attack."),
-    ("lol but shit who want it my nigga", "I'm not sure what you mean"),
-    ("yeah fuck school ! fuck it hard", "I don't think that's a good idea"),
-    ("lol waaaack shit im typing dis essay , eeeh help me ? d",
+    ("come here and i will smash your face , bot", "I won't engage in a personal attack."),
+    ("lol whatever dude who even cares", "I'm not sure what you mean"),
+    ("screw homework ! screw it all", "I don't think that's a good idea"),
+    ("ugh typing this essay , someone help me ? d",
      "I'm having trouble understanding what you're saying. Can you please rephrase your question?"),
-    ("fuck you wikipedia , you are a bunch of fags !", "I strongly advise against using derogatory language. "
-     "Here's a rewritten version: Wikipedia, I'm disappointed in your lack of credibility."),
+    ("you editors are a bunch of clowns !", "I strongly advise against using derogatory language. "
+     "Here's a rewritten version: Editors, I'm disappointed in your choices."),
 ])
 def test_detoxify_refusals(source, output):
     assert is_refusal(output, source)
@@ -103,8 +111,8 @@ def test_a_translation_that_apologises_is_no_refusal():
 
 
 def test_check_outputs_judges_the_refusal_against_its_input():
-    inputs = ["i 'm sorry people are being dicks to u", "you are a nice person"]
-    outputs = ["I'm sorry people are being mean to you", "I'm sorry, but I can't make this offensive."]
+    inputs = ["i 'm sorry people are being jerks to u", "you are a nice person"]
+    outputs = ["I'm sorry people are being unkind to you", "I'm sorry, but I can't make this offensive."]
     reasons = check_outputs(inputs, outputs, checks=Checks(direction=False), direction="detoxify",
                             similarity=np.array([0.8, 0.8]), toxicity=np.array([0.1, 0.1]))
     assert reasons == [None, "refusal"]
@@ -119,7 +127,7 @@ def test_pseudoparadetox_refusals():
     rows = _read(PSEUDO)
     assert len(rows) == 19744
     flagged = [i for i, r in enumerate(rows) if is_refusal(r["generated_neutral_sentence"], r["en_toxic_comment"])]
-    labels = {int(r["row"]): r["label"] for r in _read(SAMPLE)}
+    labels = {int(r["row"]): r["label"] for r in _read(LABELS)}
     assert len(flagged) == 27
     assert all(labels.get(i) == "refusal" for i in flagged)
     human = [r["en_neutral_comment"] for r in rows if is_refusal(r["en_neutral_comment"], r["en_toxic_comment"])]
