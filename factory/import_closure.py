@@ -29,8 +29,12 @@ PACKAGE = "factory"
 _MISSING = object()
 
 
-@functools.lru_cache(maxsize=None)
 def _parse(path: Path) -> ast.Module:
+    return _parse_version(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _parse_version(path: Path, mtime_ns: int) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
@@ -223,24 +227,28 @@ def _module_constants(tree: ast.Module, file: Path) -> tuple[dict[str, Path], se
     return constants, definitions
 
 
+@functools.lru_cache(maxsize=None)
+def _module_data(file: Path, data_dir: Path, mtime_ns: int) -> frozenset[Path]:
+    tree = _parse(file)
+    constants, definitions = _module_constants(tree, file)
+    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = set()
+    for node in ast.walk(tree):
+        value = _path_value(node, file, constants)
+        parent = parents.get(id(node))
+        if value is None or id(node) in definitions or (
+                parent is not None and _path_value(parent, file, constants) is not None):
+            continue
+        if value.is_relative_to(data_dir) and value.exists():
+            found.add(value)
+    return frozenset(found)
+
+
 def package_data(root: Path, files: Iterable[str]) -> list[str]:
     """Sorted paths under factory/data that the given modules read: every existing file or folder
     named by a `Path(__file__)...` expression (through module constants such as `SEED_DIR / "pairs.tsv"`),
     at its most specific (a folder only where the code uses the folder itself)."""
     root = Path(root).resolve()
     data_dir = root / PACKAGE / "data"
-    found: set[str] = set()
-    for name in files:
-        file = root / name
-        tree = _parse(file)
-        constants, definitions = _module_constants(tree, file)
-        parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-        for node in ast.walk(tree):
-            value = _path_value(node, file, constants)
-            parent = parents.get(id(node))
-            if value is None or id(node) in definitions or (
-                    parent is not None and _path_value(parent, file, constants) is not None):
-                continue
-            if value.is_relative_to(data_dir) and value.exists():
-                found.add(value.relative_to(root).as_posix())
-    return sorted(found)
+    found = {path for name in files for path in _module_data(root / name, data_dir, (root / name).stat().st_mtime_ns)}
+    return sorted(path.relative_to(root).as_posix() for path in found)

@@ -252,3 +252,14 @@ def test_pipeline_check_fails_on_a_stale_file(tmp_path, monkeypatch):
     (tmp_path / "dvc.yaml").write_text((tmp_path / "dvc.yaml").read_text().replace("demo", "demo2", 1))
     result = CliRunner().invoke(app, ["pipeline", "--check"])
     assert result.exit_code == 2 and "run `factory pipeline`" in result.output
+
+
+def test_pipeline_refuses_a_params_grid_that_differs_from_the_recipe(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grid = "{recipes: [translate], train: [en], eval: [en, de]}"
+    _write(tmp_path / "params.yaml", f"recipes: [translate]\ngrid: {grid}\n")
+    _write(tmp_path / "recipes" / "tiny" / "translate.yaml", (REPO / "recipes" / "tiny" / "translate.yaml").read_text())
+    result = CliRunner().invoke(app, ["pipeline"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("params.yaml: grid.train: ['en'] differs from "
+                                              "recipes/tiny/translate.yaml grid.train ['en', 'de']")
