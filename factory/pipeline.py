@@ -173,7 +173,11 @@ def _unique(items: list[str]) -> list[str]:
 
 def stage_deps(spec: StageSpec, recipe: Optional[Recipe], values: dict[str, str]) -> list[str]:
     """Upstream data first, then (sorted) the code, package data and recipe inputs the command reads."""
-    code = code_files(Path("."), (*COMMAND_ENTRIES, *spec.entries), shallow=SHALLOW, recipe=recipe)
+    entries = (*COMMAND_ENTRIES, *spec.entries)
+    try:
+        code = code_files(Path("."), entries, shallow=SHALLOW, recipe=recipe)
+    except LookupError as exc:  # the CLI changed: the stage table of this module must follow
+        raise FactoryError(f"factory/pipeline.py: stage entries {', '.join(spec.entries)}: {exc}") from None
     keyword_data = keyword_paths()
     data = [p for p in package_data(Path("."), code)
             if not any(p == k or p.startswith(f"{k}/") for k in keyword_data)]

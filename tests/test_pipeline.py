@@ -263,3 +263,12 @@ def test_pipeline_refuses_a_params_grid_that_differs_from_the_recipe(tmp_path, m
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == ("params.yaml: grid.train: ['en'] differs from "
                                               "recipes/tiny/translate.yaml grid.train ['en', 'de']")
+
+
+def test_a_stage_entry_missing_from_the_cli_is_named(monkeypatch):
+    from factory.errors import FactoryError
+    from factory.pipeline import StageSpec, stage_deps
+
+    monkeypatch.chdir(REPO)
+    with pytest.raises(FactoryError, match="stage entries factory.cli:gone: no function 'gone'"):
+        stage_deps(StageSpec("gone {file}", ("factory.cli:gone",)), None, {"file": "x.yaml"})
