@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import typer
 
 from factory.errors import FactoryError
-from factory.recipe import load_recipe, recipe_json_schema, recipe_problems
+from factory.recipe import load_recipe, recipe_json_schema
 
 for _name, _value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
                       ("TOKENIZERS_PARALLELISM", "false")):
@@ -125,20 +125,32 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
 
 
 @app.command()
-def check(recipes: list[Path] = typer.Argument(..., help="Recipe files to validate.")) -> None:
+def check(recipes: list[str] = typer.Argument(
+        None, help="Recipe files or names (default: params.yaml and every recipe it lists).")) -> None:
     """Validate recipes without running anything; print every problem (exit 2 if any)."""
+    from factory.recipe.check import check_recipes
+
     bad = 0
-    for path in recipes:
-        try:
-            problems = recipe_problems(path)
-        except FactoryError as exc:
-            problems = [str(exc)]
+    for label, problems in check_recipes(recipes or []):
         for problem in problems:
-            typer.echo(f"{path}: {problem}", err=True)
+            typer.echo(f"{label}: {problem}", err=True)
         bad += bool(problems)
         if not problems:
-            typer.echo(f"{path}: ok")
+            typer.echo(f"{label}: ok")
     raise typer.Exit(code=2 if bad else 0)
+
+
+@app.command()
+@reports_errors
+def pipeline(
+    out: Path = typer.Option(Path("dvc.yaml"), "--out", help="Pipeline file to write."),
+    params: Path = typer.Option(Path("params.yaml"), "--params", help="Run-wide knobs: profile, recipes, grid."),
+    check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 2 if OUT is not current."),
+) -> None:
+    """Write dvc.yaml from params.yaml, its recipes and each stage's imports (run from the project root)."""
+    from factory.pipeline import write_pipeline
+
+    typer.echo(write_pipeline(out, params, check=check_only))
 
 
 @app.command()

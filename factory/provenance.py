@@ -12,9 +12,12 @@ from typing import Any
 from factory.models.loading import describe
 from factory.recipe import Recipe
 from factory.recipe.loader import read_dvc_lock
+from factory.stage_names import stage_name
 
 UPSTREAM_STAGES = ("ingest", "generate", "filter", "mix", "train", "evaluate")
-"""DVC stages (`<stage>@<recipe>`) whose outputs a certificate depends on."""
+"""DVC stages (`<stage>-<recipe>`, `factory.stage_names`) whose outputs a certificate depends on."""
+RECIPE_STAGES = (*UPSTREAM_STAGES, "certify", "publish", "grid-report", "export")
+"""Every DVC stage of one recipe (grid cells aside)."""
 INPUT_FOLDERS = ("human", "generated", "filtered", "mixed", "trained", "eval")
 """Folders under the data root whose files a certificate hashes."""
 
@@ -60,10 +63,11 @@ def stage_hashes(recipe_name: str, lock_path: Path = Path("dvc.lock")) -> dict[s
     """md5 hashes DVC recorded for this recipe's stages (and the zoo), with a note on completeness."""
     lock = read_dvc_lock(lock_path)
     hashes: dict[str, Any] = {}
+    own = {"zoo", *(stage_name(verb, recipe_name) for verb in RECIPE_STAGES)}
     for stage, entry in (lock.get("stages") or {}).items():
-        if stage.endswith(f"@{recipe_name}") or stage == "zoo":
+        if stage in own:
             hashes[stage] = {item["path"]: item.get("md5") for item in entry.get("deps", []) + entry.get("outs", [])}
-    upstream = [f"{s}@{recipe_name}" for s in UPSTREAM_STAGES]
+    upstream = [stage_name(s, recipe_name) for s in UPSTREAM_STAGES]
     missing = [s for s in upstream if s not in hashes]
     return {"stages": hashes, "missing_upstream_stages": missing, "note": DVC_LOCK_NOTE}
 

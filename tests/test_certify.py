@@ -95,21 +95,23 @@ certify: {min_rows: 2, min_test_rows: 2, max_near_dup_rate: 0.3, max_copy_rate: 
 LOCK = """\
 schema: '2.0'
 stages:
-  ingest@cert:
-    cmd: factory ingest recipes/tiny/cert.yaml
+  ingest-cert:
+    cmd: scripts/factory ingest recipes/tiny/cert.yaml
     outs:
     - path: data/human/cert
       md5: 0123456789abcdef0123456789abcdef.dir
-  generate@cert:
-    cmd: factory generate recipes/tiny/cert.yaml
+  generate-cert:
+    cmd: scripts/factory generate recipes/tiny/cert.yaml
     deps:
     - path: data/human/cert
       md5: 0123456789abcdef0123456789abcdef.dir
     outs:
     - path: data/generated/cert
       md5: fedcba9876543210fedcba9876543210.dir
-  ingest@other:
-    cmd: factory ingest recipes/tiny/other.yaml
+  ingest-other:
+    cmd: scripts/factory ingest recipes/tiny/other.yaml
+  ingest-other-cert:
+    cmd: scripts/factory ingest recipes/tiny/other-cert.yaml
 """
 
 
@@ -138,9 +140,9 @@ def test_certificate_has_gates_and_complete_provenance(tmp_path, monkeypatch):
                               "kind": "toxify"}
     assert "commit" in prov["git"] and prov["profile"] == "tiny"
     lock = prov["dvc_lock"]
-    assert set(lock["stages"]) == {"ingest@cert", "generate@cert"}
-    assert lock["stages"]["generate@cert"]["data/generated/cert"] == "fedcba9876543210fedcba9876543210.dir"
-    assert lock["missing_upstream_stages"] == ["filter@cert", "mix@cert", "train@cert", "evaluate@cert"]
+    assert set(lock["stages"]) == {"ingest-cert", "generate-cert"}  # not ingest-other-cert (recipe other-cert)
+    assert lock["stages"]["generate-cert"]["data/generated/cert"] == "fedcba9876543210fedcba9876543210.dir"
+    assert lock["missing_upstream_stages"] == ["filter-cert", "mix-cert", "train-cert", "evaluate-cert"]
     assert "stage by stage" in lock["note"]
     report_file = root / "filtered" / "cert" / "report.json"
     assert prov["inputs"]["filtered/cert/report.json"]["md5"] == hashlib.md5(report_file.read_bytes()).hexdigest()

@@ -1,7 +1,7 @@
 """`dvc metrics diff` between two commits shows how the mixing study and certificate changed.
 
-A tiny git + DVC project declares the project's own metrics and plots (copied from
-dvc.yaml) on stages that only copy prepared JSON/CSV files into place, so no model runs.
+A tiny git + DVC project declares the project's own metrics and plots (copied from the
+toxify stages of dvc.yaml) on stages that only copy prepared JSON/CSV files into place, so no model runs.
 It keeps the project's .gitignore (data/ is not in git), so the old numbers must come from
 DVC's cache through the committed dvc.lock, exactly as in the real pipeline.
 """
@@ -35,13 +35,12 @@ def _mini_pipeline() -> dict:
     real = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     stages = {}
     for name in STAGES:
-        body = real[name]["do"]
+        body = real[f"{name}-toxify"]
         declared = [next(iter(entry)) if isinstance(entry, dict) else entry
                     for entry in body.get("metrics", []) + body.get("plots", [])]
         pairs = " ".join(f"source/{Path(p).name} {p}" for p in declared)
-        stages[name] = {"foreach": "${recipes}", "do": {
-            "cmd": f"python copy.py {pairs}", "deps": ["source", "copy.py"],
-            **{kind: body[kind] for kind in ("metrics", "plots") if kind in body}}}
+        stages[name] = {"cmd": f"python copy.py {pairs}", "deps": ["source", "copy.py"],
+                        **{kind: body[kind] for kind in ("metrics", "plots") if kind in body}}
     return {"stages": stages}
 
 

@@ -70,9 +70,12 @@ def describe_error(err: dict[str, Any]) -> str:
 def recipe_problems(path: Path | str) -> list[str]:
     """Every problem in the recipe at `path`, as `field.path: reason` lines ([] if none)."""
     try:
-        load_recipe(path)
+        recipe = load_recipe(path)
     except RecipeError as exc:
         return exc.problems
+    stem = Path(path).stem
+    if recipe.name != stem:  # names find files (recipes/<profile>/<name>.yaml) and data folders (data/*/<name>)
+        return [f"name: {recipe.name!r} differs from the file name {stem!r} (a recipe named X is the file X.yaml)"]
     return []
 
 
@@ -110,15 +113,25 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         raise RecipeError(str(path), [describe_error(e) for e in exc.errors()]) from None
 
 
+def recipe_file(name: str, profile: str) -> Path:
+    """Where the recipe `name` of a profile lives: recipes/<profile>/<name>.yaml."""
+    return Path("recipes") / profile / f"{name}.yaml"
+
+
 def recipe_path(name_or_path: str, params: Params | None = None) -> Path:
-    """Resolve a recipe name (`toxify`) or path (`recipes/tiny/toxify.yaml`) to a file path."""
+    """Resolve a recipe name (`toxify`) or path (`recipes/tiny/toxify.yaml`) to a file path.
+
+    A name is looked up in the profile of `params` (default: params.yaml's, when it exists).
+    """
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml"):
         return candidate
+    if params is None and Path("params.yaml").is_file():
+        params = load_params()
     profile = params.profile if params else "tiny"
-    found = Path("recipes") / profile / f"{name_or_path}.yaml"
+    found = recipe_file(name_or_path, profile)
     if not found.exists():
-        raise FactoryError(f"recipe {name_or_path!r}: no file {found}")
+        raise FactoryError(f"recipe {name_or_path!r}: no file {found} (profile {profile})")
     return found
 
 

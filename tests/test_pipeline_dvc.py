@@ -1,0 +1,165 @@
+"""The generated pipeline in a real git + DVC repository: `dvc status` sees every change that matters.
+
+The project's factory package, tiny recipes, scripts/factory and a params.yaml go into a fresh
+repository; `factory pipeline` writes dvc.yaml; fake outputs and `dvc commit -f` make every stage
+up to date without running a model. Each test changes one input, reads `dvc status`, and puts
+the input back. Recipe `local` is the tiny toxify recipe reading its human pairs from a local TSV.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from factory.pipeline import write_pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RECIPES = ("local", "translate")
+VERBS = ("ingest", "generate", "filter", "mix", "train", "evaluate", "certify", "publish")
+PARAMS = "profile: tiny\nrecipes: [local, translate]\nseed: 0\nzoo_scale: 1.0\n" \
+         "grid: {recipes: [], train: [], eval: []}\n"
+
+pytestmark = pytest.mark.skipif(not (BIN / "dvc").exists(), reason="dvc not installed")
+
+
+def _env(path: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    git = {f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+           for what, value in (("NAME", "t"), ("EMAIL", "t@t"))}
+    return {**env, "PATH": path, "DVC_NO_ANALYTICS": "1", **git}
+
+
+def _run(project: Path, *args: str, path: str | None = None) -> str:
+    env = _env(path or f"{BIN}:{os.environ['PATH']}")
+    done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
+    return done.stdout
+
+
+def _fake_outputs(project: Path) -> None:
+    """A file (or a folder with a file) at every output, metric and plot path of dvc.yaml."""
+    for body in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].values():
+        for entry in body.get("outs", []) + body.get("metrics", []) + body.get("plots", []):
+            path = project / (next(iter(entry)) if isinstance(entry, dict) else entry)
+            if path.suffix:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("{}" if path.suffix == ".json" else "x\n")
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "part.txt").write_text("x\n")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A DVC repository of the project with two recipes (`local` reads a local TSV), every stage up to date."""
+    project = tmp_path_factory.mktemp("pipeline") / "project"
+    shutil.copytree(REPO / "factory", project / "factory", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "recipes" / "tiny", project / "recipes" / "tiny")
+    (project / "scripts").mkdir()
+    shutil.copy2(REPO / "scripts" / "factory", project / "scripts" / "factory")
+    shutil.copyfile(REPO / ".gitignore", project / ".gitignore")
+    (project / "params.yaml").write_text(PARAMS)
+    shutil.copyfile(REPO / "factory" / "data" / "seed" / "pairs.tsv", project / "mine.tsv")
+    toxify = (project / "recipes" / "tiny" / "toxify.yaml").read_text()
+    (project / "recipes" / "tiny" / "local.yaml").write_text(
+        toxify.replace("name: toxify", "name: local").replace("source: seed", "source: ./mine.tsv"))
+    _run(project, "git", "init", "-q")
+    (project / ".git" / "info" / "exclude").write_text(".venv\n")
+    _run(project, "dvc", "init", "-q")
+    with (project / ".dvc" / "config").open("a") as config:
+        config.write("[core]\n    analytics = false\n")
+    with pytest.MonkeyPatch.context() as patch:  # `factory pipeline` in the project (its own copy of the package)
+        patch.chdir(project)
+        write_pipeline()
+    _fake_outputs(project)
+    _run(project, "dvc", "commit", "-f", "-q")
+    _run(project, "git", "add", "-A")
+    _run(project, "git", "commit", "-qm", "pipeline")
+    assert _changed(project) == set()
+    return project
+
+
+def _changed(project: Path) -> set[str]:
+    return set(json.loads(_run(project, "dvc", "status", "--json")))
+
+
+class _Edit:
+    """Replace text in a project file for the duration of a `with` block."""
+
+    def __init__(self, project: Path, name: str, old: str, new: str):
+        self.path, self.old, self.new = project / name, old, new
+
+    def __enter__(self) -> None:
+        self.text = self.path.read_text()
+        assert self.old in self.text, (self.path, self.old)
+        self.path.write_text(self.text.replace(self.old, self.new, 1))
+
+    def __exit__(self, *exc) -> None:
+        self.path.write_text(self.text)
+
+
+def test_a_changed_certify_default_re_runs_certify(project):
+    default = "min_j_ratio: Ratio = Field(0.7,"
+    with _Edit(project, "factory/recipe/release.py", default, default.replace("0.7", "0.8")):
+        changed = _changed(project)
+    assert {f"certify-{recipe}" for recipe in RECIPES} <= changed
+
+
+def test_a_changed_records_module_re_runs_every_stage_that_imports_it(project):
+    with _Edit(project, "factory/records.py", '"""', '"""Edited. '):
+        changed = _changed(project)
+    assert {f"{verb}-{recipe}" for verb in ("ingest", "mix", "certify") for recipe in RECIPES} <= changed
+
+
+def test_an_edited_local_human_file_re_runs_ingest_of_its_recipe_only(project):
+    with _Edit(project, "mine.tsv", "\n", "\n\n"):
+        assert _changed(project) == {"ingest-local"}
+
+
+def test_an_edited_recipe_field_re_runs_that_recipe_and_shows_in_params_diff(project):
+    with _Edit(project, "recipes/tiny/local.yaml", "min_rows: 20", "min_rows: 25"):
+        changed = _changed(project)
+        diff = json.loads(_run(project, "dvc", "params", "diff", "--json"))
+    assert changed == {f"{verb}-local" for verb in VERBS}
+    assert diff == {"recipes/tiny/local.yaml": {"certify.min_rows": {"old": 20, "new": 25, "diff": 5}}}
+
+
+def test_a_comment_in_a_recipe_changes_nothing(project):
+    with _Edit(project, "recipes/tiny/local.yaml", "name: local", "# a note\nname: local"):
+        assert _changed(project) == set()
+
+
+def test_translation_prompts_re_run_translate_generation_only(project):
+    with _Edit(project, "factory/prompts_translate.py", '"""', '"""Edited. '):
+        changed = _changed(project)
+    assert "generate-translate" in changed
+    assert not {stage for stage in changed if stage.startswith("ingest-")} and "generate-local" not in changed
+
+
+@pytest.mark.slow
+def test_exp_run_sets_a_recipe_field_without_the_venv_on_path(project):
+    """`dvc exp run -S recipe:field=value` runs ingest through scripts/factory with only the project's .venv."""
+    (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    dvc = str(BIN / "dvc")
+    try:
+        _run(project, dvc, "exp", "run", "-q", "-n", "split30", "-S", "recipes/tiny/local.yaml:human.test_fraction=0.3",
+             "ingest-local", path="/usr/bin:/bin")
+        shown = _run(project, dvc, "exp", "show", "--json", path="/usr/bin:/bin")
+        stats = json.loads((project / "data" / "human" / "local" / "stats.json").read_text())
+    finally:
+        (project / ".venv").unlink()
+        _run(project, "git", "checkout", "--", ".")
+        _run(project, "dvc", "checkout", "-q", "--force")
+    experiments = [e for row in json.loads(shown) for e in row.get("experiments") or []]
+    runs = {run["name"]: run for e in experiments for run in e.get("revs", [])}
+    params = runs["split30"]["data"]["params"]["recipes/tiny/local.yaml"]["data"]
+    assert params["human"]["test_fraction"] == 0.3
+    assert stats  # ingest really ran, through scripts/factory and the project's .venv
