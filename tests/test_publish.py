@@ -30,7 +30,7 @@ models:
   toxicity: {ref: package:profanity-check}
   fluency: {ref: zoo:fluency, label: acceptable}
 evaluate: {scores: soft}
-publish: {pretty_name: Publish test, license: cc-by-4.0, tags: [test-release], shard_rows: 4}
+publish: {pretty_name: Publish test, license: cc-by-4.0, human_license: cc-by-4.0, tags: [test-release], shard_rows: 4}
 """
 
 
