@@ -45,9 +45,14 @@ LimitOpt = typer.Option(None, "--limit", help="Process at most this many rows (f
 
 def _version(show: bool) -> None:
     if show:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
-        typer.echo(f"detox-factory {version('detox-factory')}")
+        from factory import __version__
+
+        try:
+            typer.echo(f"detox-factory {version('detox-factory')}")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            typer.echo(f"detox-factory {__version__}")
         raise typer.Exit()
 
 

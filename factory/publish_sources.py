@@ -144,13 +144,14 @@ def source_lines(recipe: Recipe) -> list[str]:
 def license_parts(recipe: Recipe) -> list[tuple[str, str]]:
     """(licence id, what it covers) for the release, its human text and its generator's outputs."""
     publish = recipe.publish
+    unknown = " (licence not recorded in the recipe: check the {})"
     parts = [(publish.license, "this release")]
     if carried_sources(recipe):
-        parts.append((publish.human_license or "other", "the human text it carries"
-                      + ("" if publish.human_license else " (licence not recorded in the recipe: check the source)")))
+        parts.append((publish.human_license or "other",
+                      "the human text it carries" + ("" if publish.human_license else unknown.format("source"))))
     if recipe.models.generator is not None:
         parts.append((publish.generator_license or "other", f"outputs of `{recipe.models.generator.ref}`"
-                      + ("" if publish.generator_license else " (licence not recorded in the recipe: check the model)")))
+                      + ("" if publish.generator_license else unknown.format("model"))))
     return parts
 
 

@@ -26,12 +26,13 @@ HUB_LICENSES = (
 
 def _hub_license(value: str) -> str:
     if value not in HUB_LICENSES:
-        raise ValueError(f"{value!r} is not a Hub licence id (see https://huggingface.co/docs/hub/repositories-licenses;"
-                         " use `other` and explain it in publish.license_note)")
+        raise ValueError(f"{value!r} is not a Hub licence id (see https://huggingface.co/docs/hub/"
+                         "repositories-licenses; use `other` and explain it in publish.license_note)")
     return value
 
 
-HubLicense = Annotated[str, AfterValidator(_hub_license), WithJsonSchema({"type": "string", "enum": list(HUB_LICENSES)})]
+HubLicense = Annotated[str, AfterValidator(_hub_license),
+                       WithJsonSchema({"type": "string", "enum": list(HUB_LICENSES)})]
 """A licence id from the Hub's list."""
 
 
