@@ -42,9 +42,10 @@ def collect(recipe_name: str, root: Path) -> dict[str, Any]:
 
 
 def limited_stages(certificate: dict[str, Any]) -> dict[str, int]:
-    """The stages of a certificate's release that ran with a limit, with the limit."""
+    """The stages of a certificate's release that ran with a limit, with the limit, in pipeline order."""
     stages = certificate.get("provenance", {}).get("limits", {}).get("stages", {})
-    return {stage: limit for stage, limit in stages.items() if limit is not None}
+    order = [*STAGE_FOLDERS, *sorted(set(stages) - set(STAGE_FOLDERS))]  # pipeline order (JSON sorts the keys)
+    return {stage: stages[stage] for stage in order if stages.get(stage) is not None}
 
 
 def describe(limited: dict[str, int]) -> str:

@@ -1,4 +1,10 @@
-"""The Hub dataset card of a release: metadata, content warning, provenance, metrics."""
+"""The Hub dataset card of a release.
+
+YAML header: licences, languages, source datasets, task, tags, size and the `configs` of the
+published splits. Body: the LIMITED RUN and NOT CERTIFIED banners when they apply, the content
+warning, the splits (an empty one named as such), every field with type and meaning, drop
+reasons, an example row, data sources, licences, models, metrics, gates, use and citation.
+"""
 
 from __future__ import annotations
 
@@ -165,6 +171,12 @@ def limited_banner(certificate: dict[str, Any]) -> str:
             "its rows and numbers are a trial, not the recipe's whole release.\n")
 
 
+def banners(facts: ReleaseFacts) -> str:
+    """The LIMITED RUN and NOT CERTIFIED warnings that apply, each its own block quote."""
+    shown = [limited_banner(facts.certificate), forced_banner(facts.certificate) if facts.forced else ""]
+    return "".join(f"{banner}\n" for banner in shown if banner)
+
+
 def splits_section(facts: ReleaseFacts) -> str:
     """Markdown table of the splits; an empty split is named and said to be left out."""
     rows = [[f"`{split}`", n, SPLIT_MEANING.get(split, "") if n else
@@ -191,7 +203,7 @@ def license_section(recipe: Recipe) -> str:
     return "\n".join(lines) + (f"\n\n{note}" if note else "")
 
 
-def metrics_section(recipe: Recipe, evaluation: dict[str, Any], report: dict[str, Any]) -> str:
+def metrics_section(evaluation: dict[str, Any], report: dict[str, Any]) -> str:
     """Definitions, the table of evaluated systems and the corpus figures."""
     if evaluation.get("kind") == "lm":
         intro = (f"{LM_DEFINITION}.\n\n`base/<model>` is the target LM as published; `<model>/ratio-r` is it "
@@ -219,8 +231,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
     body = f"""
 # {recipe.publish.pretty_name or recipe.name}
 
-{limited_banner(certificate)}{forced_banner(certificate) if facts.forced else ""}
-{CONTENT_WARNING}
+{banners(facts)}{CONTENT_WARNING}
 
 {recipe.description or f"A `{recipe.kind}` corpus made by Detox Factory."}
 
@@ -253,7 +264,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 
 ## Metrics
 
-{metrics_section(recipe, facts.evaluation, facts.report)}
+{metrics_section(facts.evaluation, facts.report)}
 
 ## Certificate
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory import limits
 from factory.recipe import load_recipe
 from factory.records import read_json
 
@@ -52,6 +53,8 @@ def status_line(name: str, root: Path) -> str:
     passed = sum(bool(g.get("passed")) for g in gates)
     release = Path(root) / "release" / name
     where = f"; release {release}" if release.is_dir() else ""
+    limited = limits.limited_stages(certificate)
+    where += f"; LIMITED RUN ({limits.describe(limited)})" if limited else ""
     if certificate.get("certified"):
         return f"{name}: CERTIFIED ({passed}/{len(gates)} gates){where}"
     return f"{name}: NOT certified ({passed}/{len(gates)} gates pass; failed: {'; '.join(failed_gates(certificate))}){where}"

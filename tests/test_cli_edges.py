@@ -38,6 +38,10 @@ def test_status_accepts_a_recipe_file_and_reads_the_certificate_of_its_name(tmp_
     result = CliRunner().invoke(app, ["status", str(TOXIFY), "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "toxify: CERTIFIED (1/1 gates)"
+    provenance = {"limits": {"stages": {"ingest": None, "generate": 8}, "limited": True}}
+    (folder / "certificate.json").write_text(json.dumps({"certified": True, "gates": gates, "provenance": provenance}))
+    limited = CliRunner().invoke(app, ["status", "toxify", "--root", str(tmp_path)])
+    assert limited.output.strip() == "toxify: CERTIFIED (1/1 gates); LIMITED RUN (generate --limit 8)"
     missing = CliRunner().invoke(app, ["status", str(tmp_path / "absent.yaml"), "--root", str(tmp_path)])
     assert missing.exit_code == 2 and "absent.yaml" in missing.output and "file not found" in missing.output
 

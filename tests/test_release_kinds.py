@@ -24,7 +24,9 @@ def build(kind: str, tmp_path: Path, **certificate_options) -> tuple[Path, list]
     shutil.copyfile(REPO / "recipes" / "tiny" / f"{kind}.yaml", recipe)
     rows = make_outputs(kind, tmp_path / "data", recipe, **certificate_options)
     out = tmp_path / "release"
-    result = CliRunner().invoke(app, ["publish", str(recipe), "--root", str(tmp_path / "data"), "--dry-run", str(out)])
+    force = [] if certificate_options.get("certified", True) else ["--force"]
+    result = CliRunner().invoke(app, ["publish", str(recipe), "--root", str(tmp_path / "data"), "--dry-run", str(out),
+                                      *force])
     assert result.exit_code == 0, result.output
     return out, rows
 
@@ -146,9 +148,11 @@ def test_hub_sources_licences_and_the_human_data_citation_reach_the_card(tmp_pat
 def test_a_limited_run_says_so_first(tmp_path):
     from huggingface_hub import DatasetCard
 
-    out, _ = build("toxify", tmp_path, limits={"ingest": None, "generate": 8, "filter": None})
+    limits = {"filter": 8, "generate": 8, "ingest": None}  # as certificate.json stores them: sorted
+    out, _ = build("toxify", tmp_path, limits=limits, certified=False)
     text = DatasetCard.load(out / "README.md").text
-    assert "**LIMITED RUN.**" in text and "generate --limit 8" in text
-    assert text.index("LIMITED RUN") < text.index("Content warning")
+    assert "**LIMITED RUN.**" in text and "(generate --limit 8, filter --limit 8)" in text  # pipeline order
+    assert text.index("LIMITED RUN") < text.index("NOT CERTIFIED") < text.index("Content warning")
+    assert "\n\n> **NOT CERTIFIED." in text and "\n\n> **Content warning." in text  # separate block quotes
     whole, _ = build("detoxify", tmp_path / "whole", limits={"ingest": None, "generate": None})
     assert "LIMITED RUN" not in DatasetCard.load(whole / "README.md").text
