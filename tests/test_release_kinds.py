@@ -156,3 +156,18 @@ def test_a_limited_run_says_so_first(tmp_path):
     assert "\n\n> **NOT CERTIFIED." in text and "\n\n> **Content warning." in text  # separate block quotes
     whole, _ = build("detoxify", tmp_path / "whole", limits={"ingest": None, "generate": None})
     assert "LIMITED RUN" not in DatasetCard.load(whole / "README.md").text
+
+
+def test_a_release_without_any_row_is_refused(tmp_path):
+    from factory.records import write_records
+
+    recipe = tmp_path / "distill.yaml"
+    shutil.copyfile(REPO / "recipes" / "tiny" / "distill.yaml", recipe)
+    make_outputs("distill", tmp_path / "data", recipe)
+    rows = tmp_path / "data" / "filtered" / "distill" / "rows.parquet"
+    write_records(rows, [])
+    out = tmp_path / "release"
+    result = CliRunner().invoke(app, ["publish", str(recipe), "--root", str(tmp_path / "data"), "--dry-run", str(out)])
+    assert result.exit_code == 2
+    assert result.output == f"error: {rows}: no rows, kept or dropped; there is nothing to release\n"
+    assert not out.exists()
