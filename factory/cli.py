@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 import typer
 
+from factory import limits
 from factory.errors import FactoryError
 from factory.recipe import load_recipe, recipe_json_schema
 
@@ -38,7 +39,27 @@ PIPELINE = (*STAGES, "publish")
 
 RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/toxify.yaml) or name (toxify).")
 RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", min=1, help="Process at most this many rows (for quick trials).")
+LimitOpt = typer.Option(None, "--limit", min=1, help="Process at most this many rows (for quick trials; the card then "
+                                               "says LIMITED RUN).")
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from factory import __version__
+
+        try:
+            typer.echo(f"detox-factory {version('detox-factory')}")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            typer.echo(f"detox-factory {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")) -> None:
+    """Detox Factory: recipes in, certified detoxification corpora out."""
 
 
 def reports_errors(func: Callable) -> Callable:
@@ -63,7 +84,9 @@ def _recipe_file(recipe: str) -> Path:
 
 def _run_stage(stage: str, recipe: str, root: Path, limit: Optional[int]) -> Path:
     module = importlib.import_module(STAGES[stage][0])
-    out = module.run(load_recipe(_recipe_file(recipe)), root=root, limit=limit)
+    loaded = load_recipe(_recipe_file(recipe))
+    out = module.run(loaded, root=root, limit=limit)
+    limits.record(stage, loaded.name, root, limit)
     typer.echo(f"{stage}: wrote {out}")
     return out
 
@@ -88,7 +111,8 @@ def publish(
     repo_id: Optional[str] = typer.Option(None, "--repo-id", help="Hub dataset repo ORG/NAME (default: publish.repo_id)."),
     dry_run: Optional[Path] = typer.Option(None, "--dry-run", help="Only build the release folder here."),
     public: bool = typer.Option(False, "--public", help="Create the repo public (default: private)."),
-    force: bool = typer.Option(False, "--force", help="Publish even if the release is not certified (the card says so)."),
+    force: bool = typer.Option(False, "--force", help="Publish even if the release is not certified or comes from a "
+                                                      "--limit run (the card says so)."),
     root: Path = RootOpt,
 ) -> None:
     """Build the release folder and push it to the Hub (private by default)."""
@@ -204,29 +228,35 @@ def zoo(
 @app.command()
 @reports_errors
 def plots(
-    recipes: list[str] = typer.Argument(None, help="Recipe names (default: every recipe in params.yaml)."),
+    recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml)."),
     root: Path = RootOpt,
     out: Path = typer.Option(Path("data/plots"), "--out", help="Folder of the PNG plots."),
 ) -> None:
     """Render the metric plots of the listed recipes to PNG, offline."""
     from factory.plots import render_all
     from factory.recipe import load_params
+    from factory.status import recipe_name, without_results
 
-    names = recipes or load_params().recipes
+    names = [recipe_name(r) for r in recipes] if recipes else load_params().recipes
+    missing = without_results(names, root)
+    if missing and (recipes or missing == names):
+        raise FactoryError(f"plots: nothing to plot for {', '.join(map(repr, missing))}: no {root}/eval/{missing[0]}/"
+                           f"metrics.json, no {root}/filtered/{missing[0]}/report.json (run the pipeline, or check "
+                           "the name)")
     typer.echo(f"plots: wrote {render_all(names, root=root, out=out)}")
 
 
 @app.command()
 @reports_errors
 def status(
-    recipes: list[str] = typer.Argument(None, help="Recipe names (default: every recipe in params.yaml)."),
+    recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml)."),
     root: Path = RootOpt,
 ) -> None:
     """Print, per recipe, whether its release is certified and which gates failed."""
     from factory.recipe import load_params
-    from factory.status import status_lines
+    from factory.status import recipe_name, status_lines
 
-    for line in status_lines(recipes or load_params().recipes, root):
+    for line in status_lines([recipe_name(r) for r in recipes] if recipes else load_params().recipes, root):
         typer.echo(line)
 
 

@@ -77,7 +77,8 @@ RECIPE_STAGES: dict[str, StageSpec] = {
                           outs=("data/generated/{recipe}",)),
     "filter": StageSpec("filter {file}", _run("factory.filter.stage"),
                         deps=("data/generated/{recipe}", "data/human/{recipe}"),
-                        outs=("data/filtered/{recipe}/rows.parquet",), metrics=("data/filtered/{recipe}/report.json",)),
+                        outs=("data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json"),
+                        metrics=("data/filtered/{recipe}/report.json",)),
     "mix": StageSpec("mix {file}", _run("factory.mix"), deps=(
         "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/report.json", "data/human/{recipe}"),
         outs=("data/mixed/{recipe}",)),
@@ -90,7 +91,8 @@ so an interrupted or re-run stage resumes or skips finished mixes; metrics.json 
 hold one entry per ratio."""),
     "evaluate": StageSpec(
         "evaluate {file}", _run("factory.evaluate"), deps=("data/trained/{recipe}", "data/human/{recipe}"),
-        outs=("data/eval/{recipe}/rows.parquet",), metrics=("data/eval/{recipe}/metrics.json",),
+        outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/limit.json"),
+        metrics=("data/eval/{recipe}/metrics.json",),
         plots=({"data/eval/{recipe}/mixing.csv": {
             "x": "ratio", "y": "J",
             "title": "J of the reference detoxifier against the synthetic share of its training mix"}},),
@@ -99,7 +101,8 @@ Metrics and plot data are cached (data/ is not in git): `dvc metrics diff REV` a
 REV` read an older commit's numbers through its dvc.lock. DVC takes one y column per output;
 factory/plots.py renders J, STA, SIM and FL together."""),
     "certify": StageSpec("certify {file}", _run("factory.certify"), deps=(
-        "data/filtered/{recipe}/report.json", "data/eval/{recipe}/metrics.json", "data/human/{recipe}",
+        "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/limit.json", "data/eval/{recipe}/metrics.json",
+        "data/eval/{recipe}/limit.json", "data/trained/{recipe}/limit.json", "data/human/{recipe}",
         "data/mixed/{recipe}", "data/generated/{recipe}"),
         outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},),
         metrics=("data/certify/{recipe}/summary.json",)),

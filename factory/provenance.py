@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from factory import limits
 from factory.models.loading import describe
 from factory.recipe import Recipe
 from factory.recipe.loader import read_dvc_lock
@@ -161,4 +162,5 @@ def collect(recipe: Recipe, root: Path) -> dict[str, Any]:
                   "few_shot": recipe.generate.prompt.few_shot_seed, "uses": SEED_USES},
         "packages": package_versions(),
         "python": platform.python_version(),
+        "limits": limits.collect(recipe.name, root),
     }

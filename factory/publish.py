@@ -1,12 +1,14 @@
 """Stage `publish`: assemble a release folder and push it to the Hugging Face Hub.
 
 The release folder holds Parquet shards per split (`data/train-*.parquet`: kept rows;
-`data/dropped-*.parquet`: dropped rows with their reasons), `certificate.json`, the
+`data/dropped-*.parquet`: dropped rows with their reasons; a split without rows gets no
+file, see `factory.publish_table` for the columns), `certificate.json`, the
 recipe, `metrics.json` and a dataset card (`README.md`) built with huggingface_hub's
 `DatasetCard`. The dry run (the DVC stage) stops there. A real push creates the repo
 (private unless asked otherwise) and uploads the folder in one commit, which also
 deletes shards of an earlier release that this one does not have. An uncertified
-release is refused unless forced, and then the card says so in its first lines.
+release is refused unless forced, and then the card says so in its first lines; so is the
+push of a release made by stages run with `--limit` (a LIMITED RUN, `factory.limits`).
 
 The Hub token is read by huggingface_hub from the environment (`HF_TOKEN`) or the CLI
 login; it is never passed, printed or stored here, and error messages from the Hub are
@@ -15,29 +17,17 @@ scrubbed of it before they are shown.
 
 from __future__ import annotations
 
-import math
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
+from factory import limits
 from factory.errors import FactoryError
-from factory.publish_card import build_card
+from factory.publish_card import ReleaseFacts, build_card
+from factory.publish_table import release_schema, write_shards
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, read_json, read_records, records_to_table, write_json
-
-
-def write_shards(folder: Path, split: str, records: list[Record], shard_rows: int) -> list[str]:
-    """Write `records` as `data/<split>-0000i-of-0000n.parquet`; return the file names."""
-    count = max(1, math.ceil(len(records) / shard_rows))
-    names = []
-    for index in range(count):
-        name = f"data/{split}-{index:05d}-of-{count:05d}.parquet"
-        (folder / "data").mkdir(parents=True, exist_ok=True)
-        pq.write_table(records_to_table(records[index * shard_rows : (index + 1) * shard_rows]), folder / name)
-        names.append(name)
-    return names
+from factory.records import Record, atomic_dir, read_json, read_records, write_json
 
 
 def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
@@ -52,27 +42,50 @@ def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: boo
                            "use --force to publish anyway (the card will say so)")
 
 
+def check_whole_run(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
+    """Refuse to push a release made by stages run with `--limit`, unless forced."""
+    limited = limits.limited_stages(certificate)
+    if limited and not force:
+        raise FactoryError(f"{recipe.name}: the release comes from a LIMITED RUN ({limits.describe(limited)}); "
+                           "re-run those stages without --limit, or use --force to publish it anyway "
+                           "(the card says LIMITED RUN)")
+
+
+def release_splits(rows: list[Record]) -> dict[str, list[Record]]:
+    """The rows of every split: `train` (kept) and `dropped` (with their reasons), empty ones included."""
+    return {"train": [r for r in rows if r.kept], "dropped": [r for r in rows if not r.kept]}
+
+
 def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False) -> Path:
-    """Assemble the release folder at `out` (atomically); refuse an uncertified one unless forced."""
+    """Assemble the release folder at `out` (atomically); refuse an uncertified one unless forced.
+
+    An empty split gets no file and no `configs` entry (the Hub and `datasets` cannot load a
+    Parquet split without rows); the card names it as empty.
+    """
     root = Path(root)
     certificate = read_json(root / "certify" / recipe.name / "certificate.json")
     check_certificate(recipe, certificate, force=force)
-    rows = read_records(root / "filtered" / recipe.name / "rows.parquet")
-    evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
-    report = read_json(root / "filtered" / recipe.name / "report.json")
-    kept = [r for r in rows if r.kept]
-    dropped = [r for r in rows if not r.kept]
-    languages = sorted({r.lang for r in kept} or {recipe.human.lang})
+    rows_path = root / "filtered" / recipe.name / "rows.parquet"
+    rows = read_records(rows_path)
+    if not rows:
+        raise FactoryError(f"{rows_path}: no rows, kept or dropped; there is nothing to release")
+    splits = release_splits(rows)
+    schema = release_schema(rows)
     with atomic_dir(out) as tmp:
-        splits = {"train": write_shards(tmp, "train", kept, recipe.publish.shard_rows),
-                  "dropped": write_shards(tmp, "dropped", dropped, recipe.publish.shard_rows)}
+        files = {split: write_shards(tmp, split, records, recipe.publish.shard_rows, schema)
+                 for split, records in splits.items() if records}
+        evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
+        report = read_json(root / "filtered" / recipe.name / "report.json")
         write_json(tmp / "certificate.json", certificate)
         write_json(tmp / "metrics.json", {"evaluation": evaluation, "corpus": report})
         if recipe.path:
             shutil.copyfile(recipe.path, tmp / "recipe.yaml")
-        card = build_card(recipe, certificate, evaluation, report, splits, {"train": len(kept), "dropped": len(dropped)},
-                          languages=languages, forced=not certificate["certified"])
-        card.save(tmp / "README.md")
+        facts = ReleaseFacts(recipe, certificate, evaluation, report, files,
+                             counts={split: len(records) for split, records in splits.items()},
+                             languages=sorted({r.lang for r in splits["train"]} or {recipe.human.lang}),
+                             schema=schema, example=next(iter(splits["train"]), None),
+                             drop_reasons=dict(Counter(r.drop_reason for r in splits["dropped"])))
+        build_card(facts).save(tmp / "README.md")
     return out
 
 
@@ -135,8 +148,11 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None, 
     default folder. With `dry_run`, nothing is pushed whatever `repo_id` says.
     """
     folder = Path(dry_run) if dry_run else Path(root) / "release" / recipe.name
+    pushing = bool(repo_id) and dry_run is None
+    if pushing:
+        check_whole_run(recipe, read_json(Path(root) / "certify" / recipe.name / "certificate.json"), force=force)
     build_release(recipe, folder, root=root, force=force)
-    if repo_id and dry_run is None:
+    if pushing:
         certified = read_json(folder / "certificate.json")["certified"]
         push(folder, repo_id, private=recipe.publish.private and not public, certified=certified)
     return folder

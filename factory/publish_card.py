@@ -1,13 +1,26 @@
-"""The Hub dataset card of a release: metadata, content warning, provenance, metrics."""
+"""The Hub dataset card of a release.
+
+YAML header: licences, languages, source datasets, task, tags, size and the `configs` of the
+published splits. Body: the LIMITED RUN and NOT CERTIFIED banners when they apply, the content
+warning, the splits (an empty one named as such), every field with type and meaning, drop
+reasons, an example row, data sources, licences, models, metrics, gates, use and citation.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from factory import limits
 from factory.metrics import J_DEFINITION
+from factory.metrics_lm import LM_DEFINITION
+from factory.publish_fields import drop_reason_rows, example_row, field_rows
+from factory.publish_sources import METHOD_NAMES, citations, license_ids, license_parts, source_datasets, source_lines
 from factory.recipe import Recipe
+from factory.records import Record
 
 CONTENT_WARNING = (
     "> **Content warning.** This dataset contains toxic, offensive and insulting language, "
@@ -22,12 +35,21 @@ SCORE_MODES = {
               "P(acceptable) >= 0.5, else 0; they are not probabilities.",
 }
 
+PAIR_KEYS = ("STA", "SIM", "FL", "J", "ChrF", "BLEU")
+LM_KEYS = ("EMT", "TP", "PPL", "distinct_2")
+
+SPLIT_MEANING = {"train": "kept rows: the corpus", "dropped": "rows a check or filter removed, with `drop_reason`"}
+
 ROLE_USE = {
     "generator": "wrote the synthetic side",
     "toxicity": "STA (and the direction check of generation)",
     "similarity": "SIM (and the copy / meaning checks of generation)",
     "fluency": "FL",
     "detoxifier": "starting point of the reference detoxifiers",
+}
+LM_ROLE_USE = {
+    "generator": "wrote the texts",
+    "toxicity": "toxicity of the LMs' continuations (EMT, TP); selfgen: ranks the generated texts",
 }
 
 
@@ -52,11 +74,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def metrics_table(evaluation: dict[str, Any]) -> str:
-    """Markdown table of every evaluated system (the mixing study and the identity baseline)."""
-    keys = ["STA", "SIM", "FL", "J", "ChrF", "BLEU"]
-    rows = [[name, s.get("train_rows", ""), *[s.get(k, "") for k in keys]]
-            for name, s in evaluation.get("systems", {}).items()]
-    return _table(["system", "train rows", *keys], rows)
+    """Markdown table of every evaluated system: the mixing study and the identity baseline (pair kinds),
+    or base and detoxified LMs (LM kinds)."""
+    keys = LM_KEYS if evaluation.get("kind") == "lm" else PAIR_KEYS
+    systems = evaluation.get("systems", {})
+    sized = any("train_rows" in s for s in systems.values())
+    rows = [[name, *([s.get("train_rows", "")] if sized else []), *[s.get(k, "") for k in keys]]
+            for name, s in systems.items()]
+    return _table(["system", *(["train rows"] if sized else []), *keys], rows)
 
 
 def gates_table(certificate: dict[str, Any]) -> str:
@@ -67,31 +92,66 @@ def gates_table(certificate: dict[str, Any]) -> str:
 
 
 def models_table(recipe: Recipe, certificate: dict[str, Any]) -> str:
-    """Markdown table naming the exact model of every role, its revision and scored label."""
+    """Markdown table naming the exact model of every role the kind uses, its revision and scored label."""
     described = certificate.get("provenance", {}).get("models", {})
+    lm_kind = recipe.kind in ("distill", "selfgen")
+    uses = LM_ROLE_USE if lm_kind else ROLE_USE
     rows = []
     for role, spec in recipe.models:
-        if spec is None:
+        if spec is None or role not in uses:
             continue
         info = described.get(role, {})
         revision = info.get("revision") or info.get("resolved_revision") or info.get("local_fingerprint") \
             or info.get("package_version") or "unpinned"
         label = "" if spec.label is None else spec.label
-        rows.append([role, f"`{spec.ref}`", revision, label, ROLE_USE.get(role, "")])
+        rows.append([role, f"`{spec.ref}`", revision, label, uses[role]])
+    if lm_kind:
+        extra = [("target", t, "fine-tuned on this corpus and evaluated against its base")
+                 for t in recipe.lm_train.targets]
+        extra.append(("perplexity", recipe.lm_evaluate.perplexity_model, "PPL of the continuations"))
+        rows += [[role, f"`{spec.ref}`", spec.revision or "unpinned", "", use] for role, spec, use in extra]
     return _table(["role", "model", "revision", "scored label", "used for"], rows)
 
 
-def card_metadata(recipe: Recipe, splits: dict[str, list[str]], total_rows: int, languages: list[str]) -> DatasetCardData:
-    """The card's YAML header: licence, languages, tasks, tags, size and configs."""
+@dataclass
+class ReleaseFacts:
+    """What the card describes: the recipe, its certificate, metrics and the files of the release."""
+
+    recipe: Recipe
+    certificate: dict[str, Any]
+    evaluation: dict[str, Any]
+    report: dict[str, Any]
+    files: dict[str, list[str]]
+    """Shard file names of every published (non-empty) split."""
+    counts: dict[str, int]
+    """Rows of every split, empty ones included."""
+    languages: list[str]
+    schema: pa.Schema
+    example: Record | None
+    drop_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def forced(self) -> bool:
+        """True when the release is not certified (it was built with --force)."""
+        return not self.certificate["certified"]
+
+
+def card_metadata(facts: ReleaseFacts) -> DatasetCardData:
+    """The card's YAML header: licences, languages, sources, tasks, tags, size and configs."""
+    recipe = facts.recipe
+    extra = {"source_datasets": source_datasets(recipe)} if source_datasets(recipe) else {}
+    licenses = license_ids(recipe)
     return DatasetCardData(
-        license=recipe.publish.license,
-        language=languages,
+        license=licenses[0] if len(licenses) == 1 else licenses,
+        language=facts.languages,
+        annotations_creators=["machine-generated"],
         task_categories=["text-generation"],
         tags=sorted({"not-for-all-audiences", "detoxification", "synthetic", recipe.kind, *recipe.publish.tags}),
-        size_categories=[size_category(total_rows)],
+        size_categories=[size_category(sum(facts.counts.values()))],
         pretty_name=recipe.publish.pretty_name or recipe.name,
         configs=[{"config_name": "default", "data_files": [
-            {"split": split, "path": f"data/{split}-*.parquet"} for split in splits]}],
+            {"split": split, "path": f"data/{split}-*.parquet"} for split in facts.files]}],
+        **extra,
     )
 
 
@@ -102,27 +162,101 @@ def forced_banner(certificate: dict[str, Any]) -> str:
             "built with `--force`. Do not treat it as a certified Detox Factory release.\n")
 
 
-def build_card(recipe: Recipe, certificate: dict[str, Any], evaluation: dict[str, Any], report: dict[str, Any],
-               splits: dict[str, list[str]], counts: dict[str, int], *, languages: list[str],
-               forced: bool) -> DatasetCard:
+def limited_banner(certificate: dict[str, Any]) -> str:
+    """The warning of a release whose inputs came from stages run with `--limit` ("" when none was)."""
+    limited = limits.limited_stages(certificate)
+    if not limited:
+        return ""
+    return (f"> **LIMITED RUN.** Stages of this release ran on a subset of the rows ({limits.describe(limited)}); "
+            "its rows and numbers are a trial, not the recipe's whole release.\n")
+
+
+def banners(facts: ReleaseFacts) -> str:
+    """The LIMITED RUN and NOT CERTIFIED warnings that apply, each its own block quote."""
+    shown = [limited_banner(facts.certificate), forced_banner(facts.certificate) if facts.forced else ""]
+    return "".join(f"{banner}\n" for banner in shown if banner)
+
+
+def splits_section(facts: ReleaseFacts) -> str:
+    """Markdown table of the splits; an empty split is named and said to be left out."""
+    rows = [[f"`{split}`", n, SPLIT_MEANING.get(split, "") if n else
+             "empty: no file and no config entry (an empty split cannot be loaded)"]
+            for split, n in facts.counts.items()]
+    return _table(["split", "rows", "what"], rows)
+
+
+def fields_section(facts: ReleaseFacts) -> str:
+    """The data fields table, the drop reasons and the example row."""
+    parts = [_table(["field", "type", "meaning"], field_rows(facts.schema))]
+    if facts.drop_reasons:
+        parts += ["### Drop reasons", _table(["drop_reason", "rows", "meaning"], drop_reason_rows(facts.drop_reasons))]
+    if facts.example is not None:
+        parts += ["### Example", "The first kept row (strings cut at 200 characters):",
+                  f"```json\n{example_row(facts.example, facts.schema)}\n```"]
+    return "\n\n".join(parts)
+
+
+def license_section(recipe: Recipe) -> str:
+    """Which licence covers what, and the recipe's note."""
+    lines = [f"- `{license_id}`: {what}" for license_id, what in license_parts(recipe)]
+    note = recipe.publish.license_note.strip()
+    return "\n".join(lines) + (f"\n\n{note}" if note else "")
+
+
+def metrics_section(evaluation: dict[str, Any], report: dict[str, Any]) -> str:
+    """Definitions, the table of evaluated systems and the corpus figures."""
+    if evaluation.get("kind") == "lm":
+        intro = (f"{LM_DEFINITION}.\n\n`base/<model>` is the target LM as published; `<model>/ratio-r` is it "
+                 "fine-tuned on this corpus (r = share of the training texts taken from it).")
+    else:
+        scores = evaluation.get("scores", "soft")
+        intro = (f"{J_DEFINITION}. {SCORE_MODES.get(scores, scores)}\nChrF and BLEU (sacrebleu, 0-100) compare "
+                 "outputs with the human references of the held-out test split.\n\nMixing study: `ratio-r` is the "
+                 "reference detoxifier trained on a mix whose share `r` of rows is synthetic (the total size held "
+                 "fixed, seeded); `ratio-0.00` is the human-data detoxifier of the same run; `identity` copies the "
+                 "input.")
+    corpus = (f"Corpus: distinct-2 of the kept synthetic side {report.get('synthetic', {}).get('distinct_2', 0):.4f}"
+              f" vs human {report.get('human', {}).get('distinct_2', 0):.4f}; outcomes {report.get('outcomes')}.")
+    return f"{intro}\n\n{metrics_table(evaluation)}\n\n{corpus}"
+
+
+def build_card(facts: ReleaseFacts) -> DatasetCard:
     """Build the dataset card (YAML metadata + Markdown body)."""
-    data = card_metadata(recipe, splits, sum(counts.values()), languages)
+    recipe, certificate = facts.recipe, facts.certificate
     prov = certificate["provenance"]
     status = "CERTIFIED" if certificate["certified"] else "NOT CERTIFIED"
-    scores = evaluation.get("scores", "soft")
     git = prov.get("git", {})
+    dropped = facts.counts.get("dropped", 0)
+    bibtex = "\n\n".join(citations(recipe))
     body = f"""
 # {recipe.publish.pretty_name or recipe.name}
 
-{forced_banner(certificate) if forced else ""}
-{CONTENT_WARNING}
+{banners(facts)}{CONTENT_WARNING}
 
 {recipe.description or f"A `{recipe.kind}` corpus made by Detox Factory."}
 
+- Method: {METHOD_NAMES[recipe.kind]}
 - Certification: **{status}** (profile `{recipe.profile}`)
-- Rows: {counts.get("train", 0)} kept (`train`), {counts.get("dropped", 0)} dropped with reasons (`dropped`)
+- Rows: {facts.counts.get("train", 0)} kept (`train`), {dropped} dropped with reasons \
+({"`dropped`" if dropped else "no row was dropped, so there is no `dropped` split"})
 - Recipe: `{prov["recipe"]["name"]}` (sha256 `{prov["recipe"]["sha256"][:16]}`), kind `{recipe.kind}`, in `recipe.yaml`
 - Code: git commit `{git.get("commit")}`{" (with uncommitted changes)" if git.get("dirty") else ""}
+
+## Dataset structure
+
+{splits_section(facts)}
+
+### Data fields
+
+{fields_section(facts)}
+
+## Source data
+
+{chr(10).join(source_lines(recipe))}
+
+## Licences
+
+{license_section(recipe)}
 
 ## Models
 
@@ -130,24 +264,15 @@ def build_card(recipe: Recipe, certificate: dict[str, Any], evaluation: dict[str
 
 ## Metrics
 
-{J_DEFINITION}. {SCORE_MODES.get(scores, scores)}
-ChrF and BLEU (sacrebleu, 0-100) compare outputs with the human references of the held-out test split.
-
-Mixing study: `ratio-r` is the reference detoxifier trained on a mix whose share `r` of rows is
-synthetic (the total size held fixed, seeded); `ratio-0.00` is the human-data detoxifier of the
-same run; `identity` copies the input.
-
-{metrics_table(evaluation)}
-
-Corpus: distinct-2 of the kept synthetic side {report.get("synthetic", {}).get("distinct_2", 0):.4f}
-vs human {report.get("human", {}).get("distinct_2", 0):.4f}; outcomes {report.get("outcomes")}.
+{metrics_section(facts.evaluation, facts.report)}
 
 ## Certificate
 
 {gates_table(certificate)}
 
 The full certificate with provenance (dvc.lock hashes, hashes of the inputs, sampling
-settings, seeds, package versions) is in `certificate.json`; all metrics are in `metrics.json`.
+settings, seeds, package versions, the `--limit` of every stage) is in `certificate.json`;
+all metrics are in `metrics.json`.
 
 ## Use
 
@@ -155,5 +280,13 @@ settings, seeds, package versions) is in `certificate.json`; all metrics are in 
 from datasets import load_dataset
 ds = load_dataset("{recipe.publish.repo_id or "ORG/NAME"}")
 ```
+
+## Citation
+
+If you use this release, cite the method it implements (and the human data it carries):
+
+```bibtex
+{bibtex}
+```
 """
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+    return DatasetCard(f"---\n{card_metadata(facts).to_yaml()}\n---\n{body}")

@@ -2,7 +2,8 @@
 
 It only reads what the certify and publish stages wrote (`<root>/certify/<name>/certificate.json`
 and `<root>/release/<name>/`), so it is safe to run at any time; a recipe whose certificate
-is missing is reported as `not certified yet`.
+is missing is reported as `not certified yet`. Recipes are given by name (`toxify`) or by
+file (`recipes/tiny/toxify.yaml`, whose `name` field is used).
 """
 
 from __future__ import annotations
@@ -10,7 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory import limits
+from factory.recipe import load_recipe
 from factory.records import read_json
+
+
+def recipe_name(name_or_path: str) -> str:
+    """The recipe name of `toxify` or of a recipe file such as `recipes/tiny/toxify.yaml` (its `name`)."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        return load_recipe(path).name
+    return name_or_path
+
+
+def without_results(names: Sequence[str], root: Path) -> list[str]:
+    """The recipes with neither evaluation metrics nor a filter report under `root` (nothing to plot)."""
+    root = Path(root)
+    return [name for name in names if not (root / "eval" / name / "metrics.json").is_file()
+            and not (root / "filtered" / name / "report.json").is_file()]
 
 
 def _number(value: Any) -> str:
@@ -35,6 +53,8 @@ def status_line(name: str, root: Path) -> str:
     passed = sum(bool(g.get("passed")) for g in gates)
     release = Path(root) / "release" / name
     where = f"; release {release}" if release.is_dir() else ""
+    limited = limits.limited_stages(certificate)
+    where += f"; LIMITED RUN ({limits.describe(limited)})" if limited else ""
     if certificate.get("certified"):
         return f"{name}: CERTIFIED ({passed}/{len(gates)} gates){where}"
     return f"{name}: NOT certified ({passed}/{len(gates)} gates pass; failed: {'; '.join(failed_gates(certificate))}){where}"

@@ -30,7 +30,7 @@ models:
   toxicity: {ref: package:profanity-check}
   fluency: {ref: zoo:fluency, label: acceptable}
 evaluate: {scores: soft}
-publish: {pretty_name: Publish test, license: cc-by-4.0, tags: [test-release], shard_rows: 4}
+publish: {pretty_name: Publish test, license: cc-by-4.0, human_license: cc-by-4.0, tags: [test-release], shard_rows: 4}
 """
 
 
@@ -252,3 +252,18 @@ def test_no_token_is_a_clear_message_before_any_request(release_root, online_hub
     result = _push_in_process(recipe, root)
     assert result.exit_code == 2 and "no Hub token" in result.output
     assert online_hub.state.requests == []
+
+
+def test_a_limited_release_is_not_pushed_unless_forced(release_root, online_hub):
+    recipe, root = release_root
+    path = root / "certify" / "pub" / "certificate.json"
+    certificate = json.loads(path.read_text())
+    certificate["provenance"]["limits"] = {"stages": {"ingest": None, "generate": 50}, "limited": True}
+    path.write_text(json.dumps(certificate))
+    refused = _push_in_process(recipe, root)
+    assert refused.exit_code == 2 and "LIMITED RUN (generate --limit 50)" in refused.output
+    assert "--force" in refused.output and online_hub.state.requests == []
+    forced = _push_in_process(recipe, root, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert len(online_hub.state.commits) == 1
+    assert b"LIMITED RUN" in online_hub.state.commits[0]["files"]["README.md"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _PATH_SUFFIXES = (".tsv", ".csv", ".parquet", ".jsonl", ".json", ".txt", ".yaml", ".yml")
 
@@ -59,3 +61,11 @@ class ModelSpec(Section):
     @classmethod
     def _from_string(cls, value: Any) -> Any:
         return {"ref": value} if isinstance(value, str) else value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The JSON schema says what `_from_string` accepts: a bare string (the `ref`) or the full object."""
+        full = handler.resolve_ref_schema(handler(core_schema))
+        bare = {"type": "string", "description": "The `ref` alone: " + full["properties"]["ref"]["description"]}
+        return {"title": full.get("title", cls.__name__), "description": full.get("description", ""),
+                "anyOf": [bare, {key: value for key, value in full.items() if key not in ("title", "description")}]}

@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from factory.recipe.base import Ratio, Section
+
+HUB_LICENSES = (
+    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
+    "bigcode-openrail-m", "afl-3.0", "artistic-2.0", "bsl-1.0", "bsd", "bsd-2-clause", "bsd-3-clause",
+    "bsd-3-clause-clear", "c-uda", "cc", "cc0-1.0", "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0",
+    "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0", "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0",
+    "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0", "cdla-sharing-1.0",
+    "cdla-permissive-1.0", "cdla-permissive-2.0", "wtfpl", "ecl-2.0", "epl-1.0", "epl-2.0", "etalab-2.0", "eupl-1.1",
+    "eupl-1.2", "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0", "isc", "h-research",
+    "intel-research", "lppl-1.3c", "ms-pl", "apple-ascl", "apple-amlr", "mpl-2.0", "odc-by", "odbl", "openmdw-1.0",
+    "openmdw-1.1", "openrail++", "osl-3.0", "postgresql", "ofl-1.1", "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr",
+    "deepfloyd-if-license", "fair-noncommercial-research-license", "llama2", "llama3", "llama3.1", "llama3.2",
+    "llama3.3", "llama4", "grok2-community", "gemma", "unknown", "other",
+)
+"""Licence ids the Hub accepts in a card (https://huggingface.co/docs/hub/repositories-licenses, 2026)."""
+
+
+def _hub_license(value: str) -> str:
+    if value not in HUB_LICENSES:
+        raise ValueError(f"{value!r} is not a Hub licence id (see https://huggingface.co/docs/hub/"
+                         "repositories-licenses; use `other` and explain it in publish.license_note)")
+    return value
+
+
+HubLicense = Annotated[str, AfterValidator(_hub_license),
+                       WithJsonSchema({"type": "string", "enum": list(HUB_LICENSES)})]
+"""A licence id from the Hub's list."""
 
 
 class Certify(Section):
@@ -26,7 +55,24 @@ class Publish(Section):
 
     repo_id: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+$", description="Hub dataset repo ORG/NAME (the CLI's --repo-id wins).")
     private: bool = Field(True, description="Create the repo private (the CLI's --public overrides).")
-    license: str = Field("apache-2.0", description="Licence id on the card.")
+    license: HubLicense = Field("apache-2.0", description="Hub licence id the release is published under (first "
+                                "on the card).")
+    human_license: HubLicense | None = Field(None, description="Hub licence id of the human data (`human.source`, "
+                                             "and `translate.parallel`) whose text pair releases carry; null = unknown "
+                                             "(the card then lists `other` and says so).")
+    generator_license: HubLicense | None = Field(None, description="Hub licence id of `models.generator`, whose "
+                                                 "outputs the release carries (some model licences cover outputs); "
+                                                 "null = unknown (the card then lists `other` and says so).")
+    license_note: str = Field("", description="What the card says about the licences; required when one is `other`.")
     pretty_name: str | None = Field(None, description="Human-readable dataset name on the card.")
     tags: list[str] = Field(default_factory=list, description="Extra tags (not-for-all-audiences is always added).")
     shard_rows: int = Field(100_000, ge=1, description="Rows per Parquet shard.")
+
+    @model_validator(mode="after")
+    def _other_is_explained(self) -> "Publish":
+        given = {"license": self.license, "human_license": self.human_license,
+                 "generator_license": self.generator_license}
+        named_other = [name for name, value in given.items() if value == "other"]
+        if named_other and not self.license_note.strip():
+            raise ValueError(f"license_note is empty: say which licence {', '.join(named_other)} `other` is")
+        return self
