@@ -48,13 +48,15 @@ def test_licences_are_hub_ids_and_other_needs_a_note(validator, tmp_path):
     from factory.recipe import recipe_problems
 
     text = (REPO / "recipes" / "tiny" / "toxify.yaml").read_text()
-    bad = tmp_path / "bad.yaml"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "other").mkdir()
+    bad = tmp_path / "bad" / "toxify.yaml"  # the file stem must be the recipe's name
     bad.write_text(text.replace("  license: apache-2.0\n", "  license: Apache 2.0\n"))
     assert recipe_problems(bad) == [
         "publish.license: 'Apache 2.0' is not a Hub licence id (see https://huggingface.co/docs/hub/"
         "repositories-licenses; use `other` and explain it in publish.license_note) (got 'Apache 2.0')"]
     assert [p.split(":")[0] for p in _errors(validator, yaml.safe_load(bad.read_text()))] == ["publish.license"]
-    other = tmp_path / "other.yaml"
+    other = tmp_path / "other" / "toxify.yaml"
     other.write_text(text.replace("  generator_license: apache-2.0\n", "  generator_license: other\n"))
     assert recipe_problems(other) == ["publish: license_note is empty: say which licence generator_license `other` is"]
     other.write_text(other.read_text() + "  license_note: The generator's own licence, in LICENSE.\n")
