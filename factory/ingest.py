@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from factory.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, write_json, write_records
+from factory.records import Record, atomic_dir, read_parquet, write_json, write_records
 
 SEED_DIR = Path(__file__).parent / "data" / "seed"
 
@@ -50,9 +50,7 @@ def read_table(source: str, hub_split: str = "train") -> tuple[str, list[dict[st
         if suffix in (".tsv", ".csv"):
             return str(path), _read_delimited(path)
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return str(path), pq.read_table(path).to_pylist()
+            return str(path), read_parquet(path).to_pylist()
         raise FactoryError(f"{path}: unsupported file type {suffix!r} (use .tsv, .csv or .parquet)")
     from datasets import load_dataset
 
