@@ -38,7 +38,7 @@ PIPELINE = (*STAGES, "publish")
 
 RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/toxify.yaml) or name (toxify).")
 RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", help="Process at most this many rows (for quick trials).")
+LimitOpt = typer.Option(None, "--limit", min=1, help="Process at most this many rows (for quick trials).")
 
 
 def reports_errors(func: Callable) -> Callable:
@@ -143,9 +143,12 @@ def check(recipes: list[Path] = typer.Argument(..., help="Recipe files to valida
 
 
 @app.command()
+@reports_errors
 def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here instead of stdout.")) -> None:
     """Print (or write) the JSON schema of recipes, for editors."""
     text = json.dumps(recipe_json_schema(), indent=2) + "\n"
+    if out and not out.parent.is_dir():
+        raise FactoryError(f"{out}: no folder {out.parent}")
     if out:
         out.write_text(text)
     else:

@@ -20,7 +20,7 @@ grid_app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/translate.yaml) or name (translate).")
 RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", help="Use at most this many rows (for quick trials).")
+LimitOpt = typer.Option(None, "--limit", min=1, help="Use at most this many rows (for quick trials).")
 SettingOpt = typer.Option(None, "--setting", help="One train setting of grid.train (default: every setting).")
 LangOpt = typer.Option(None, "--lang", help="One eval language of grid.eval (default: every language).")
 

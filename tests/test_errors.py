@@ -197,3 +197,15 @@ def test_docs_without_a_reference_section_is_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no reference here\n")
     assert "no recipe reference section" in fails_cleanly(["docs", "--readme", readme])
+
+
+def test_schema_into_a_missing_folder_is_an_error(tmp_path):
+    target = tmp_path / "nope" / "recipe.schema.json"
+    assert fails_cleanly(["schema", "--out", target]) == f"error: {target}: no folder {target.parent}"
+
+
+def test_a_negative_limit_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(app, ["ingest", "toxify", "--root", str(tmp_path / "data"), "--limit", "-1"])
+    assert result.exit_code == 2 and "--limit" in result.output
+    assert not (tmp_path / "data").exists()
