@@ -140,10 +140,11 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
         cli_translate.run_grid(recipe, root, limit)
         cli_translate.export(recipe, root, limit)
     from factory import publish as stage
+    from factory.records import read_json
 
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     typer.echo(f"publish: built {folder} (dry run)")
-    certificate = json.loads((folder / "certificate.json").read_text())
+    certificate = read_json(folder / "certificate.json")
     failed = [g["name"] for g in certificate["gates"] if not g["passed"]]
     typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
@@ -181,6 +182,8 @@ def pipeline(
 def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here instead of stdout.")) -> None:
     """Print (or write) the JSON schema of recipes, for editors."""
     text = json.dumps(recipe_json_schema(), indent=2) + "\n"
+    if out and not out.parent.is_dir():
+        raise FactoryError(f"{out}: no folder {out.parent}")
     if out:
         out.write_text(text)
     else:
@@ -201,11 +204,14 @@ def abliterate(
 
 
 @app.command()
+@reports_errors
 def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README whose recipe reference to rewrite.")) -> None:
     """Regenerate the recipe reference section of the README from the schema."""
     from factory.recipe.reference import END, START, recipe_reference
 
-    text = readme.read_text()
+    text = readme.read_text() if readme.is_file() else ""
+    if START not in text or END not in text.split(START, 1)[-1]:
+        raise FactoryError(f"{readme}: no recipe reference section (a line {START}, later a line {END})")
     head, rest = text.split(START, 1)
     tail = rest.split(END, 1)[1]
     readme.write_text(f"{head}{START}\n{recipe_reference()}{END}{tail}")
@@ -216,7 +222,7 @@ def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README
 @reports_errors
 def zoo(
     out: Path = typer.Option(Path("data/models/zoo"), "--out", help="Folder of the tiny zoo."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every zoo model."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of every zoo model."),
     scale: float = typer.Option(1.0, "--scale", help="Multiplier of training steps (tests use 0.02)."),
 ) -> None:
     """Build the tiny models of the `tiny` profile, offline and deterministically."""

@@ -14,13 +14,16 @@ class FactoryError(Exception):
 
 
 class RecipeError(FactoryError):
-    """A recipe failed validation; `problems` lists every problem found, one per line."""
+    """A recipe failed validation; `problems` lists every problem found, one per line.
+
+    One problem is one line, `path: problem`; several get a count line first.
+    """
 
     def __init__(self, path: str, problems: list[str]):
         self.path = path
         self.problems = problems
         lines = "\n".join(f"{path}: {p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in {path}:\n{lines}")
+        super().__init__(lines if len(problems) == 1 else f"{len(problems)} problems in {path}:\n{lines}")
 
 
 def check_limit(limit: int | None, stage: str) -> int | None:

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from factory.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 from factory.recipe.translate import DEFAULT_DPO_PROMPT
-from factory.records import Record, atomic_dir, atomic_file, read_records, write_json
+from factory.records import Record, atomic_dir, atomic_file, read_parquet, read_records, write_json
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "sft": ("text", "lang", "group", "split"),
@@ -84,7 +84,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     """Read an export file written by `write_rows`."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return pq.read_table(path).to_pylist()
+        return read_parquet(path).to_pylist()
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 

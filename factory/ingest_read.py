@@ -75,9 +75,9 @@ def read_source(source: str, columns: Sequence[str], hub_split: str = "train",
         if suffix in (".tsv", ".csv"):
             return read_delimited(path, columns)
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
+            from factory.records import read_parquet
 
-            return _table_rows(str(path), "parquet", pq.read_table(path), columns)
+            return _table_rows(str(path), "parquet", read_parquet(path), columns)
         raise FactoryError(f"{path}: unsupported file type {suffix!r} (use .tsv, .csv or .parquet)")
     return _hub_rows(source, hub_split, columns)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from factory.records import atomic_dir, read_json
+from factory.upstream import missing_input
 
 PARTS = ("STA", "SIM", "FL", "J")
 
@@ -173,8 +174,16 @@ def grid_heatmap_png(cells: list[dict[str, Any]], title: str) -> bytes:
 
 
 def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path = Path("data/plots")) -> Path:
-    """Render every plot of `recipes` whose inputs exist into `out` (atomically)."""
+    """Render every plot of `recipes` whose inputs exist into `out` (atomically).
+
+    A recipe with neither evaluation metrics nor a filter report is an error: it names the
+    missing folder and the stage to run first (a misspelt name is not silently skipped).
+    """
     root = Path(root)
+    for name in recipes:
+        metrics, report = root / "eval" / name / "metrics.json", root / "filtered" / name / "report.json"
+        if not metrics.exists() and not report.exists():
+            raise missing_input(metrics)
     summary_rows = []
     with atomic_dir(out) as tmp:
         for name in recipes:

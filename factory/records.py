@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,9 @@ from typing import Any, Iterable, Iterator, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from factory.errors import FactoryError
+from factory.upstream import require_file
 
 RowKind = Literal["pair", "text"]
 Scalar = str | int | float | bool | None
@@ -152,16 +156,36 @@ def write_records(path: Path, records: Iterable[Record]) -> Path:
     return path
 
 
+def read_parquet(path: Path, schema: pa.Schema | None = None) -> pa.Table:
+    """Read a Parquet file; a missing, truncated or foreign file is a `FactoryError` naming it."""
+    path = require_file(path)
+    try:
+        return pq.read_table(path, schema=schema)
+    except (pa.ArrowException, OSError) as exc:
+        raise FactoryError(f"{path}: not a readable Parquet file{' of records' if schema else ''} "
+                           f"({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"^Could not open Parquet input source '.*?': ", "", str(exc).strip()).splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
 def read_records(path: Path, *, kept_only: bool = False) -> list[Record]:
     """Read records from a Parquet file; with `kept_only`, skip dropped rows."""
-    records = table_to_records(pq.read_table(path, schema=SCHEMA))
+    records = table_to_records(read_parquet(path, schema=SCHEMA))
     return [r for r in records if r.kept] if kept_only else records
 
 
 def iter_batches(path: Path, batch_size: int = 10_000) -> Iterator[list[Record]]:
     """Yield records from a Parquet file in batches, without loading it whole."""
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-        yield table_to_records(pa.Table.from_batches([batch]))
+    path = require_file(path)
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_size)
+        for batch in batches:
+            yield table_to_records(pa.Table.from_batches([batch]))
+    except (pa.ArrowException, OSError) as exc:
+        raise FactoryError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
 
 
 @contextlib.contextmanager
@@ -210,5 +234,9 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def read_json(path: Path) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file; a missing or malformed file is a `FactoryError` naming it."""
+    path = require_file(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FactoryError(f"{path}: not valid JSON ({exc})") from None

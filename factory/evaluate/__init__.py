@@ -30,13 +30,13 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
 
     test = read_records(Path(root) / "human" / recipe.name / "test.parquet")
     inputs, references = test_inputs(test, limit or recipe.evaluate.max_rows)
-    scorers = Scorers(recipe, root)
     trained = Path(root) / "trained" / recipe.name
+    training = read_json(trained / "summary.json")
+    scorers = Scorers(recipe, root)
     results, all_rows = {}, []
     summary, rows = evaluate_outputs(scorers, inputs, inputs, references, recipe, "identity")
     results["identity"] = summary
     all_rows += rows
-    training = read_json(trained / "summary.json")
     for stem in sorted(training):
         outputs = detoxify(trained / stem, inputs, recipe)
         summary, rows = evaluate_outputs(scorers, inputs, outputs, references, recipe, stem)

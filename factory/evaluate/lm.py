@@ -171,9 +171,9 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     """Evaluate the base and the detoxified version of every target; write metrics, rows and mixing.csv."""
     root = Path(root)
     prompts = load_prompts(recipe.lm_evaluate, recipe.seed, per_group=limit)
-    scorer = Scorer(recipe, root)
     trained = root / "trained" / recipe.name
     stems = sorted({key.split("/", 1)[1] for key in read_json(trained / "summary.json")})
+    scorer = Scorer(recipe, root)
     systems: dict[str, Any] = {}
     targets: dict[str, Any] = {}
     all_rows: list[Record] = []

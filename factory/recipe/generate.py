@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from factory.recipe.base import Ratio, Section
+from factory.recipe.base import Dtype, Ratio, Section, Seed
 
 
 class Sampling(Section):
@@ -17,7 +17,7 @@ class Sampling(Section):
     top_k: int = Field(0, ge=0, description="Top-k cut-off (0 = off).")
     max_new_tokens: int = Field(64, ge=1, description="Tokens generated per request at most.")
     n: int = Field(1, ge=1, description="Completions per input.")
-    seed: int = Field(0, description="Base seed; each request's seed is derived from it and the row id.")
+    seed: Seed = Field(0, description="Base seed; each request's seed is derived from it and the row id.")
     stop: list[str] = Field(default_factory=lambda: ["\n"], description="Stop strings.")
 
 
@@ -26,13 +26,14 @@ class Prompt(Section):
 
     system: str | None = Field(None, description="System message; default: factory.prompts.DEFAULT_SYSTEM for the kind.")
     few_shot: int = Field(3, ge=0, le=50, description="k: few-shot examples per request (published: 10 for PseudoParaDetox).")
-    few_shot_seed: int = Field(0, description="Seed of the per-request choice of few-shot examples.")
+    few_shot_seed: Seed = Field(0, description="Seed of the per-request choice of few-shot examples.")
 
 
 class VllmSettings(Section):
     """Settings of the vLLM offline engine (backend `vllm`)."""
 
-    dtype: str = Field("auto", description="Weights dtype.")
+    dtype: Dtype = Field("auto", description="Weights dtype: auto (that of models.generator), float32, bfloat16 "
+                                             "or float16.")
     max_model_len: int | None = Field(None, ge=16, description="Context length (prompt + output) to reserve.")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model replica.")
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="Share of GPU memory vLLM may use.")

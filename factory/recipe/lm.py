@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.recipe.base import ExistingPathOrId, ModelSpec, Ratio, Section
+from factory.recipe.base import ExistingPathOrId, ModelSpec, Ratio, Section, Seed
 from factory.recipe.study import Train
 
 LM_KINDS = ("distill", "selfgen")
@@ -100,7 +100,7 @@ class Distill(Section):
     batch_size: int = Field(128, ge=1, description="Texts decoded together (published: 128 per call).")
     top_k: int = Field(0, ge=0, description="Extra top-k cut on the contrastive scores (0 = off, published: off).")
     top_p: float = Field(1.0, gt=0, le=1, description="Extra nucleus cut on the contrastive distribution (1 = off, published: off).")
-    seed: int = Field(1234, description="Sampling seed; text i uses its own generator seeded by (seed, i).")
+    seed: Seed = Field(1234, description="Sampling seed; text i uses its own generator seeded by (seed, i).")
 
 
 class SelfGen(Section):

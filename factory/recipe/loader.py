@@ -2,10 +2,18 @@
 
 Every problem in a recipe is reported at once, each as `field.path: reason`, and the
 caller gets a `RecipeError` (exit code 2) instead of a traceback.
+
+Recipes are plain YAML, read stricter than PyYAML's safe loader does: a key given twice
+in one mapping is an error (not "the last one wins"), aliases (`*name`) and merge keys
+(`<<:`) are refused - a recipe spells out every value, there is no YAML inheritance, and
+a few nested aliases cannot blow a 1 KB file up to gigabytes of values and messages - and
+numbers such as `5e-5` and `1e4` are floats, as in YAML 1.2 (PyYAML reads them as strings).
 """
 
 from __future__ import annotations
 
+import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +21,93 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from factory.errors import FactoryError, RecipeError
-from factory.recipe.base import Section
+from factory.recipe.base import Section, Seed
 from factory.recipe.schema import Recipe
 from factory.recipe.translate import GridParams
+
+
+class RecipeYamlError(yaml.MarkedYAMLError):
+    """Valid YAML that recipes do not allow (a duplicate key, an alias); `problem` says which."""
+
+
+class RecipeYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without duplicate keys or aliases, and with YAML 1.2 exponent floats."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Refuse an alias where it is used (before anything is expanded)."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise RecipeYamlError(problem=f"alias *{event.anchor}: YAML aliases are not allowed (recipes are "
+                                          "plain YAML, without inheritance); write the value out",
+                                  problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping whose keys are all different; a repeated key names both lines."""
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise RecipeYamlError(problem="merge key <<: not allowed (recipes are plain YAML, without "
+                                              "inheritance); write the keys out", problem_mark=key_node.start_mark)
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in first_line:
+                    raise RecipeYamlError(problem=f"duplicate key {_shorten(key)} (first on line {first_line[key] + 1}"
+                                                  "); each key may appear once", problem_mark=key_node.start_mark)
+                first_line[key] = key_node.start_mark.line
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
+RecipeYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+MAX_SHOWN = 80
+"""Characters of an input value shown in a message at most."""
+
+MAX_MESSAGE = 300
+"""Characters of one validation message at most (custom validators quote values too)."""
+
+
+
+def _shorten(value: Any, limit: int = MAX_SHOWN) -> str:
+    """`repr(value)`, cut to `limit` characters without building the whole repr of a huge value."""
+    short = reprlib.Repr()  # keyword arguments need Python 3.12
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict = 3, 8, 8, 8
+    short.maxstring = short.maxother = short.maxlong = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise RecipeError(str(path), ["file not found"])
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=RecipeYamlLoader)
     except UnicodeDecodeError as exc:
         raise RecipeError(str(path), [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except RecursionError:
+        raise RecipeError(str(path), ["nested too deeply to read"]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise RecipeError(str(path), [f"not valid YAML ({str(exc).split(':')[0][:MAX_SHOWN]})"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise RecipeError(str(path), [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        problem = getattr(exc, "problem", None) or exc
+        if isinstance(exc, RecipeYamlError):
+            raise RecipeError(str(path), [f"{where}{problem}"]) from None
+        raise RecipeError(str(path), [f"{where}not valid YAML ({problem})"]) from None
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        part = part if isinstance(part, int) else str(part)[:MAX_SHOWN]
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "(top level)"
 
 
@@ -62,8 +135,9 @@ def describe_error(err: dict[str, Any]) -> str:
     message = err["msg"]
     if err["type"] == "value_error":
         message = message.removeprefix("Value error, ")
+    message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
     got = err.get("input")
-    shown = "" if err["type"] == "missing" or isinstance(got, dict) else f" (got {got!r})"
+    shown = "" if err["type"] == "missing" or isinstance(got, dict) else f" (got {_shorten(got)})"
     return f"{_field_path(loc)}: {message}{shown}"
 
 
@@ -98,7 +172,7 @@ class Params(Section):
 
     profile: str = Field("tiny", description="Profile of the listed recipes: tiny or full.")
     recipes: list[str] = Field(description="Recipe names to run; each is recipes/<profile>/<name>.yaml.")
-    seed: int = Field(0, description="Seed of the tiny zoo.")
+    seed: Seed = Field(0, description="Seed of the tiny zoo.")
     zoo_scale: float = Field(1.0, gt=0, description="Multiplier of the tiny zoo's training steps.")
     grid: GridParams | None = Field(None, description="The translate recipe's grid, expanded by DVC `matrix` stages.")
 

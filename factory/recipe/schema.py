@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from factory.recipe.base import Section
+from factory.recipe.base import Section, Seed, name_model_roles
 from factory.recipe.data import HumanData, Models
 from factory.recipe.engine import Engine, engine_problems
 from factory.recipe.filter import Filter
@@ -28,7 +28,7 @@ class Recipe(Section):
     kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen or translate.")
     profile: Literal["tiny", "full"] = Field("tiny", description="tiny: offline zoo models on CPU; full: Hub models, published settings.")
     description: str = Field("", description="What this release is for; shown on the dataset card.")
-    seed: int = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")
+    seed: Seed = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")
     human: HumanData = Field(default_factory=HumanData, description="Human data: few-shot pool, mixing partner, test split.")
     models: Models = Field(default_factory=Models, description="Models by role.")
     generate: Generate = Field(default_factory=Generate, description="Generation settings.")
@@ -93,6 +93,11 @@ class Recipe(Section):
         problems = engine_problems(self.kind, self.generate.backend, self.engine)
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _name_model_roles(self) -> "Recipe":
+        name_model_roles(self)
         return self
 
     @property

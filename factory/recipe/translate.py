@@ -99,7 +99,7 @@ class Translate(Section):
                           "<lang>_train_neutral.csv (no header, row-aligned), `fixture` (the bundled tiny German and "
                           "Spanish pairs) or a Hub dataset with one split per language "
                           "(textdetox/multilingual_paradetox). Split into train/test by human.test_fraction.")
-    parallel_columns: tuple[str, str] = Field(("toxic_sentence", "neutral_sentence"),
+    parallel_columns: tuple[str, str] = Field(("toxic_sentence", "neutral_sentence"), strict=False,
                                               description="Toxic and neutral columns of a Hub `parallel` dataset.")
     parallel_max_pairs: int | None = Field(None, ge=1, description="Read at most this many `parallel` pairs per "
                                                                    "language (after a seeded shuffle).")

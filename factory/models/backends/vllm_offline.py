@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from factory.errors import FactoryError
 from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
-from factory.models.loading import resolve
+from factory.models.loading import loading, resolve
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Sampling, VllmSettings
 
@@ -79,7 +79,9 @@ class VllmBackend:
         except ImportError as error:
             raise FactoryError("generate.backend: vllm needs the vllm extra (pip install 'detox-factory[vllm]')") from error
         self.spec, self.root, self.settings = spec, root, settings
-        self.llm = LLM(**engine_kwargs(spec, root, settings, seed, cpu=current_platform.is_cpu()))
+        kwargs = engine_kwargs(spec, root, settings, seed, cpu=current_platform.is_cpu())
+        with loading(spec, kwargs["model"]):
+            self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
     def describe(self) -> dict[str, Any]:
