@@ -179,6 +179,7 @@ def pipeline(
 
 
 @app.command()
+@reports_errors
 def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here instead of stdout.")) -> None:
     """Print (or write) the JSON schema of recipes, for editors."""
     text = json.dumps(recipe_json_schema(), indent=2) + "\n"

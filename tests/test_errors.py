@@ -65,7 +65,7 @@ def test_evaluate_without_trained_models_asks_for_train_before_loading_any_model
 
 def test_plots_of_an_unknown_recipe_is_an_error_not_an_empty_folder(tmp_path):
     line = fails_cleanly(["plots", "nope", "--root", tmp_path / "data", "--out", tmp_path / "plots"])
-    assert f"{tmp_path / 'data' / 'eval' / 'nope'}: missing; run `factory evaluate nope" in line
+    assert "nothing to plot for 'nope'" in line and f"{tmp_path / 'data' / 'eval' / 'nope'}" in line
     assert not (tmp_path / "plots").exists()
 
 

@@ -210,8 +210,7 @@ def test_check_resolves_a_name_by_the_profile_of_params_yaml(tmp_path, monkeypat
     _write(tmp_path / "recipes" / "tiny" / "demo.yaml", "name: demo\nkind: toxify\n")
     result = CliRunner().invoke(app, ["check", "demo"])
     assert result.exit_code == 2
-    assert result.output.strip() == "recipes/full/demo.yaml: seed: Input should be a valid integer, unable to parse " \
-                                    "string as an integer (got 'oops')"
+    assert result.output.strip() == "recipes/full/demo.yaml: seed: Input should be a valid integer (got 'oops')"
 
 
 def test_check_rejects_a_name_that_is_not_the_file_name(tmp_path, monkeypatch):
