@@ -88,7 +88,8 @@ class FaultProxy(_ServerThread):
         if fault == "500":
             return web.Response(status=500, text="injected internal error")
         if fault in ("400", "401"):
-            return web.Response(status=int(fault), text=f"injected refusal; you sent {request.headers.get('Authorization')}")
+            sent = request.headers.get("Authorization")
+            return web.Response(status=int(fault), text=f"injected refusal; you sent {sent}")
         if fault == "408":
             return web.Response(status=408, text="injected request timeout")
         if fault == "garbage":

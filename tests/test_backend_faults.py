@@ -162,7 +162,8 @@ def test_rejected_key_names_its_variable_and_is_masked(fake, tmp_path, monkeypat
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "401"}).start()
     try:
         with pytest.raises(FactoryError) as error:
-            client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_KEY").generate(make_requests(1), SAMPLING)
+            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_KEY")
+            backend.generate(make_requests(1), SAMPLING)
     finally:
         proxy.stop()
     message = str(error.value)
