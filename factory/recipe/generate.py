@@ -47,8 +47,12 @@ class ServerSettings(Section):
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never the key itself).")
     mode: Literal["chat", "completion"] = Field("chat", description="Chat completions or plain completions.")
     concurrency: int = Field(16, ge=1, description="Requests in flight at most.")
-    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
-    max_retries: int = Field(6, ge=0, description="Retries on 429/5xx/connection errors (exponential backoff with jitter).")
+    timeout_s: float = Field(120.0, gt=0,
+                             description="Timeout of each attempt in seconds (to connect, and for the answer).")
+    max_retries: int = Field(6, ge=0,
+                             description="Retries per request, shared by HTTP failures (connection errors, timeouts, "
+                                         "408/409/429/5xx; the openai SDK's backoff with jitter) and unusable answers "
+                                         "(finish_reason abort or error).")
 
 
 class Checks(Section):
