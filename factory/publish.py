@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from factory.errors import FactoryError
+from factory.outputs import MARKER, same_folder
 from factory.publish_card import build_card
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, read_json, read_records, records_to_table, write_json
@@ -52,8 +53,12 @@ def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: boo
                            "use --force to publish anyway (the card will say so)")
 
 
-def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False) -> Path:
-    """Assemble the release folder at `out` (atomically); refuse an uncertified one unless forced."""
+def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False, overwrite: bool = False) -> Path:
+    """Assemble the release folder at `out` (atomically); refuse an uncertified one unless forced.
+
+    `out` other than data/release/<recipe> is a folder the user named: an existing one not
+    made by `factory publish` is refused unless `overwrite` (see `factory.outputs`).
+    """
     root = Path(root)
     certificate = read_json(root / "certify" / recipe.name / "certificate.json")
     check_certificate(recipe, certificate, force=force)
@@ -63,7 +68,8 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False)
     kept = [r for r in rows if r.kept]
     dropped = [r for r in rows if not r.kept]
     languages = sorted({r.lang for r in kept} or {recipe.human.lang})
-    with atomic_dir(out) as tmp:
+    user_folder = not same_folder(out, release_folder(recipe, root))
+    with atomic_dir(out, maker="factory publish", user_folder=user_folder, overwrite=overwrite, roots=[root]) as tmp:
         splits = {"train": write_shards(tmp, "train", kept, recipe.publish.shard_rows),
                   "dropped": write_shards(tmp, "dropped", dropped, recipe.publish.shard_rows)}
         write_json(tmp / "certificate.json", certificate)
@@ -74,6 +80,11 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False)
                           languages=languages, forced=not certificate["certified"])
         card.save(tmp / "README.md")
     return out
+
+
+def release_folder(recipe: Recipe, root: Path) -> Path:
+    """The pipeline's own release folder of `recipe`: <root>/release/<name>."""
+    return Path(root) / "release" / recipe.name
 
 
 def _scrub(text: str) -> str:
@@ -113,7 +124,8 @@ def push(folder: Path, repo_id: str, *, private: bool, certified: bool) -> str:
         if private and api.repo_info(repo_id, repo_type="dataset").private is False:
             raise FactoryError(f"publish {repo_id}: the repo exists and is public; pass --public to publish into it")
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                 commit_message=f"{message} made by detox-factory", delete_patterns=["data/*"])
+                                 commit_message=f"{message} made by detox-factory", delete_patterns=["data/*"],
+                                 ignore_patterns=[MARKER])
     except HfHubHTTPError as exc:
         status = getattr(exc.response, "status_code", "?")
         detail = _scrub(str(exc).splitlines()[0])
@@ -128,14 +140,15 @@ def push(folder: Path, repo_id: str, *, private: bool, certified: bool) -> str:
 
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None, repo_id: str | None = None,
-        dry_run: Path | None = None, public: bool = False, force: bool = False) -> Path:
+        dry_run: Path | None = None, public: bool = False, force: bool = False, overwrite: bool = False) -> Path:
     """Build the release folder (data/release/<recipe>/ or `dry_run`); push it when `repo_id` is given.
 
     With neither `repo_id` nor `dry_run` (the DVC stage), this is a dry run into the
-    default folder. With `dry_run`, nothing is pushed whatever `repo_id` says.
+    default folder. With `dry_run`, nothing is pushed whatever `repo_id` says. `overwrite`
+    lets `dry_run` replace a folder the factory did not make.
     """
-    folder = Path(dry_run) if dry_run else Path(root) / "release" / recipe.name
-    build_release(recipe, folder, root=root, force=force)
+    folder = Path(dry_run) if dry_run else release_folder(recipe, root)
+    build_release(recipe, folder, root=root, force=force, overwrite=overwrite)
     if repo_id and dry_run is None:
         certified = read_json(folder / "certificate.json")["certified"]
         push(folder, repo_id, private=recipe.publish.private and not public, certified=certified)
