@@ -150,6 +150,8 @@ def classify(path: Path, folder: Path, recipe: Recipe | None, current: set[Path]
     if owner is not None:
         if is_locked(owner):
             return CacheEntry(path, LABELS["leftover"], size, note=f"kept: {owner} is being written")
+        if ".old-" in path.name and not os.path.lexists(owner):
+            return CacheEntry(path, LABELS["leftover"], size, stale=f"{owner.name} is missing: restored as {owner.name}")
         return CacheEntry(path, LABELS["leftover"], size, stale=f"left by an interrupted write of {owner.name}")
     kind = _kind_of(path.relative_to(folder).parts)
     label = LABELS[kind]
@@ -225,7 +227,8 @@ def clean(root: Path, recipes: dict[str, Recipe], *, requests: bool = False, dry
                 continue
         done.append(entry)
         why = entry.stale or "asked by --requests"
-        lines.append(f"clean: {verb} {entry.path} ({human_size(entry.size)}; {entry.kind}: {why})")
+        action = verb.replace("remove", "restore") if "restored as" in why else verb
+        lines.append(f"clean: {action} {entry.path} ({human_size(entry.size)}; {entry.kind}: {why})")
     chosen = done
     freed = human_size(sum(e.size for e in chosen))
     lines.append(f"clean: {verb} {len(chosen)} of {len(entries)} entries under {base}, {freed}; "

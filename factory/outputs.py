@@ -92,8 +92,15 @@ def _try_lock(lock: Path) -> int | None:
         os.close(fd)  # the previous holder removed the file after we opened it: lock the new one
 
 
+def _command() -> str:
+    """This process's command line as typed: `factory filter recipes/tiny/toxify.yaml`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    name = {"__main__.py": "factory", "-c": "python -c"}.get(name, name)  # python -m factory; python -c
+    return " ".join([name, *sys.argv[1:]])[:300]
+
+
 def _write_holder(fd: int) -> None:
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv)[:300],
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(),
               "since": datetime.now().isoformat(timespec="seconds")}
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)

@@ -350,3 +350,18 @@ def test_clean_leaves_a_recipe_alone_while_its_stage_runs(cache_root, data_root)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("clean: removed 1 of 6 entries")
     assert cache_root["gone"].exists() and not cache_root["stale"].exists()
+
+
+def test_clean_restores_a_stranded_cache_folder_and_removes_dead_temporaries(data_root, monkeypatch):
+    monkeypatch.chdir(REPO)
+    base = data_root / "cache" / "gone"
+    (base / ".toxic-k.old-77").mkdir(parents=True)  # a kill between the renames of the toxic model's swap
+    (base / ".toxic-k.old-77" / "model.safetensors").write_bytes(b"w")
+    (base / ".toxic-j.tmp-77-abcd").mkdir()  # the build folder of a writer that died
+    dry = _invoke("clean", "--root", data_root, "--dry-run").output
+    assert f"clean: would restore {base / '.toxic-k.old-77'} (1 B; leftover of an interrupted write: toxic-k is " \
+           "missing: restored as toxic-k)" in dry
+    assert f"clean: would remove {base / '.toxic-j.tmp-77-abcd'} (0 B; leftover" in dry
+    assert _invoke("clean", "--root", data_root).exit_code == 0
+    assert sorted(p.name for p in base.iterdir()) == ["toxic-k"]
+    assert (base / "toxic-k" / "model.safetensors").read_bytes() == b"w"
