@@ -8,7 +8,7 @@
   only when it is missing, empty or marked by the same command, unless `overwrite`. A
   stage's own output (`data/<stage>/<recipe>`, the default) is replaced whatever it holds,
   since older versions made those folders without a marker. A folder that is, or contains,
-  the working directory, the data root (`./data` and any `protected` root), the checkout
+  the working directory, the data root (`./data` and any of `roots`), the checkout
   of this package, the home folder or `/` is never replaced, not even with `overwrite`.
 - While a folder is written, `.<name>.lock` beside it is held (`fcntl.flock`) and names
   its writer (pid, host, command, start time). A second writer of the same folder stops
@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import glob
 import json
 import os
@@ -54,9 +55,10 @@ def lock_path(path: Path) -> Path:
 def read_holder(path: Path) -> dict[str, Any] | None:
     """Who holds (or last held) the lock of `path`: pid, host, command, since; None if unknown."""
     try:
-        return json.loads(lock_path(path).read_text())
+        holder = json.loads(lock_path(path).read_text())
     except (OSError, ValueError):
         return None
+    return holder if isinstance(holder, dict) else None
 
 
 def describe_holder(holder: dict[str, Any] | None) -> str:
@@ -120,7 +122,8 @@ def folder_lock(path: Path) -> Iterator[None]:
         _write_holder(fd)
         yield
     finally:
-        lock.unlink(missing_ok=True)  # while still holding it, so no one else locks the old file
+        with contextlib.suppress(OSError):
+            lock.unlink(missing_ok=True)  # while still holding it, so no one else locks the old file
         os.close(fd)
 
 
@@ -211,6 +214,7 @@ def recover_swap(path: Path) -> None:
         _remove(stale)
 
 
+@functools.lru_cache(maxsize=1)
 def _renameat2() -> Any:
     try:
         func = ctypes.CDLL(None, use_errno=True).renameat2
