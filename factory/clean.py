@@ -151,7 +151,8 @@ def classify(path: Path, folder: Path, recipe: Recipe | None, current: set[Path]
         if is_locked(owner):
             return CacheEntry(path, LABELS["leftover"], size, note=f"kept: {owner} is being written")
         if ".old-" in path.name and not os.path.lexists(owner):
-            return CacheEntry(path, LABELS["leftover"], size, stale=f"{owner.name} is missing: restored as {owner.name}")
+            why = f"{owner.name} is missing: restored as {owner.name}"
+            return CacheEntry(path, LABELS["leftover"], size, stale=why)
         return CacheEntry(path, LABELS["leftover"], size, stale=f"left by an interrupted write of {owner.name}")
     kind = _kind_of(path.relative_to(folder).parts)
     label = LABELS[kind]
