@@ -48,6 +48,13 @@ def release(tmp_path) -> tuple[Path, Path]:
     return recipe, root
 
 
+def _empty_results(root: Path) -> Path:
+    """Evaluation metrics of a recipe `none` with no system: `factory plots none` has nothing to draw but succeeds."""
+    (root / "eval" / "none").mkdir(parents=True, exist_ok=True)
+    (root / "eval" / "none" / "metrics.json").write_text('{"systems": {}}')
+    return root
+
+
 # --- 1. folders the user names are replaced only when the factory made them, or with --overwrite
 
 
@@ -85,6 +92,7 @@ def test_the_pipelines_own_folders_of_older_versions_are_replaced_without_asking
     assert dvc_publish.exit_code == 0, dvc_publish.output
     assert _files(root / "release" / "pub")[:2] == [".factory-made", "README.md"]
     assert not (root / "release" / "pub" / "old.txt").exists()
+    _empty_results(root)
     for _ in range(2):
         dvc_plots = _invoke("plots", "none", "--root", root, "--out", root / "plots")
         assert dvc_plots.exit_code == 0, dvc_plots.output
@@ -93,6 +101,7 @@ def test_the_pipelines_own_folders_of_older_versions_are_replaced_without_asking
 
 def test_plots_refuses_a_folder_the_factory_did_not_make(tmp_path):
     mine = _user_folder(tmp_path)
+    _empty_results(tmp_path / "data")
     result = _invoke("plots", "none", "--root", tmp_path / "data", "--out", mine)
     assert result.exit_code == 2 and f"{mine}: refusing to replace this folder" in result.output
     assert _files(mine) == ["notes.txt", "sub/data.csv"]
@@ -215,6 +224,7 @@ except FactoryError as exc:
 
 def test_a_second_writer_stops_naming_the_first_and_leaves_its_folder_alone(tmp_path):
     out, go = tmp_path / "data" / "plots", tmp_path / "go"
+    _empty_results(tmp_path / "data")
     first = subprocess.Popen([sys.executable, "-c", WRITER, str(out), str(go)], stdout=subprocess.PIPE, text=True,
                              env=ENV)
     try:
@@ -228,7 +238,7 @@ def test_a_second_writer_stops_naming_the_first_and_leaves_its_folder_alone(tmp_
         go.touch()
         assert first.wait(timeout=60) == 0
     assert _files(out) == [".factory-made", "first.txt", "second.txt"]
-    assert sorted(p.name for p in out.parent.iterdir()) == ["plots"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["eval", "plots"]
 
 
 def test_concurrent_writers_never_break_each_other(tmp_path):
@@ -316,7 +326,7 @@ def test_status_cache_lists_every_entry_with_its_size_and_verdict(cache_root, da
     assert (f"  {cache_root['gone']}  2.0 kB  training checkpoints: stale (recipe gone is not in params.yaml)"
             in lines)
     assert f"  {cache_root['unknown']}  2.0 kB  training checkpoints: kept (current fingerprint unknown: " \
-           "FileNotFoundError" in result.output
+           f"FactoryError: {data_root / 'mixed' / 'detoxify'}: missing; run `factory mix detoxify" in result.output
     assert (f"  {cache_root['requests-toxify']}  600 B  request cache: kept (`factory clean --requests` removes it)"
             in lines)
 
