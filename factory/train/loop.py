@@ -5,16 +5,24 @@ epoch is a permutation seeded by (seed, epoch), so a run resumed from a checkpoi
 exactly the batches an uninterrupted run would. A checkpoint (model, optimiser,
 scheduler, step, RNG) is written atomically every `save_every` steps and at the end;
 only the latest is kept.
+
+Checkpoints are read with `torch.load(weights_only=True)`: tensors and plain Python
+values only, never pickled objects, so a planted `step-N.pt` cannot run code. A file that
+does not load that way (or lacks a part) stops the run with a `FactoryError` naming it;
+it is never skipped silently, since restarting from step 0 would hide a lost run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from factory.errors import FactoryError
 from factory.recipe.study import Train
 from factory.records import atomic_file
 
@@ -60,9 +68,55 @@ def _schedule(optimizer: Any, settings: Train, steps: int) -> Any:
     return get_linear_schedule_with_warmup(optimizer, warmup, steps)
 
 
+CHECKPOINT_NAME = re.compile(r"step-(\d+)\.pt")
+"""File name of a checkpoint: `step-N.pt`, N the optimiser steps taken."""
+
+
 def _latest_checkpoint(folder: Path) -> Path | None:
-    found = sorted(folder.glob("step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
-    return found[-1] if found else None
+    found = [(int(m.group(1)), p) for p in folder.glob("step-*.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return max(found)[1] if found else None
+
+
+def _unloadable(path: Path, reason: str) -> FactoryError:
+    return FactoryError(f"{path}: not a training checkpoint that can be loaded safely ({reason}); "
+                        "delete it to restart this training run from step 0")
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The state saved in checkpoint `path`, read as tensors and plain values only (no code runs).
+
+    Raises `FactoryError` naming the file when it does not load that way or lacks a part.
+    """
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any failure means the same thing: this file cannot be resumed from
+        found = re.search(r"Unsupported global: [^\s]+", str(error))
+        raise _unloadable(path, found.group(0) if found else f"{type(error).__name__}") from None
+    if not isinstance(state, dict):
+        raise _unloadable(path, f"holds a {type(state).__name__}, not a dict")
+    kinds = {"step": int, "model": dict, "optimizer": dict, "scheduler": dict, "rng": torch.Tensor, "losses": list}
+    missing = [part for part, kind in kinds.items() if not isinstance(state.get(part), kind)]
+    if missing:
+        raise _unloadable(path, f"no valid {', '.join(missing)}")
+    return state
+
+
+def _restore(path: Path, model: Any, optimizer: Any, scheduler: Any, log: TrainLog) -> int:
+    """Load checkpoint `path` into model, optimiser, scheduler, RNG and `log`; return its step."""
+    import torch
+
+    state = load_checkpoint(path)
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        raise _unloadable(path, f"does not fit this model: {str(error).splitlines()[0][:200]}") from None
+    log.losses, log.resumed_from = [float(x) for x in state["losses"]], state["step"]
+    return state["step"]
 
 
 def _save(folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any, log: TrainLog) -> None:
@@ -90,12 +144,7 @@ def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, s
     log, start = TrainLog(), 0
     latest = _latest_checkpoint(checkpoints)
     if latest is not None:
-        state = torch.load(latest, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        start, log.losses, log.resumed_from = state["step"], list(state["losses"]), state["step"]
+        start = _restore(latest, model, optimizer, scheduler, log)
     model.train()
     for step in range(start, steps):
         batch = collate(batch_indices(n_examples, settings.batch_size, step, seed))
