@@ -93,3 +93,14 @@ def test_files_not_named_like_checkpoints_are_ignored(tmp_path):
     (tmp_path / "step-latest.pt").write_bytes(b"whatever")
     log = train(Regressor(), collate, 40, SETTINGS, seed=5, checkpoints=tmp_path)
     assert log.resumed_from == 0 and (tmp_path / "step-15.pt").exists()
+
+
+def test_a_non_finite_loss_stops_the_run_instead_of_training_on(tmp_path):
+    from factory.errors import FactoryError
+
+    def poisoned(indices):
+        batch = collate(indices)
+        return {"x": batch["x"], "y": batch["y"] * float("nan")}
+
+    with pytest.raises(FactoryError, match=r"training diverged: the loss is nan at step 1"):
+        train(Regressor(), poisoned, 40, SETTINGS, seed=5, checkpoints=tmp_path)

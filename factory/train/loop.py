@@ -132,9 +132,21 @@ def _save(folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any, l
             old.unlink(missing_ok=True)
 
 
+def _forward_context(model: Any, bf16_autocast: bool) -> Any:
+    import torch
+
+    if not bf16_autocast:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16)
+
+
 def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, seed: int,
-          checkpoints: Path) -> TrainLog:
-    """Train `model` in place; resume from the latest checkpoint in `checkpoints` if any."""
+          checkpoints: Path, bf16_autocast: bool = False) -> TrainLog:
+    """Train `model` in place; resume from the latest checkpoint in `checkpoints` if any.
+
+    With `bf16_autocast` the forward pass (and loss) runs under bfloat16 autocast; the
+    weights and the optimiser keep their own dtype.
+    """
     import torch
 
     torch.manual_seed(seed)
@@ -148,7 +160,12 @@ def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, s
     model.train()
     for step in range(start, steps):
         batch = collate(batch_indices(n_examples, settings.batch_size, step, seed))
-        loss = model(**batch).loss
+        with _forward_context(model, bf16_autocast):
+            loss = model(**batch).loss
+        if not math.isfinite(float(loss.detach())):
+            raise FactoryError(f"training diverged: the loss is {float(loss.detach())} at step {step + 1} "
+                               f"(the last checkpoint is in {checkpoints}); lower the learning rate or check the "
+                               "model's weights dtype")
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
