@@ -124,9 +124,21 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
 
+def _sends(path: Path) -> str:
+    """` (sends $VAR to URL)` for a valid recipe that generates through an OpenAI-compatible server, else ""."""
+    recipe = load_recipe(path)
+    if recipe.generate.backend != "openai" or recipe.kind == "distill":
+        return ""
+    return f" ({recipe.generate.server.key_destination()})"
+
+
 @app.command()
 def check(recipes: list[Path] = typer.Argument(..., help="Recipe files to validate.")) -> None:
-    """Validate recipes without running anything; print every problem (exit 2 if any)."""
+    """Validate recipes without running anything; print every problem (exit 2 if any).
+
+    A valid recipe that generates through a server also shows which environment variable
+    is sent, as the API key, to which URL.
+    """
     bad = 0
     for path in recipes:
         try:
@@ -137,7 +149,7 @@ def check(recipes: list[Path] = typer.Argument(..., help="Recipe files to valida
             typer.echo(f"{path}: {problem}", err=True)
         bad += bool(problems)
         if not problems:
-            typer.echo(f"{path}: ok")
+            typer.echo(f"{path}: ok{_sends(path)}")
     raise typer.Exit(code=2 if bad else 0)
 
 

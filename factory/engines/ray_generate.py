@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -40,7 +39,7 @@ from factory.engines.ray_session import connect
 from factory.errors import FactoryError
 from factory.models.backends import Backend, Request
 from factory.models.backends.base import Completion, render_prompt
-from factory.models.backends.openai_client import choice_completion
+from factory.models.backends.openai_client import choice_completion, server_api_key
 from factory.models.backends.vllm_offline import engine_kwargs
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
@@ -283,7 +282,7 @@ class RayBackend:
 
         server = self.settings.server
         base_url = server.base_url.rstrip("/")
-        key = os.environ.get(server.api_key_env)
+        key = server_api_key(server)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         served = served_model(base_url, self.spec, self.root, headers)
         path = "/chat/completions" if server.mode == "chat" else "/completions"

@@ -11,8 +11,9 @@
   `max_retries` times with exponential backoff and jitter (a `Retry-After` header is
   honoured); other 4xx stop the run at once. Once retries run out the run stops with a
   `FactoryError` naming the URL and the last error.
-- The API key is read from the environment variable `api_key_env` names; it is never
-  logged and is masked in any error text.
+- The API key is read from the environment variable `api_key_env` names (`server_api_key`:
+  only a dedicated `*_API_KEY` variable, never a credential of another service); it is
+  never logged and is masked in any error text.
 - A choice with `finish_reason` "length" is a truncated completion (`Completion.truncated`).
 
 `generate_streaming` reports each request the moment it returns, so `CachedBackend`
@@ -33,7 +34,7 @@ from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
-from factory.recipe.generate import Sampling, ServerSettings
+from factory.recipe.generate import Sampling, ServerSettings, api_key_env_problem
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,18 @@ OnResult = Callable[[int, list[Completion]], None]
 FAILED_FINISH_REASONS = ("abort", "error")
 """vLLM's finish reasons of a request it aborted (for example while shutting down) or failed:
 the text is partial, so the request is retried instead of stored."""
+
+
+def server_api_key(settings: ServerSettings) -> str | None:
+    """The bearer token for `settings.base_url`: the value of `settings.api_key_env` (None when unset).
+
+    The variable's name is checked again here, as settings copied with `model_copy(update=...)`
+    skip validation: a credential of another service (HF_TOKEN, AWS_*, ...) is never read.
+    """
+    problem = api_key_env_problem(settings.api_key_env)
+    if problem:
+        raise FactoryError(f"generate.server.api_key_env: {problem}")
+    return os.environ.get(settings.api_key_env) or None
 
 
 def choice_completion(choice: dict[str, Any], mode: str) -> Completion:
@@ -86,7 +99,7 @@ class OpenAIBackend:
         self.spec, self.root, self.settings = spec, Path(root), settings
         self.base_url = settings.base_url.rstrip("/")
         self.backoff = backoff
-        self._api_key = os.environ.get(settings.api_key_env) or None
+        self._api_key = server_api_key(settings)
         self._served_model: str | None = None
         self._tokenizer: Any = None
 
