@@ -93,7 +93,11 @@ def publish(
 ) -> None:
     """Build the release folder and push it to the Hub (private by default)."""
     from factory import publish as stage
+    from factory.recipe.release import repo_id_problem
 
+    problem = repo_id_problem(repo_id) if repo_id is not None else None
+    if problem:
+        raise FactoryError(f"publish --repo-id: {problem}")
     loaded = load_recipe(_recipe_file(recipe))
     target = None if dry_run else (repo_id or loaded.publish.repo_id)
     if dry_run is None and target is None:

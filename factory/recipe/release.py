@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from factory.recipe.base import Ratio, Section
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why `repo_id` is not a Hub repo id ORG/NAME (None when it is), by huggingface_hub's own rules
+    (`validate_repo_id`: letters, digits, `-`, `_`, `.`, no `--` or `..`, at most 96 characters)
+    plus exactly one `/` and ASCII only."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if repo_id.count("/") != 1 or not repo_id.isascii():
+        return f"{repo_id!r} is not ORG/NAME (ASCII letters, digits, '-', '_' or '.' on each side of one '/')"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        return str(error)
+    return None
 
 
 class Certify(Section):
@@ -24,9 +39,17 @@ class Certify(Section):
 class Publish(Section):
     """Where and how a certified release is pushed to the Hugging Face Hub."""
 
-    repo_id: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+$", description="Hub dataset repo ORG/NAME (the CLI's --repo-id wins).")
+    repo_id: str | None = Field(None, description="Hub dataset repo ORG/NAME (the CLI's --repo-id wins).")
     private: bool = Field(True, description="Create the repo private (the CLI's --public overrides).")
     license: str = Field("apache-2.0", description="Licence id on the card.")
     pretty_name: str | None = Field(None, description="Human-readable dataset name on the card.")
     tags: list[str] = Field(default_factory=list, description="Extra tags (not-for-all-audiences is always added).")
     shard_rows: int = Field(100_000, ge=1, description="Rows per Parquet shard.")
+
+    @field_validator("repo_id")
+    @classmethod
+    def _hub_repo_id(cls, value: str | None) -> str | None:
+        problem = None if value is None else repo_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
