@@ -203,7 +203,12 @@ def load_fluency(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
 def _sentence_model(target: str, revision: str | None) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(target, revision=revision, device="cpu")
+    model = SentenceTransformer(target, revision=revision, device="cpu")
+    encoder = getattr(model[0], "auto_model", None)
+    limit = max_input_tokens(encoder, model.tokenizer) if encoder is not None else None
+    if limit and (model.max_seq_length is None or model.max_seq_length > limit):
+        model.max_seq_length = limit  # sentence-transformers ignores RoBERTa's position offset
+    return model
 
 
 class Similarity:
