@@ -122,7 +122,8 @@ def test_refused_request_is_not_retried_and_the_key_is_masked(fake, tmp_path, mo
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "400"}).start()
     try:
         with pytest.raises(FactoryError) as error:
-            client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_API_KEY").generate(make_requests(3), SAMPLING)
+            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_API_KEY")
+            backend.generate(make_requests(3), SAMPLING)
     finally:
         proxy.stop()
     assert "HTTP 400" in str(error.value) and "Bearer ***" in str(error.value)
