@@ -78,7 +78,7 @@ def _latest_checkpoint(folder: Path) -> Path | None:
 
 
 def _unloadable(path: Path, reason: str) -> FactoryError:
-    return FactoryError(f"{path}: not a training checkpoint that can be loaded safely ({reason}); "
+    return FactoryError(f"{path}: cannot resume training from this checkpoint ({reason}); "
                         "delete it to restart this training run from step 0")
 
 
@@ -92,8 +92,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any failure means the same thing: this file cannot be resumed from
-        found = re.search(r"Unsupported global: [^\s]+", str(error))
-        raise _unloadable(path, found.group(0) if found else f"{type(error).__name__}") from None
+        found = re.search(r"Unsupported global: GLOBAL ([^\s]+)", str(error))
+        first_line = (str(error).splitlines() or [type(error).__name__])[0][:120]
+        reason = (f"it holds pickled objects, not only tensors: {found.group(1)}" if found
+                  else f"not a readable torch file: {first_line}")
+        raise _unloadable(path, reason) from None
     if not isinstance(state, dict):
         raise _unloadable(path, f"holds a {type(state).__name__}, not a dict")
     kinds = {"step": int, "model": dict, "optimizer": dict, "scheduler": dict, "rng": torch.Tensor, "losses": list}
@@ -114,7 +117,7 @@ def _restore(path: Path, model: Any, optimizer: Any, scheduler: Any, log: TrainL
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
-        raise _unloadable(path, f"does not fit this model: {str(error).splitlines()[0][:200]}") from None
+        raise _unloadable(path, f"it does not fit this model: {str(error).splitlines()[0][:200]}") from None
     log.losses, log.resumed_from = [float(x) for x in state["losses"]], state["step"]
     return state["step"]
 
@@ -162,16 +165,16 @@ def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, s
         batch = collate(batch_indices(n_examples, settings.batch_size, step, seed))
         with _forward_context(model, bf16_autocast):
             loss = model(**batch).loss
-        if not math.isfinite(float(loss.detach())):
-            raise FactoryError(f"training diverged: the loss is {float(loss.detach())} at step {step + 1} "
-                               f"(the last checkpoint is in {checkpoints}); lower the learning rate or check the "
-                               "model's weights dtype")
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FactoryError(f"training diverged: the loss is {value} at step {step + 1} (checkpoints: "
+                               f"{checkpoints}); lower the learning rate or check the model's weights dtype")
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        log.losses.append(float(loss.detach()))
+        log.losses.append(value)
         if (step + 1) % settings.save_every == 0 or step + 1 == steps:
             _save(checkpoints, step + 1, model, optimizer, scheduler, log)
     log.steps = steps
