@@ -119,7 +119,11 @@ def publish(
 ) -> None:
     """Build the release folder and push it to the Hub (private by default)."""
     from factory import publish as stage
+    from factory.recipe.release import repo_id_problem
 
+    problem = repo_id_problem(repo_id) if repo_id is not None else None
+    if problem:
+        raise FactoryError(f"publish --repo-id: {problem}")
     loaded = load_recipe(_recipe_file(recipe))
     target = None if dry_run else (repo_id or loaded.publish.repo_id)
     if dry_run is None and target is None:
@@ -152,10 +156,26 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
 
+def _sends(path: Path) -> str:
+    """` (sends $VAR to URL)` for a valid recipe that generates through an OpenAI-compatible server, else ""
+    (also for params.yaml, which `check` lists beside the recipes)."""
+    try:
+        recipe = load_recipe(path)
+    except FactoryError:
+        return ""
+    if recipe.generate.backend != "openai" or recipe.kind == "distill":
+        return ""
+    return f" ({recipe.generate.server.key_destination()})"
+
+
 @app.command()
 def check(recipes: list[str] = typer.Argument(
         None, help="Recipe files or names (default: params.yaml and every recipe it lists).")) -> None:
-    """Validate recipes without running anything; print every problem (exit 2 if any)."""
+    """Validate recipes without running anything; print every problem (exit 2 if any).
+
+    A valid recipe that generates through a server also shows which environment variable
+    is sent, as the API key, to which URL.
+    """
     from factory.recipe.check import check_recipes
 
     bad = 0
@@ -164,7 +184,7 @@ def check(recipes: list[str] = typer.Argument(
             typer.echo(f"{label}: {problem}", err=True)
         bad += bool(problems)
         if not problems:
-            typer.echo(f"{label}: ok")
+            typer.echo(f"{label}: ok{_sends(Path(label))}")
     raise typer.Exit(code=2 if bad else 0)
 
 

@@ -66,10 +66,10 @@ def test_scheduled_faults_are_retried_and_nothing_is_lost(fake, tmp_path):
 
 
 def test_request_bodies_carry_seed_sampling_and_key(fake, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     requests = make_requests(5)
     sampling = SAMPLING.model_copy(update={"top_k": 20})
-    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_KEY").generate(requests, sampling)
+    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_API_KEY").generate(requests, sampling)
     by_seed = {b["seed"]: b for b in fake.bodies}
     assert sorted(by_seed) == sorted(r.seed for r in requests)
     body = by_seed[requests[0].seed]
@@ -109,21 +109,22 @@ def test_finish_reason_length_marks_a_completion_truncated_and_the_cache_keeps_i
 
 
 def test_no_server_stops_with_url_and_last_error_but_no_key(tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(FactoryError) as error:
-        client(url, tmp_path, max_retries=2, api_key_env="TEST_OPENAI_KEY").generate(make_requests(2), SAMPLING)
+        client(url, tmp_path, max_retries=2, api_key_env="TEST_OPENAI_API_KEY").generate(make_requests(2), SAMPLING)
     message = str(error.value)
     assert f"{url}/models" in message and "after 3 attempts" in message and "ConnectError" in message
     assert "sk-test-secret" not in message
 
 
 def test_refused_request_is_not_retried_and_the_key_is_masked(fake, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "400"}).start()
     try:
         with pytest.raises(FactoryError) as error:
-            client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_KEY").generate(make_requests(3), SAMPLING)
+            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_API_KEY")
+            backend.generate(make_requests(3), SAMPLING)
     finally:
         proxy.stop()
     assert "HTTP 400" in str(error.value) and "Bearer ***" in str(error.value)

@@ -181,6 +181,39 @@ def _hf_classifier(target: str, revision: str | None, dtype: str) -> tuple[Any, 
     return model.eval(), tokenizer
 
 
+SANE_TOKENIZER_LIMIT = 1_000_000
+"""A tokenizer's `model_max_length` at or above this is transformers' "unknown" placeholder (1e30)."""
+
+
+def _position_table_tokens(model: Any) -> int | None:
+    """Tokens the model's learned position table holds, or None when it has none that can be found.
+
+    RoBERTa-style embeddings (RoBERTa, XLM-R, CamemBERT, MPNet, Longformer, ...) number positions from
+    `padding_idx + 1`, so `max_position_embeddings - padding_idx - 1` tokens fit, not all of them.
+    """
+    import torch
+
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    table = getattr(embeddings, "position_embeddings", None)
+    if isinstance(table, torch.nn.Embedding):
+        offset = getattr(embeddings, "padding_idx", None)
+        return table.num_embeddings - (offset + 1 if isinstance(offset, int) else 0)
+    config = getattr(model, "config", None)
+    found = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return int(found) if found else None
+
+
+def max_input_tokens(model: Any, tokenizer: Any) -> int | None:
+    """Tokens per input the model holds: the least of the tokenizer's `model_max_length` (when set)
+    and its position table (see `_position_table_tokens`); None when neither limits it."""
+    limits = [_position_table_tokens(model)]
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < SANE_TOKENIZER_LIMIT:
+        limits.append(declared)
+    known = [n for n in limits if n and n > 0]
+    return min(known) if known else None
+
+
 def _hf_scorer(spec: ModelSpec, root: Path, wanted: tuple[str, ...], batch_size: int = 64) -> Scorer:
     import torch
 
@@ -188,12 +221,14 @@ def _hf_scorer(spec: ModelSpec, root: Path, wanted: tuple[str, ...], batch_size:
     with loading(spec, target):
         model, tokenizer = _hf_classifier(target, spec.revision, spec.dtype)
     index = _positive_index(model.config, spec.label, wanted, spec.ref)
+    limit = max_input_tokens(model, tokenizer)
+    cut = {"truncation": True, "max_length": limit} if limit else {}
 
     def score(texts: Sequence[str]) -> np.ndarray:
         out: list[np.ndarray] = []
         for start in range(0, len(texts), batch_size):
             batch = [t or "" for t in texts[start : start + batch_size]]
-            enc = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            enc = tokenizer(batch, padding=True, return_tensors="pt", **cut)
             with torch.inference_mode():
                 probs = model(**enc).logits.float().softmax(-1)[:, index]
             out.append(probs.numpy())
@@ -230,7 +265,12 @@ def load_fluency(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
 def _sentence_model(target: str, revision: str | None) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(target, revision=revision, device="cpu")
+    model = SentenceTransformer(target, revision=revision, device="cpu")
+    encoder = getattr(model[0], "auto_model", None)
+    limit = max_input_tokens(encoder, model.tokenizer) if encoder is not None else None
+    if limit and (model.max_seq_length is None or model.max_seq_length > limit):
+        model.max_seq_length = limit  # sentence-transformers ignores RoBERTa's position offset
+    return model
 
 
 class Similarity:

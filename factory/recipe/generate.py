@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from factory.recipe.base import Dtype, Ratio, Section, Seed
+
+OTHER_SERVICE_PREFIXES = ("AWS_", "AZURE_STORAGE_", "DOCKER_", "DVC_", "GCP_", "GH_", "GITHUB_", "GITLAB_",
+                          "GOOGLE_APPLICATION_", "HF_", "HUGGING", "NPM_", "PYPI_", "SSH_", "TWINE_", "WANDB_")
+"""Variables of these prefixes hold credentials of the Hub, clouds, code hosts and trackers: never sent to a server."""
+OTHER_SERVICE_KEYS = frozenset({
+    "CIRCLECI_API_KEY", "CLOUDFLARE_API_KEY", "COMET_API_KEY", "DATADOG_API_KEY", "DD_API_KEY", "HEROKU_API_KEY",
+    "LANGCHAIN_API_KEY", "LANGSMITH_API_KEY", "MAILGUN_API_KEY", "NEPTUNE_API_KEY", "SENDGRID_API_KEY",
+    "SLACK_API_KEY", "STRIPE_API_KEY", "TWILIO_API_KEY",
+})
+"""API keys of services that are not generation servers (trackers, monitoring, mail, payments)."""
+
+
+def api_key_env_problem(name: str) -> str | None:
+    """Why the variable `name` may not be sent as a generation server's bearer token (None: it may).
+
+    The rule: an upper-case name ending in `_API_KEY` (a key meant for an API such as
+    OPENAI_API_KEY or VLLM_API_KEY), not of a known other service (`OTHER_SERVICE_PREFIXES`,
+    `OTHER_SERVICE_KEYS`): so HF_TOKEN, AWS_SECRET_ACCESS_KEY or GITHUB_TOKEN never leave.
+    """
+    if name.startswith(OTHER_SERVICE_PREFIXES) or name in OTHER_SERVICE_KEYS:
+        return f"{name} holds the credential of another service (Hub, cloud, code host, tracker); it is never sent"
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*_API_KEY", name):
+        return "must name an upper-case environment variable ending in _API_KEY (e.g. OPENAI_API_KEY, VLLM_API_KEY)"
+    return None
 
 
 class Sampling(Section):
@@ -44,7 +70,12 @@ class ServerSettings(Section):
     """Client settings for an OpenAI-compatible server (backend `openai`)."""
 
     base_url: str = Field("http://127.0.0.1:8000/v1", description="Server URL, ending in /v1.")
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never the key itself).")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="Environment variable holding the API key (never the key itself), sent as a bearer token to "
+        "base_url when set; an upper-case name ending in _API_KEY, never a credential of another service "
+        "(HF_*, AWS_*, GITHUB_*, WANDB_* ...). `factory check` prints which variable goes to which URL.",
+    )
     mode: Literal["chat", "completion"] = Field("chat", description="Chat completions or plain completions.")
     concurrency: int = Field(16, ge=1, description="Requests in flight at most.")
     timeout_s: float = Field(120.0, gt=0,
@@ -53,6 +84,26 @@ class ServerSettings(Section):
                              description="Retries per request, shared by HTTP failures (connection errors, timeouts, "
                                          "408/409/429/5xx; the openai SDK's backoff with jitter) and unusable answers "
                                          "(finish_reason abort or error).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _dedicated_key(cls, value: str) -> str:
+        problem = api_key_env_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def key_destination(self) -> str:
+        """`sends $VAR to URL`: which variable's value goes, as a bearer token, to which server."""
+        return f"sends ${self.api_key_env} to {self.base_url}"
 
 
 class Checks(Section):

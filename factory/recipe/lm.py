@@ -57,6 +57,15 @@ class CausalFineTune(Section):
     schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
     max_length: int = Field(256, ge=8, description="Tokens per text at most; longer texts are truncated (published: 256).")
     save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
+    # Reference code (to verify): UniDetox and SGEAT load their target LMs in bf16/fp16 for fine-tuning.
+    # Plain AdamW on fp16 weights breaks (eps 1e-8 is 0 in fp16: NaN after the first step), hence fp32 masters.
+    precision: Literal["fp32", "bf16-autocast"] = Field(
+        "fp32",
+        description="fp32: trained weights are held and updated in float32 (fp16/bf16 checkpoints such as OPT-6.7B "
+        "and Llama-2-7B are upcast; a full fine-tune is saved back in the checkpoint's dtype; LoRA's frozen base "
+        "keeps it); bf16-autocast: the same float32 weights, forward pass under bfloat16 autocast (less memory "
+        "and faster on GPUs with bf16).",
+    )
 
     def loop_settings(self) -> Train:
         """The same numbers as the settings of the shared training loop (`factory.train.loop`)."""

@@ -59,22 +59,30 @@ def add_lora(model: Any, settings: CausalFineTune) -> Any:
 
     config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
                         target_modules=settings.lora.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    return get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in float32 on fp16/bf16 bases
 
 
 def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *, root: Path, seed: int,
               checkpoints: Path) -> tuple[Any, Any, TrainLog]:
     """Fine-tune a fresh copy of `spec` on `texts`; return (model, tokenizer, log).
 
-    With `method: lora` the returned model is the peft model (adapters unmerged).
+    Trained weights are float32 whatever the checkpoint's dtype (`settings.precision`);
+    a full fine-tune is cast back to the checkpoint's dtype at the end. With `method:
+    lora` the returned model is the peft model (adapters unmerged, in float32).
     """
     model, tokenizer = load_causal_lm(spec, root)
+    loaded_dtype = model.dtype
     device = default_device()
     model.to(device)
     if settings.method == "lora":
         model = add_lora(model, settings)
+    else:
+        model.float()
     log = train(model, make_collate(tokenizer, texts, settings.max_length, device), len(texts),
-                settings.loop_settings(), seed=seed, checkpoints=checkpoints)
+                settings.loop_settings(), seed=seed, checkpoints=checkpoints,
+                bf16_autocast=settings.precision == "bf16-autocast")
+    if settings.method == "full":
+        model.to(loaded_dtype)
     tokenizer.padding_side = "left"
     return model, tokenizer, log
 

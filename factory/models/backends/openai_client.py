@@ -19,7 +19,8 @@ on the `openai` SDK's `AsyncOpenAI`.
   attempts. Once it is spent the run stops with a `FactoryError` naming the URL, the
   attempts and the last error.
 - The API key is read from the environment variable `api_key_env` names, and only from
-  there (not the SDK's own `OPENAI_API_KEY` fallback); when it is unset the placeholder
+  there (not the SDK's own `OPENAI_API_KEY` fallback), and only from a dedicated `*_API_KEY`
+  variable, never a credential of another service (`read_api_key` checks the name again); when it is unset the placeholder
   `EMPTY` is sent, which a server started without `--api-key` ignores. The key is never
   logged and is masked in any error text.
 - A choice with `finish_reason` "length" is a truncated completion (`Completion.truncated`).
@@ -42,7 +43,7 @@ from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
-from factory.recipe.generate import Sampling, ServerSettings
+from factory.recipe.generate import Sampling, ServerSettings, api_key_env_problem
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,14 @@ class UnusableAnswer(Exception):
 
 
 def read_api_key(settings: ServerSettings) -> str | None:
-    """The API key from the environment variable `settings.api_key_env` names (None when unset or empty)."""
+    """The API key from the environment variable `settings.api_key_env` names (None when unset or empty).
+
+    The variable's name is checked again here, as settings copied with `model_copy(update=...)`
+    skip validation: a credential of another service (HF_TOKEN, AWS_*, ...) is never read.
+    """
+    problem = api_key_env_problem(settings.api_key_env)
+    if problem:
+        raise FactoryError(f"generate.server.api_key_env: {problem}")
     return os.environ.get(settings.api_key_env) or None
 
 
