@@ -159,23 +159,23 @@ def test_408_and_unusable_answers_are_retried_within_one_budget(fake, tmp_path):
 
 
 def test_rejected_key_names_its_variable_and_is_masked(fake, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "401"}).start()
     try:
         with pytest.raises(FactoryError) as error:
-            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_KEY")
+            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_API_KEY")
             backend.generate(make_requests(1), SAMPLING)
     finally:
         proxy.stop()
     message = str(error.value)
-    assert "refused with HTTP 401" in message and "$TEST_OPENAI_KEY" in message and "Bearer ***" in message
+    assert "refused with HTTP 401" in message and "$TEST_OPENAI_API_KEY" in message and "Bearer ***" in message
     assert "sk-test-secret" not in message and proxy.posts == 1
 
 
 def test_without_its_key_variable_the_placeholder_is_sent_never_openai_api_key(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-this-server")
-    monkeypatch.delenv("TEST_OPENAI_KEY", raising=False)
-    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_KEY").generate(make_requests(2), SAMPLING)
+    monkeypatch.delenv("TEST_OPENAI_API_KEY", raising=False)
+    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_API_KEY").generate(make_requests(2), SAMPLING)
     assert {h.get("Authorization") for h in fake.headers} == {"Bearer EMPTY"}
 
 
@@ -188,9 +188,9 @@ def test_missing_openai_package_is_a_factory_error(fake, tmp_path, monkeypatch):
 def test_ray_lists_served_models_with_retries_and_the_same_key(fake, tmp_path, monkeypatch):
     from factory.engines.ray_generate import served_model
 
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "500", 2: "drop"}, methods=("GET",)).start()
-    settings = ServerSettings(base_url=proxy.url, api_key_env="TEST_OPENAI_KEY", max_retries=2, timeout_s=5.0)
+    settings = ServerSettings(base_url=proxy.url, api_key_env="TEST_OPENAI_API_KEY", max_retries=2, timeout_s=5.0)
     try:
         assert served_model(settings, ModelSpec(ref="org/any"), tmp_path) == "fake"
     finally:
