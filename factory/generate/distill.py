@@ -84,12 +84,18 @@ def read_toxic_corpus(settings: Distill, seed: int) -> list[str]:
     return texts[: settings.toxic_max_rows] if settings.toxic_max_rows else texts
 
 
+def toxic_model_key(recipe: Recipe, texts: list[str], root: Path) -> str:
+    """Identity of the toxic model: the base model (ref, revision, dtype, local fingerprint), every
+    fine-tuning setting, the seed and the toxic texts."""
+    return content_id(json.dumps(describe(recipe.models.generator, root), sort_keys=True),
+                      recipe.distill.toxic_model.model_dump_json(), str(recipe.seed), *texts)
+
+
 def toxic_model(recipe: Recipe, root: Path) -> tuple[Path, dict[str, Any]]:
     """Stage 1: the cached toxic copy of the base LM (trained now if missing); (folder, info)."""
     settings = recipe.distill
     texts = read_toxic_corpus(settings, recipe.seed)
-    key = content_id(json.dumps(describe(recipe.models.generator, root), sort_keys=True),
-                     settings.toxic_model.model_dump_json(), str(recipe.seed), *texts)
+    key = toxic_model_key(recipe, texts, root)
     folder = Path(root) / "cache" / recipe.name / f"toxic-{key}"
     if (folder / "train_log.json").exists():
         return folder, {**read_json(folder / "train_log.json"), "cached": True}
