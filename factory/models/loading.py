@@ -241,7 +241,7 @@ def _profanity_scorer() -> Scorer:
 
 
 def load_toxicity(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
-    """Toxicity classifier: texts -> P(toxic)."""
+    """Toxicity scorer: texts -> P(toxic), from a classifier, profanity-check or the Perspective API."""
     spec = _spec(spec)
     if spec.ref == PROFANITY_CHECK:
         return _profanity_scorer()
