@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from factory.recipe.base import Dtype, Ratio, Section, Seed
-
-OTHER_SERVICE_PREFIXES = ("AWS_", "AZURE_STORAGE_", "DOCKER_", "DVC_", "GCP_", "GH_", "GITHUB_", "GITLAB_",
-                          "GOOGLE_APPLICATION_", "HF_", "HUGGING", "NPM_", "PYPI_", "SSH_", "TWINE_", "WANDB_")
-"""Variables of these prefixes hold credentials of the Hub, clouds, code hosts and trackers: never sent to a server."""
-OTHER_SERVICE_KEYS = frozenset({
-    "CIRCLECI_API_KEY", "CLOUDFLARE_API_KEY", "COMET_API_KEY", "DATADOG_API_KEY", "DD_API_KEY", "HEROKU_API_KEY",
-    "LANGCHAIN_API_KEY", "LANGSMITH_API_KEY", "MAILGUN_API_KEY", "NEPTUNE_API_KEY", "SENDGRID_API_KEY",
-    "SLACK_API_KEY", "STRIPE_API_KEY", "TWILIO_API_KEY",
-})
-"""API keys of services that are not generation servers (trackers, monitoring, mail, payments)."""
-
-
-def api_key_env_problem(name: str) -> str | None:
-    """Why the variable `name` may not be sent as a generation server's bearer token (None: it may).
-
-    The rule: an upper-case name ending in `_API_KEY` (a key meant for an API such as
-    OPENAI_API_KEY or VLLM_API_KEY), not of a known other service (`OTHER_SERVICE_PREFIXES`,
-    `OTHER_SERVICE_KEYS`): so HF_TOKEN, AWS_SECRET_ACCESS_KEY or GITHUB_TOKEN never leave.
-    """
-    if name.startswith(OTHER_SERVICE_PREFIXES) or name in OTHER_SERVICE_KEYS:
-        return f"{name} holds the credential of another service (Hub, cloud, code host, tracker); it is never sent"
-    if not re.fullmatch(r"[A-Z][A-Z0-9_]*_API_KEY", name):
-        return "must name an upper-case environment variable ending in _API_KEY (e.g. OPENAI_API_KEY, VLLM_API_KEY)"
-    return None
-
+from factory.recipe.base import Dtype, Ratio, Section, Seed, api_key_env_problem
 
 class Sampling(Section):
     """Sampling settings, passed to every backend the same way."""
