@@ -121,6 +121,9 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     typer.echo(f"publish: built {folder} (dry run)")
     certificate = json.loads((folder / "certificate.json").read_text())
     failed = [g["name"] for g in certificate["gates"] if not g["passed"]]
+    if certificate.get("verdict") == "inconclusive":
+        typer.echo(f"certificate: INCONCLUSIVE ({certificate.get('reason')})")
+        return
     typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
 

@@ -2,7 +2,9 @@
 
 It only reads what the certify and publish stages wrote (`<root>/certify/<name>/certificate.json`
 and `<root>/release/<name>/`), so it is safe to run at any time; a recipe whose certificate
-is missing is reported as `not certified yet`.
+is missing is reported as `not certified yet`. A release whose reference check failed (the
+human-data detoxifier does not beat copying the input; the base LM is not measurably toxic)
+is INCONCLUSIVE, with the certificate's reason.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory.gates import format_interval
 from factory.records import read_json
 
 
@@ -19,10 +22,24 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _verdict(gate: dict[str, Any]) -> str:
+    return gate.get("verdict") or ("pass" if gate.get("passed") else "fail")
+
+
 def failed_gates(certificate: dict[str, Any]) -> list[str]:
-    """The failed gates of a certificate as `name value op threshold` strings."""
-    return [f"{g['name']} {_number(g.get('value'))} (needs {g.get('op', '')} {_number(g.get('threshold'))})"
-            for g in certificate.get("gates", []) if not g.get("passed")]
+    """The failed gates of a certificate as `name value [interval] (needs op threshold)` strings.
+
+    Gates left inconclusive by a failed reference gate are not failures and are not listed.
+    """
+    out = []
+    for g in certificate.get("gates", []):
+        if _verdict(g) != "fail":
+            continue
+        interval = format_interval(g.get("interval"))
+        across = " across the interval" if interval and g.get("decision") == "interval" else ""
+        value = f"{_number(g.get('value'))} {interval}".strip()
+        out.append(f"{g['name']} {value} (needs {g.get('op', '')} {_number(g.get('threshold'))}{across})")
+    return out
 
 
 def status_line(name: str, root: Path) -> str:
@@ -37,6 +54,8 @@ def status_line(name: str, root: Path) -> str:
     where = f"; release {release}" if release.is_dir() else ""
     if certificate.get("certified"):
         return f"{name}: CERTIFIED ({passed}/{len(gates)} gates){where}"
+    if certificate.get("verdict") == "inconclusive":
+        return f"{name}: INCONCLUSIVE ({certificate.get('reason', 'a reference gate failed')}){where}"
     return f"{name}: NOT certified ({passed}/{len(gates)} gates pass; failed: {'; '.join(failed_gates(certificate))}){where}"
 
 
