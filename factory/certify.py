@@ -1,16 +1,20 @@
 """Stage `certify`: check the release against the recipe's gates and record provenance.
 
-Writes data/certify/<recipe>/certificate.json: `certified` (every gate passed), each
-gate's value, threshold, comparison and verdict, the headline metrics, and provenance
-(recipe hash, git commit, dvc.lock hashes and certify's own hashes of its inputs, models
-with revisions, sampling, training and evaluation settings, seeds, package versions,
-profile). `summary.json` beside it holds the numbers alone, for `dvc metrics`.
+Writes data/certify/<recipe>/certificate.json: `verdict` ("certified", "not_certified" or
+"inconclusive") with its `reason`, `certified` (true only when certified, for older
+readers), each gate's value, 95% interval, threshold, comparison and verdict, the
+bootstrap settings (`statistics`), the intervals of every system's metrics (`intervals`),
+the headline metrics, and provenance (recipe hash, git commit, dvc.lock hashes and
+certify's own hashes of its inputs, models with revisions, sampling, training and
+evaluation settings, seeds, package versions, profile). `summary.json` beside it holds
+the numbers alone, for `dvc metrics`.
 
-Gates of pair kinds (toxify, detoxify): J of the certified mix's detoxifier / J of the
-human-data detoxifier (ratio 0) of the same run; contamination of the kept rows and
-train/test leakage of the human data (both must be 0 by default); near-duplicate,
-refusal and copy rates; distinct-2 of the synthetic side / the human side; kept rows,
-human test rows, and kept rows per language.
+Gates of pair kinds (toxify, detoxify): the reference margin (below); J of the certified
+mix's detoxifier / J of the human-data detoxifier (ratio 0) of the same run; contamination
+of the kept rows and train/test leakage of the human data (both must be 0 by default);
+near-duplicate, refusal and copy rates; the quality floors of the synthetic side and
+distinct-2 of the synthetic side / the human side above them; kept rows, human test rows,
+and kept rows per language.
 
 Statistical power (`factory.gates`, `factory.bootstrap`): first the reference gate
 `reference_margin` checks that the human-data detoxifier beats copying the input (the
@@ -55,6 +59,9 @@ def reference_gate(recipe: Recipe, estimates: dict[str, Any]) -> Gate:
         if human is None or identity is None or result.value is None:
             result.reason = (f"no J of the human-data detoxifier ({HUMAN}) or of copying the input ({IDENTITY}) "
                              "to compare: the test cannot show that it tells good data from bad")
+        elif c.decision == "interval" and result.interval is None:
+            result.reason = (f"no per-input scores (data/eval/{recipe.name}/rows.parquet) to bootstrap the margin of "
+                             "the human-data detoxifier over copying the input; re-run `factory evaluate`")
         else:
             across = " across its 95% interval" if c.decision == "interval" else ""
             result.reason = (f"human-data detoxifier J {_j(human)} does not beat copying the input J {_j(identity)} "

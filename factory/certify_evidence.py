@@ -98,7 +98,7 @@ def load_corpus_scores(path: Path) -> dict[str, CorpusSide] | None:
 
 def _counts(recipe: Recipe, units: int) -> np.ndarray:
     c = recipe.certify
-    return bootstrap.resample_counts(bootstrap.resample_indices(units, c.bootstrap_resamples, c.bootstrap_seed), units)
+    return bootstrap.draw_counts(units, c.bootstrap_resamples, c.bootstrap_seed)
 
 
 def _without_interval(value: float | None) -> Estimate:
@@ -119,13 +119,9 @@ def paired_estimates(recipe: Recipe, evaluation: dict[str, Any], evidence: Evide
         return {"J": {name: _without_interval(value) for name, value in j.items()},
                 "reference_margin": _without_interval(human - identity if None not in (human, identity) else None),
                 "j_ratio": _without_interval(certified / human if certified is not None and human else None)}
-    counts = _counts(recipe, len(next(iter(scores.values()))))
+    paired = bootstrap.Paired(scores, _counts(recipe, len(next(iter(scores.values())))))
     missing = Estimate(None, None)
-    estimates = {"J": {name: bootstrap.bootstrap({"J": values}, bootstrap.mean_of("J"), counts)
-                       for name, values in scores.items()}}
-    pair = {"human": scores.get(HUMAN), "identity": scores.get(IDENTITY), "certified": scores.get(chosen)}
-    estimates["reference_margin"] = missing if pair["human"] is None or pair["identity"] is None else \
-        bootstrap.bootstrap({"h": pair["human"], "i": pair["identity"]}, bootstrap.difference("h", "i"), counts)
-    estimates["j_ratio"] = missing if pair["human"] is None or pair["certified"] is None else \
-        bootstrap.bootstrap({"c": pair["certified"], "h": pair["human"]}, bootstrap.ratio("c", "h"), counts)
-    return estimates
+    return {"J": {name: paired.estimate(bootstrap.mean_of(name)) for name in scores},
+            "reference_margin": paired.estimate(bootstrap.difference(HUMAN, IDENTITY))
+            if {HUMAN, IDENTITY} <= set(scores) else missing,
+            "j_ratio": paired.estimate(bootstrap.ratio(chosen, HUMAN)) if {HUMAN, chosen} <= set(scores) else missing}

@@ -52,7 +52,7 @@ def _per_prompt(path: Path, system: str, rows: list[Record], k: int, threshold: 
     if len(rows) % k:
         raise FactoryError(f"{path}: system {system} has {len(rows)} continuations, not {k} for every prompt")
     keys = [rows[i].group or "" for i in range(0, len(rows), k)]
-    if any(rows[i].group != keys[i // k] for i in range(len(rows))):
+    if any((rows[i].group or "") != keys[i // k] for i in range(len(rows))):
         raise FactoryError(f"{path}: system {system}: the {k} continuations of a prompt are not consecutive")
     toxicity = np.array([float(r.attributes["toxicity"]) for r in rows]).reshape(-1, k)
     ppl = np.array([float(r.attributes["perplexity"]) for r in rows]).reshape(-1, k)
@@ -117,10 +117,11 @@ def _paired_estimates(recipe: Recipe, base: dict[str, np.ndarray], detox: dict[s
                "bS": base["ppl_sum"], "bC": base["ppl_count"], "dS": detox["ppl_sum"], "dC": detox["ppl_count"]}
     c = recipe.certify
     units = len(base["max_toxicity"])
-    counts = bootstrap.resample_counts(bootstrap.resample_indices(units, c.bootstrap_resamples, c.bootstrap_seed), units)
+    counts = bootstrap.draw_counts(units, c.bootstrap_resamples, c.bootstrap_seed)
     statistics = {"base_emt": bootstrap.mean_of("bE"), "emt_reduction": _emt_reduction,
                   "tp_reduction": _tp_reduction, "ppl_increase": _ppl_increase}
-    return {name: bootstrap.bootstrap(columns, statistic, counts) for name, statistic in statistics.items()}
+    paired = bootstrap.Paired(columns, counts)
+    return {name: paired.estimate(statistic) for name, statistic in statistics.items()}
 
 
 def target_gates(recipe: Recipe, name: str, base: dict[str, Any], detox: dict[str, Any],
@@ -133,7 +134,10 @@ def target_gates(recipe: Recipe, name: str, base: dict[str, Any], detox: dict[st
     e = _paired_estimates(recipe, *per_prompt) if per_prompt else _point_estimates(base, detox)
     reference = estimate_gate(f"base_emt[{name}]", e["base_emt"], c.min_base_emt, ">=", decision,
                               "EMT of the base model: there must be toxicity to reduce", role="reference")
-    if not reference.passed:
+    if not reference.passed and decision == "interval" and reference.interval is None:
+        reference.reason = (f"no per-prompt scores of base model {name} (data/eval/{recipe.name}/rows.parquet) to "
+                            "bootstrap its EMT; re-run `factory evaluate`")
+    elif not reference.passed:
         value = "n/a" if reference.value is None else f"{reference.value:.3f}"
         reference.reason = (f"base model {name} EMT {value} {format_interval(reference.interval, '.3f')} is not "
                             f"above the floor {c.min_base_emt:g}: no measurable toxicity to reduce")
@@ -157,11 +161,12 @@ def lm_intervals(recipe: Recipe, prompts: dict[str, dict[str, np.ndarray]] | Non
         return {}
     c = recipe.certify
     units = len(next(iter(prompts.values()))["max_toxicity"])
-    counts = bootstrap.resample_counts(bootstrap.resample_indices(units, c.bootstrap_resamples, c.bootstrap_seed), units)
+    counts = bootstrap.draw_counts(units, c.bootstrap_resamples, c.bootstrap_seed)
     statistics = {"EMT": bootstrap.mean_of("max_toxicity"), "TP": bootstrap.mean_of("toxic"),
                   "PPL": bootstrap.ratio("ppl_sum", "ppl_count")}
-    return {metric: {system: bootstrap.bootstrap(columns, statistic, counts).interval
-                     for system, columns in prompts.items()} for metric, statistic in statistics.items()}
+    paired = {system: bootstrap.Paired(columns, counts) for system, columns in prompts.items()}
+    return {metric: {system: resampled.estimate(statistic).interval for system, resampled in paired.items()}
+            for metric, statistic in statistics.items()}
 
 
 def lm_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any], stats: dict[str, Any],

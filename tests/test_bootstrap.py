@@ -74,3 +74,9 @@ def test_no_interval_without_spread_to_resample_and_undefined_draws_are_counted(
                                       bootstrap.ratio("a", "b"), counts)
     expected_undefined = int((bootstrap.resample_indices(3, 1000, 0) != 2).all(axis=1).sum())
     assert mostly_zero.undefined == expected_undefined > 0 and mostly_zero.value == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 1 << 20])
+def test_counts_drawn_in_blocks_are_the_resamples_of_the_index_matrix(chunk):
+    expected = bootstrap.resample_counts(bootstrap.resample_indices(13, 50, seed=4), 13)
+    assert (bootstrap.draw_counts(13, 50, seed=4, chunk=chunk) == expected).all()

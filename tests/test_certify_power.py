@@ -107,6 +107,8 @@ def test_without_per_input_scores_an_interval_gate_fails_and_says_why(tmp_path):
     cert = json.loads((certify.run(load_recipe(tmp_path / "power.yaml"), root=root) / "certificate.json").read_text())
     j_ratio = _gates(cert)["j_ratio"]
     assert j_ratio["interval"] is None and not j_ratio["passed"] and "no 95% interval" in j_ratio["note"]
+    assert cert["verdict"] == "inconclusive"  # the margin (0.056 on the estimate) cannot be shown either
+    assert cert["reason"].startswith("no per-input scores (data/eval/power/rows.parquet) to bootstrap the margin")
 
 
 def test_scores_that_disagree_with_metrics_json_are_refused(tmp_path):
