@@ -1,9 +1,11 @@
 """Certification gates of the `translate` kind, per target language and over all of them.
 
-Overall, the corpus gates of every pair kind (`factory.certify.pair_gates`: the mixing
-study's J ratio on the source language, contamination, leakage, duplicate, refusal and
-copy rates, row counts) except the distinct-2 ratio, which would compare text in
-different languages. Then, for each target language L and for `all` languages, on the
+Overall, the corpus gates of every pair kind (`factory.certify.pair_gates`: the reference
+margin and the mixing study's J ratio on the source language, with their paired-bootstrap
+intervals, contamination, leakage, duplicate, refusal and copy rates, row counts) except
+the distinct-2 ratio, which would compare text in different languages. The synthetic-side
+quality floors of toxify and detoxify are not applied: the per-language gates below are
+this kind's floors (translation and pair similarity, toxicity kept and removed). Then, for each target language L and for `all` languages, on the
 final rows of data/filtered (train) and data/generated/.../test.parquet (test), with the
 thresholds of `translate.gates`:
 
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.certify import Gate, gate, pair_gates
+from factory.certify_evidence import Evidence
 from factory.checks_translate import language_summary
 from factory.recipe import Recipe
 from factory.records import read_records
@@ -65,10 +68,12 @@ def _language_gates(recipe: Recipe, lang: str, entry: dict[str, Any]) -> list[Ga
 
 
 def translate_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any], stats: dict[str, Any],
-                    root: Path, mixes: dict[str, Any] | None = None) -> list[Gate]:
+                    root: Path, mixes: dict[str, Any] | None = None, evidence: Evidence | None = None) -> list[Gate]:
     """Overall corpus gates (leakage counted on the training mixes when `mixes`, the mix
-    manifest, is given), then the per-language gates of every target language and of `all`."""
-    gates = [g for g in pair_gates(recipe, report, evaluation, stats, mixes) if g.name != "distinct2_ratio"]
+    manifest, is given; the reference and J-ratio intervals from `evidence`, loaded from
+    `root` when not given), then the per-language gates of every target language and of `all`."""
+    evidence = evidence or Evidence.load(recipe, root, evaluation)
+    gates = [g for g in pair_gates(recipe, report, evaluation, stats, mixes, evidence) if g.name != "distinct2_ratio"]
     per_language = language_stats(recipe, root)
     for lang in [*recipe.translate.languages, "all"]:
         entry = per_language.get(lang)

@@ -153,6 +153,9 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     typer.echo(f"publish: built {folder} (dry run)")
     certificate = read_json(folder / "certificate.json")
     failed = [g["name"] for g in certificate["gates"] if not g["passed"]]
+    if certificate.get("verdict") == "inconclusive":
+        typer.echo(f"certificate: INCONCLUSIVE ({certificate.get('reason')})")
+        return
     typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
 

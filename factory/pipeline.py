@@ -90,8 +90,9 @@ Each mix trains under its own checkpoint folder (data/cache/<recipe>/train/ratio
 so an interrupted or re-run stage resumes or skips finished mixes; metrics.json and mixing.csv
 hold one entry per ratio."""),
     "evaluate": StageSpec(
-        "evaluate {file}", _run("factory.evaluate"), deps=("data/trained/{recipe}", "data/human/{recipe}"),
-        outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/limit.json"),
+        "evaluate {file}", _run("factory.evaluate"),
+        deps=("data/trained/{recipe}", "data/human/{recipe}", "data/filtered/{recipe}/rows.parquet"),
+        outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet", "data/eval/{recipe}/limit.json"),
         metrics=("data/eval/{recipe}/metrics.json",),
         plots=({"data/eval/{recipe}/mixing.csv": {
             "x": "ratio", "y": "J",
@@ -101,7 +102,8 @@ Metrics and plot data are cached (data/ is not in git): `dvc metrics diff REV` a
 REV` read an older commit's numbers through its dvc.lock. DVC takes one y column per output;
 factory/plots.py renders J, STA, SIM and FL together."""),
     "certify": StageSpec("certify {file}", _run("factory.certify"), deps=(
-        "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/limit.json", "data/eval/{recipe}/metrics.json",
+        "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
+        "data/eval/{recipe}/metrics.json", "data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet",
         "data/eval/{recipe}/limit.json", "data/trained/{recipe}/limit.json", "data/human/{recipe}",
         "data/mixed/{recipe}", "data/generated/{recipe}"),
         outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},),

@@ -1,7 +1,8 @@
 """Offline plots: Vega-Lite specs rendered to PNG with vl-convert (no CDN, no browser).
 
 - `<recipe>-mixing.png`: STA, SIM, FL and J of the reference detoxifier against the
-  synthetic share of its training mix, with the J the certificate requires (dashed).
+  synthetic share of its training mix, with the J the certificate requires (dashed) and
+  error bars on J: the certificate's 95% bootstrap interval over test inputs.
 - `<recipe>-diversity.png`: distinct-1/2/3 of the kept synthetic side next to the human side.
 - `recipes-j.png`: J and its parts per recipe, human-data mix next to the certified mix.
 - `<recipe>-lm.png` (kinds distill, selfgen): EMT, TP and PPL of each target LM, base vs
@@ -20,6 +21,7 @@ from factory.records import atomic_dir, read_json
 from factory.upstream import missing_input
 
 PARTS = ("STA", "SIM", "FL", "J")
+Y_TITLE = "score (mean over test inputs); bars: 95% interval of J"
 
 
 def _png(spec: dict[str, Any]) -> bytes:
@@ -28,15 +30,17 @@ def _png(spec: dict[str, Any]) -> bytes:
     return vlc.vegalite_to_png(vl_spec=spec, scale=2)
 
 
-def _line_spec(title: str, rows: list[dict[str, Any]], j_threshold: float | None = None) -> dict[str, Any]:
-    """Lines of STA, SIM, FL and J against the ratio; a dashed rule at the certificate's J threshold."""
+def _line_spec(title: str, rows: list[dict[str, Any]], j_threshold: float | None = None,
+               j_errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Lines of STA, SIM, FL and J against the ratio; a dashed rule at the certificate's J threshold;
+    error bars (`j_errors`: ratio, low, high) on J."""
     ratios = sorted({r["ratio"] for r in rows})
     lines = {
         "mark": {"type": "line", "point": True},
         "encoding": {
             "x": {"field": "ratio", "type": "quantitative", "title": "synthetic share of the training mix",
                   "axis": {"values": ratios, "format": ".2f"}},
-            "y": {"field": "value", "type": "quantitative", "title": "score (mean over test inputs)",
+            "y": {"field": "value", "type": "quantitative", "title": Y_TITLE if j_errors else Y_TITLE.split(";")[0],
                   "scale": {"domain": [0, 1]}},
             "color": {"field": "metric", "type": "nominal", "title": None,
                       "scale": {"domain": list(PARTS), "range": ["#4c78a8", "#f58518", "#54a24b", "#222222"]}},
@@ -44,6 +48,11 @@ def _line_spec(title: str, rows: list[dict[str, Any]], j_threshold: float | None
         },
     }
     layers = [lines]
+    if j_errors:
+        layers.append({"data": {"values": j_errors}, "mark": {"type": "errorbar", "ticks": True, "color": "#222222"},
+                       "encoding": {"x": {"field": "ratio", "type": "quantitative"},
+                                    "y": {"field": "low", "type": "quantitative", "title": Y_TITLE},
+                                    "y2": {"field": "high"}}})
     if j_threshold is not None:
         layers += [
             {"data": {"values": [{}]}, "mark": {"type": "rule", "strokeDash": [6, 4], "color": "#222222"},
@@ -115,6 +124,14 @@ def mixing_rows(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
         if name.startswith("ratio-"):
             rows += [{"ratio": summary["ratio"], "metric": m, "value": summary[m]} for m in PARTS]
     return rows
+
+
+def j_error_rows(evaluation: dict[str, Any], certificate: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """(ratio, low, high) of the 95% interval of J of every trained mix, from the certificate."""
+    intervals = (certificate or {}).get("intervals", {}).get("J", {})
+    return [{"ratio": summary["ratio"], "low": intervals[name][0], "high": intervals[name][1]}
+            for name, summary in evaluation.get("systems", {}).items()
+            if name.startswith("ratio-") and intervals.get(name)]
 
 
 def diversity_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -205,7 +222,7 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                     certificate_path = root / "certify" / name / "certificate.json"
                     certificate = read_json(certificate_path) if certificate_path.exists() else None
                     spec = _line_spec(f"{name}: mixing study ({evaluation.get('scores', 'soft')} scores)", rows,
-                                      j_threshold(certificate, evaluation))
+                                      j_threshold(certificate, evaluation), j_error_rows(evaluation, certificate))
                     (tmp / f"{name}-mixing.png").write_bytes(_png(spec))
                     summary_rows += certified_rows(name, evaluation, certificate)
             if report_path.exists():

@@ -7,8 +7,9 @@ recipe, `metrics.json` and a dataset card (`README.md`) built with huggingface_h
 `DatasetCard`. The dry run (the DVC stage) stops there. A real push creates the repo
 (private unless asked otherwise) and uploads the folder in one commit, which also
 deletes shards of an earlier release that this one does not have. An uncertified
-release is refused unless forced, and then the card says so in its first lines; so is the
-push of a release made by stages run with `--limit` (a LIMITED RUN, `factory.limits`).
+release (verdict not_certified or inconclusive) is refused unless forced, and then the
+card says so in its first lines; so is the push of a release made by stages run with
+`--limit` (a LIMITED RUN, `factory.limits`).
 
 The Hub token is read by huggingface_hub from the environment (`HF_TOKEN`) or the CLI
 login; it is never passed, printed or stored here, and error messages from the Hub are
@@ -38,6 +39,9 @@ def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: boo
         raise FactoryError(f"{recipe.path or recipe.name}: the certificate was made for another version of this "
                            "recipe (sha256 differs); re-run the pipeline (`dvc repro` or `factory run`) first")
     if not certificate["certified"] and not force:
+        if certificate.get("verdict") == "inconclusive":
+            raise FactoryError(f"{recipe.name}: release is not certified: INCONCLUSIVE ({certificate.get('reason')}); "
+                               "use --force to publish anyway (the card will say so)")
         failed = ", ".join(g["name"] for g in certificate["gates"] if not g["passed"])
         raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}); "
                            "use --force to publish anyway (the card will say so)")

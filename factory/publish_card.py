@@ -15,6 +15,7 @@ import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from factory import limits
+from factory.gates import format_interval
 from factory.metrics import J_DEFINITION
 from factory.metrics_lm import LM_DEFINITION
 from factory.publish_fields import drop_reason_rows, example_row, field_rows
@@ -85,11 +86,27 @@ def metrics_table(evaluation: dict[str, Any]) -> str:
     return _table(["system", *(["train rows"] if sized else []), *keys], rows)
 
 
+def _gate_verdict(gate: dict[str, Any]) -> str:
+    verdict = gate.get("verdict") or ("pass" if gate["passed"] else "fail")
+    return {"fail": "FAIL", "inconclusive": "INCONCLUSIVE"}.get(verdict, verdict)
+
+
 def gates_table(certificate: dict[str, Any]) -> str:
-    """Markdown table of the certificate's gates."""
-    rows = [[g["name"], g["value"], f"{g['op']} {g['threshold']}", "pass" if g["passed"] else "FAIL", g.get("note", "")]
-            for g in certificate["gates"]]
-    return _table(["gate", "value", "threshold", "verdict", "what"], rows)
+    """Markdown table of the certificate's gates, with the 95% bootstrap interval of estimated values."""
+    rows = [[g["name"], g["value"], format_interval(g.get("interval"), ".4f"), f"{g['op']} {g['threshold']}",
+             _gate_verdict(g), g.get("note", "")] for g in certificate["gates"]]
+    return _table(["gate", "value", "95% interval", "threshold", "verdict", "what"], rows)
+
+
+def certification_line(certificate: dict[str, Any]) -> str:
+    """CERTIFIED, NOT CERTIFIED or INCONCLUSIVE (with the reason), and how gates were decided."""
+    verdict = certificate.get("verdict") or ("certified" if certificate["certified"] else "not_certified")
+    label = {"certified": "CERTIFIED", "inconclusive": "INCONCLUSIVE"}.get(verdict, "NOT CERTIFIED")
+    reason = f" (not certified: {certificate.get('reason', '')})" if verdict == "inconclusive" else ""
+    decision = certificate.get("statistics", {}).get("decision")
+    how = {"interval": "; a gate on an estimate passes only when its whole 95% bootstrap interval does",
+           "point": "; gates decided on point estimates"}.get(decision, "")
+    return f"**{label}**{reason}{how}"
 
 
 def models_table(recipe: Recipe, certificate: dict[str, Any]) -> str:
@@ -158,6 +175,10 @@ def card_metadata(facts: ReleaseFacts) -> DatasetCardData:
 
 def forced_banner(certificate: dict[str, Any]) -> str:
     """The warning an uncertified release carries in its first lines."""
+    if certificate.get("verdict") == "inconclusive":
+        return (f"> **NOT CERTIFIED (INCONCLUSIVE).** Certification could not tell good data from bad: "
+                f"{certificate.get('reason')}. This release was built with `--force`. Do not treat it as a "
+                "certified Detox Factory release.\n")
     failed = ", ".join(f"`{g['name']}`" for g in certificate["gates"] if not g["passed"])
     return (f"> **NOT CERTIFIED.** This release failed certification (gates: {failed}) and was "
             "built with `--force`. Do not treat it as a certified Detox Factory release.\n")
@@ -225,7 +246,6 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
     """Build the dataset card (YAML metadata + Markdown body)."""
     recipe, certificate = facts.recipe, facts.certificate
     prov = certificate["provenance"]
-    status = "CERTIFIED" if certificate["certified"] else "NOT CERTIFIED"
     git = prov.get("git", {})
     dropped = facts.counts.get("dropped", 0)
     bibtex = "\n\n".join(citations(recipe))
@@ -237,7 +257,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 {recipe.description or f"A `{recipe.kind}` corpus made by Detox Factory."}
 
 - Method: {METHOD_NAMES[recipe.kind]}
-- Certification: **{status}** (profile `{recipe.profile}`)
+- Certification: {certification_line(certificate)} (profile `{recipe.profile}`)
 - Rows: {facts.counts.get("train", 0)} kept (`train`), {dropped} dropped with reasons \
 ({"`dropped`" if dropped else "no row was dropped, so there is no `dropped` split"})
 - Recipe: `{prov["recipe"]["name"]}` (sha256 `{prov["recipe"]["sha256"][:16]}`), kind `{recipe.kind}`, in `recipe.yaml`

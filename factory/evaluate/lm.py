@@ -213,6 +213,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
                                             "protocol": protocol(recipe, prompt_set, root), "targets": targets,
                                             "systems": systems})
         write_records(tmp / "rows.parquet", all_rows)
+        write_records(tmp / "corpus.parquet", [])  # no synthetic-side floors for LM kinds (dvc.yaml declares it)
         _write_plot_csv(tmp / "mixing.csv", systems, targets)
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
@@ -52,14 +52,50 @@ def repo_id_problem(repo_id: str) -> str | None:
 
 
 class Certify(Section):
-    """Gates a release must pass; each is written to certificate.json with value and threshold."""
+    """Gates a release must pass; each is written to certificate.json with value, 95% interval and threshold.
 
+    The statistics settings (`decision`, `bootstrap_resamples`, `bootstrap_seed`) apply to
+    every kind, the LM kinds included.
+    """
+
+    decision: Literal["interval", "point"] = Field(
+        "interval",
+        description="How gates on estimated values (J ratio, reference margin, quality floors, LM reductions) "
+        "are decided: `interval` passes only when the whole 95% bootstrap interval is on the passing side of the "
+        "threshold; `point` on the point estimate alone.",
+    )
+    bootstrap_resamples: int = Field(
+        2000, ge=1000, description="Bootstrap resamples behind every 95% percentile interval, at least 1000."
+    )
+    bootstrap_seed: int = Field(0, description="Seed of the bootstrap resamples (and of the equal-size diversity sample).")
+    min_reference_margin: float = Field(
+        0.01,
+        ge=0,
+        description="Pair kinds: J of the human-data detoxifier (ratio 0) - J of copying the input (identity), "
+        "at least; below it the test cannot tell good data from bad and the verdict is INCONCLUSIVE.",
+    )
     min_j_ratio: Ratio = Field(0.7, description="J of the certified mix / J of the human-only detoxifier, at least.")
+    min_sim_ratio: float = Field(
+        0.8, ge=0, description="toxify, detoxify: mean SIM of the kept synthetic pairs / of the human train pairs, at least."
+    )
+    min_fl_ratio: float = Field(
+        0.8, ge=0, description="toxify, detoxify: mean FL of the synthetic side / of the same side of the human pairs, at least."
+    )
+    min_sta_ratio: float = Field(
+        0.8, ge=0, description="detoxify: mean STA of the synthetic neutral side / of the human neutral side, at least."
+    )
+    min_toxicity_ratio: float = Field(
+        0.8, ge=0, description="toxify: mean toxicity (1 - STA) of the synthetic toxic side / of the human toxic side, at least."
+    )
     max_contamination: int = Field(0, ge=0, description="Kept rows that near-duplicate a test row, at most.")
     max_near_dup_rate: Ratio = Field(0.5, description="Share of generated rows dropped as duplicates, at most.")
     max_refusal_rate: Ratio = Field(0.2, description="Share of generated rows that were refusals, at most.")
     max_copy_rate: Ratio = Field(0.3, description="Share of generated rows that copied the input, at most.")
-    min_distinct2_ratio: Ratio = Field(0.6, description="distinct-2 of the kept synthetic side / that of the human side, at least.")
+    min_distinct2_ratio: Ratio = Field(
+        0.6,
+        description="distinct-2 of the synthetic side / that of the human side, at least; toxify and detoxify count "
+        "only rows above the SIM and FL floors, compared at equal size (translate: not gated).",
+    )
     min_rows: int = Field(1, ge=0, description="Kept synthetic rows, at least.")
     min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, at least.")
     min_test_rows: int = Field(1, ge=0, description="Human test rows, at least.")
