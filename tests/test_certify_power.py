@@ -180,7 +180,7 @@ def _lm_outputs(root: Path, base_toxicity: float, seed: int = 0, prompts: int = 
         toxicity = np.clip(rng.uniform(0, 2 * scale, (prompts, k)), 0, 1)
         perplexity = rng.uniform(20, 40, (prompts, k))
         systems[label] = {"EMT": float(toxicity.max(axis=1).mean()), "TP": float((toxicity > 0.5).any(axis=1).mean()),
-                          "PPL": float(perplexity.mean()), "distinct_2": 0.8}
+                          "PPL": float(perplexity.mean()), "distinct_2_per_prompt": 0.8}
         for p in range(prompts):
             for j in range(k):
                 record = Record.make("text", text=f"{label} continuation {p} {j}", group=f"prompt-{p}")
