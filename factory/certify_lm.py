@@ -29,7 +29,7 @@ import numpy as np
 
 from factory import bootstrap
 from factory.bootstrap import Estimate
-from factory.certify import Gate, gate
+from factory.gates import Gate, gate
 from factory.errors import FactoryError
 from factory.gates import estimate_gate, format_interval
 from factory.recipe import Recipe

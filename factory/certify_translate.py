@@ -25,7 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.certify import Gate, gate, pair_gates
+from factory.certify_pairs import pair_gates
+from factory.gates import Gate, gate
 from factory.certify_evidence import Evidence
 from factory.checks_translate import language_summary
 from factory.recipe import Recipe
