@@ -111,6 +111,10 @@ def test_dvc_repro_runs_the_pipeline_and_a_second_run_has_nothing_to_do(tmp_path
                                           "grid: {recipes: [], train: [], eval: []}\n")
     env = {**os.environ, "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"}
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    # dvc.yaml is generated from params.yaml: after changing the recipe list, regenerate it (as repro.sh does).
+    subprocess.run([os.sys.executable, "-m", "factory", "pipeline"], cwd=project, env=env, check=True)
+    stages = (project / "dvc.yaml").read_text()
+    assert "train-toxify" in stages and "train-detoxify" not in stages
     first = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert (project / "data" / "release" / "toxify" / "certificate.json").exists()
