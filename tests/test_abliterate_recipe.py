@@ -9,6 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from factory.checks import is_refusal
 from factory.cli import app
 from factory.errors import FactoryError
 from factory.models.abliterate_recipe import Plan, candidate_plans, choose
@@ -95,7 +96,12 @@ def test_abliterate_recipe_on_the_zoo_writes_model_and_report(tmp_path, data_roo
         assert report["refusals_before"] == round(report["refusal_rate_before"] * 4)
         rates = [c["refusals"] for c in report["candidates"]]
         assert len(rates) == (1 if edit == "reference" else 2)
-        assert report["refusals_after"] == min(rates) and len(report["examples"]) == 4
+        assert report["refusals_after"] == min(rates) and len(report["examples"]) == 4  # every held-out reply
+        for when in ("before", "after"):
+            assert report[f"refusals_{when}"] == sum(is_refusal(e[when], e["input"]) for e in report["examples"])
+        plans = [Plan(tuple(c["layers"]), c["direction_layer"]) for c in report["candidates"]]
+        assert plans[choose(plans, rates, 2)] == Plan(tuple(report["chosen"]["layers"]),
+                                                      report["chosen"]["direction_layer"])
         directions = torch.load(folder / "refusal_directions.pt")
         assert directions.shape == (2, 128)
         from factory.models.loading import load_causal_lm
