@@ -166,3 +166,10 @@ def test_pipeline_runs_abliterate_before_generate_for_recipes_with_the_section(t
     assert "data/models/abliterated/ab" not in ablit["deps"]
     assert "factory/models/abliterate_reference.py" in ablit["deps"]
     assert "data/models/abliterated/ab" in stages["generate-ab"]["deps"]
+
+
+def test_card_names_the_model_that_was_patched(tmp_path):
+    from factory.publish_sources import license_parts
+
+    parts = {what: licence for licence, what in license_parts(load_recipe(_abliterate_recipe(tmp_path)))}
+    assert parts["outputs of `abliterated:ab` (`zoo:causal-lm`, activation-patched)"] == "apache-2.0"

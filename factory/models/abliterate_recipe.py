@@ -6,7 +6,8 @@
    one unit difference-of-means direction per layer (factory.models.abliterate_reference).
 2. Held-out prompts: `heldout_prompts` rewrite inputs of the human train split that no direction
    prompt used, each under the recipe's full prompt (system prompt and few-shot examples, as
-   `generate` builds it). Greedy replies of `max_new_tokens` are counted as refusals with
+   `generate` builds it). Greedy replies of `max_new_tokens`, cut at `generate.sampling.stop`, are
+   counted as refusals with
    `factory.checks.is_refusal(reply, input)`, before any edit and after each candidate edit.
 3. Candidates: `edit: reference` has one (every listed layer edited with its own direction, as
    the notebook); `edit: project` has one per candidate layer (that layer's direction removed
@@ -28,9 +29,8 @@ from typing import Any, Iterator, Sequence
 from factory.checks import is_refusal
 from factory.errors import FactoryError
 from factory.models.abliterate import abliterate_folder, orthogonalise, output_projections, refusal_directions
-from factory.models.abliterate_reference import (block_projections, decoder_blocks, position_activations,
-                                                 reference_edit)
-from factory.models.backends.base import render_prompt
+from factory.models.abliterate_reference import block_projections, decoder_blocks, position_activations, reference_edit
+from factory.models.backends.base import cut_at_stop, render_prompt
 from factory.prompts import DEFAULT_SYSTEM, rewrite_messages
 from factory.recipe import Recipe
 from factory.recipe.abliterate import REFERENCE_FIRST_EDITED, Abliterate
@@ -111,8 +111,8 @@ def rewrite_conversations(recipe: Recipe, inputs: Sequence[str], pool: Sequence[
 
 
 def greedy_replies(model: Any, tokenizer: Any, conversations: Sequence[Sequence[dict]], max_new_tokens: int,
-                   batch_size: int) -> list[str]:
-    """Greedy replies to `conversations`, in batches of left-padded prompts."""
+                   batch_size: int, stop: Sequence[str] = ()) -> list[str]:
+    """Greedy replies to `conversations`, in batches of left-padded prompts, cut at the first `stop` string."""
     import torch
 
     replies: list[str] = []
@@ -122,8 +122,8 @@ def greedy_replies(model: Any, tokenizer: Any, conversations: Sequence[Sequence[
         with torch.inference_mode():
             out = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens, temperature=None,
                                  top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
-        replies += [t.strip() for t in tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
-                                                             skip_special_tokens=True)]
+        texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        replies += [cut_at_stop(text, stop).strip() for text in texts]
     return replies
 
 
@@ -192,9 +192,10 @@ def _settings(recipe: Recipe) -> Abliterate:
     return recipe.abliterate
 
 
-def _measure(model: Any, tokenizer: Any, settings: Abliterate, conversations: list, inputs: list[str]
+def _measure(model: Any, tokenizer: Any, recipe: Recipe, conversations: list, inputs: list[str]
              ) -> tuple[list[str], int]:
-    replies = greedy_replies(model, tokenizer, conversations, settings.max_new_tokens, settings.batch_size)
+    settings, stop = _settings(recipe), recipe.generate.sampling.stop
+    replies = greedy_replies(model, tokenizer, conversations, settings.max_new_tokens, settings.batch_size, stop)
     return replies, sum(is_refusal(reply, source) for reply, source in zip(replies, inputs))
 
 
@@ -208,6 +209,7 @@ def _report(recipe: Recipe, sources: dict, inputs: list[str], plans: list[Plan],
         "position": settings.position, "prefix": settings.prefix, "system_prompt": system_prompt(recipe),
         "direction_prompts": sources,
         "heldout": {"prompts": n, "max_new_tokens": settings.max_new_tokens, "decoding": "greedy",
+                    "stop": recipe.generate.sampling.stop,
                     "few_shot": recipe.generate.prompt.few_shot, "refusal_check": "factory.checks.is_refusal"},
         "candidates": [{"layers": list(p.layers), "direction_layer": p.source_layer, "refusals": c,
                         "refusal_rate": c / n} for p, c in zip(plans, counts)],
@@ -253,11 +255,11 @@ def run(recipe: Recipe, *, root: Path = Path("data"), out: Path | None = None) -
     model.to(default_device())
     directions = layer_directions(model, tokenizer, recipe, toxic, neutral)
     plans = candidate_plans(settings, directions.shape[0])
-    before = _measure(model, tokenizer, settings, conversations, inputs)
+    before = _measure(model, tokenizer, recipe, conversations, inputs)
     results = []
     for plan in plans:
         with patched(model, plan, directions, settings.edit):
-            results.append(_measure(model, tokenizer, settings, conversations, inputs))
+            results.append(_measure(model, tokenizer, recipe, conversations, inputs))
     counts = [count for _, count in results]
     best = choose(plans, counts, directions.shape[0])
     edited = apply_plan(model, plans[best], directions, settings.edit)

@@ -77,6 +77,6 @@ def abliterate_problems(recipe: "Recipe") -> list[str]:
     if recipe.kind not in ("toxify", "detoxify"):
         return [f"abliterate: only for kinds toxify and detoxify (kind {recipe.kind})"]
     if generator != own:
-        return [f"models.generator: {generator!r} does not use the patched model; set {own} "
-                "(abliterate.model names the model to patch)"]
+        return [(f"models.generator: {generator!r} does not use the patched model; set {own} "
+                 "(abliterate.model names the model to patch)")]
     return []
