@@ -143,6 +143,8 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     """
     for stage in STAGES:
         _run_stage(stage, recipe, root, limit)
+        if stage == "ingest" and load_recipe(_recipe_file(recipe)).abliterate is not None:
+            abliterate(recipe, out=None, layer=None, root=root)
     if load_recipe(_recipe_file(recipe)).kind == "translate":
         cli_translate.run_grid(recipe, root, limit)
         cli_translate.export(recipe, root, limit)
@@ -220,15 +222,18 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here in
 @app.command()
 @reports_errors
 def abliterate(
-    model: str = typer.Argument(..., help="Hub id or local folder of a causal LM."),
-    out: Path = typer.Option(..., "--out", help="Folder for the patched model."),
+    model: str = typer.Argument(..., metavar="RECIPE|MODEL", help="A recipe with an `abliterate` section (file or "
+                                "name), or the Hub id or local folder of a causal LM (then --out is required)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the patched model (recipe default: "
+                                       "ROOT/models/abliterated/<recipe>)."),
     layer: Optional[int] = typer.Option(None, "--layer", help="Layer whose refusal direction is removed (default: middle)."),
     overwrite: bool = OverwriteOpt,
+    root: Path = RootOpt,
 ) -> None:
-    """Remove the refusal direction from a model's weights (activation patching)."""
-    from factory.models.abliterate import abliterate_folder
+    """Remove refusal directions from a model's weights (activation patching), as a recipe says or generically."""
+    from factory.models.abliterate_recipe import abliterate_target
 
-    typer.echo(f"abliterate: wrote {abliterate_folder(model, out, layer=layer, overwrite=overwrite)}")
+    typer.echo(f"abliterate: wrote {abliterate_target(model, out, layer=layer, root=root, overwrite=overwrite)}")
 
 
 @app.command()

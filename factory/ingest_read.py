@@ -67,8 +67,10 @@ class _Record:
 
 
 def read_source(source: str, columns: Sequence[str], hub_split: str = "train",
-                seed_file: Path | None = None) -> SourceRows:
-    """Read `source` (a local TSV/CSV/Parquet file, or a Hub id); require `columns`."""
+                seed_file: Path | None = None, field: str = "human.source") -> SourceRows:
+    """Read `source` (a local TSV/CSV/Parquet file, or a Hub id); require `columns`.
+
+    `field` names the recipe field in the error for a Hub dataset that cannot be loaded."""
     path = seed_file if source == "seed" and seed_file else Path(source).expanduser()
     if path.exists():
         suffix = path.suffix.lower()
@@ -79,7 +81,7 @@ def read_source(source: str, columns: Sequence[str], hub_split: str = "train",
 
             return _table_rows(str(path), "parquet", read_parquet(path), columns)
         raise FactoryError(f"{path}: unsupported file type {suffix!r} (use .tsv, .csv or .parquet)")
-    return _hub_rows(source, hub_split, columns)
+    return _hub_rows(source, hub_split, columns, field)
 
 
 def read_delimited(path: Path, columns: Sequence[str]) -> SourceRows:
@@ -252,11 +254,11 @@ def _table_rows(name: str, kind: str, table: Any, columns: Sequence[str]) -> Sou
                       read_as={"format": kind})
 
 
-def _hub_rows(source: str, hub_split: str, columns: Sequence[str]) -> SourceRows:
+def _hub_rows(source: str, hub_split: str, columns: Sequence[str], field: str = "human.source") -> SourceRows:
     from datasets import load_dataset
 
     try:
         dataset = load_dataset(source, split=hub_split)
     except Exception as exc:  # datasets raises many types for a missing/offline dataset
-        raise FactoryError(f"human.source: cannot load Hub dataset {source!r} ({type(exc).__name__}: {exc})") from None
+        raise FactoryError(f"{field}: cannot load Hub dataset {source!r} ({type(exc).__name__}: {exc})") from None
     return _table_rows(f"{source} (split {hub_split})", "hub", dataset.with_format("arrow")[:], columns)

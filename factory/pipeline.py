@@ -65,6 +65,8 @@ class StageSpec:
     params: tuple[str, ...] = ()
     comment: str = ""
     recipe_params: bool = True
+    section: str = ""
+    """When set, only recipes that have this section (`abliterate`) get the stage."""
 
 
 def _run(module: str) -> tuple[str, ...]:
@@ -73,6 +75,11 @@ def _run(module: str) -> tuple[str, ...]:
 
 RECIPE_STAGES: dict[str, StageSpec] = {
     "ingest": StageSpec("ingest {file}", _run("factory.ingest"), outs=("data/human/{recipe}",)),
+    "abliterate": StageSpec("abliterate {file}", ("factory.cli:abliterate",), deps=("data/human/{recipe}",),
+                            outs=("data/models/abliterated/{recipe}",), section="abliterate", comment="""\
+Recipes with an `abliterate` section patch their generator first (activation patching, as
+PseudoParaDetox's RefusalsRemover notebook): the folder holds the model, its directions and
+abliteration.json (refusal rates before and after); `models.generator: abliterated:<recipe>` names it."""),
     "generate": StageSpec("generate {file}", _run("factory.generate"), deps=("data/human/{recipe}",),
                           outs=("data/generated/{recipe}",)),
     "filter": StageSpec("filter {file}", _run("factory.filter.stage"),
@@ -187,6 +194,8 @@ def stage_deps(spec: StageSpec, recipe: Optional[Recipe], values: dict[str, str]
     data = [p for p in package_data(Path("."), code)
             if not any(p == k or p.startswith(f"{k}/") for k in keyword_data)]
     inputs = [path for reader, path in recipe_inputs(recipe) if reader in code] if recipe is not None else []
+    outs = {_fill(o, values) for o in spec.outs if isinstance(o, str)}
+    inputs = [path for path in inputs if path not in outs]  # abliterate writes the model its recipe names
     return _unique([_fill(d, values) for d in spec.deps] + sorted({*code, *data, *inputs}))
 
 
@@ -234,7 +243,7 @@ def load_pipeline_inputs(params_file: Path) -> tuple[Params, list[Recipe]]:
 def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
     yield build_stage(ZOO, "zoo", _Context())
     for verb, spec in RECIPE_STAGES.items():
-        for index, recipe in enumerate(recipes):
+        for index, recipe in enumerate(r for r in recipes if not spec.section or getattr(r, spec.section) is not None):
             stage = build_stage(spec, stage_name(verb, recipe.name),
                                 _Context(recipe, recipe.path, {"recipe": recipe.name}))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")

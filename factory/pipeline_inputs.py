@@ -3,7 +3,8 @@
 `recipe_inputs` walks a validated recipe (defaults included) for the fields that may name a local
 path (`ExistingPathOrId` in the schema). A value is a dependency when it is a keyword with
 package data (`human.source: seed` is factory/data/seed/pairs.tsv), a zoo model (`zoo:NAME`
-is data/models/zoo, the output of the `zoo` stage), or a path that exists (what the readers
+is data/models/zoo, the output of the `zoo` stage), an abliterated model (`abliterated:NAME` is
+data/models/abliterated/NAME, the output of `abliterate-NAME`), or a path that exists (what the readers
 open before trying the Hub). Hub ids and `package:NAME` models are not files of the project.
 
 Each field has the module that reads it (`PATH_READERS`): a stage depends on the field's file
@@ -28,6 +29,8 @@ PATH_READERS: dict[tuple[str, str], str] = {
     ("Translate", "corpus"): "factory/generate/translate_sources.py",
     ("Translate", "parallel"): "factory/generate/translate_sources.py",
     ("Diversity", "lexicon"): "factory/filter/stage.py",
+    ("TextSource", "source"): "factory/text_sources.py",
+    ("PairSource", "source"): "factory/text_sources.py",
 }
 """(recipe section class, field) of every field that may name a local path -> the module that opens it."""
 
@@ -41,6 +44,8 @@ KEYWORD_DATA: dict[tuple[str, str, str], str] = {
 
 ZOO = "data/models/zoo"
 """`zoo:NAME` models live here (the `zoo` stage's output)."""
+ABLITERATED = "data/models/abliterated"
+"""`abliterated:NAME` models live here, one folder per recipe (the `abliterate-NAME` stage's output)."""
 
 
 def keyword_paths() -> list[str]:
@@ -64,6 +69,8 @@ def input_path(section: str, field: str, value: str) -> Optional[str]:
         return KEYWORD_DATA[(section, field, value)]
     if value.startswith("zoo:"):
         return ZOO
+    if value.startswith("abliterated:"):
+        return f"{ABLITERATED}/{value.removeprefix('abliterated:')}"
     if value.startswith("package:"):
         return None
     return local_path(value)

@@ -150,7 +150,8 @@ def license_parts(recipe: Recipe) -> list[tuple[str, str]]:
         parts.append((publish.human_license or "other",
                       "the human text it carries" + ("" if publish.human_license else unknown.format("source"))))
     if recipe.models.generator is not None:
-        parts.append((publish.generator_license or "other", f"outputs of `{recipe.models.generator.ref}`"
+        patched = f" (`{recipe.abliterate.model.ref}`, activation-patched)" if recipe.abliterate else ""
+        parts.append((publish.generator_license or "other", f"outputs of `{recipe.models.generator.ref}`{patched}"
                       + ("" if publish.generator_license else unknown.format("model"))))
     return parts
 

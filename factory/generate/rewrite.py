@@ -1,7 +1,8 @@
 """Rewriting recipes: `toxify` (neutral -> toxic) and `detoxify` (toxic -> neutral).
 
 Inputs are the unique input-side sentences of the human train split; each request is a
-system prompt, k few-shot human pairs (a seeded choice per input, never the input's own
+system prompt, k few-shot pairs (from the human train split or `generate.prompt.few_shot_source`;
+a seeded choice per input, or the pool's last k as PseudoParaDetox did; never the input's own
 pair) and the sentence to rewrite. Every output goes through `factory.checks` (with the
 backend's truncated flag of each completion); a row that fails is re-sampled with a new
 seed up to `checks.max_attempts` times, and the last failure is kept as a dropped row with
@@ -31,14 +32,34 @@ def select_inputs(train: Sequence[Record], direction: Direction, seed: int, limi
     return texts[:limit] if limit else texts
 
 
-def few_shot_examples(pool: Sequence[Record], direction: Direction, text: str, k: int, seed: int) -> list[tuple[str, str]]:
-    """k human pairs oriented for `direction`, chosen by a seed tied to the input text."""
+def few_shot_examples(pool: Sequence[Record], direction: Direction, text: str, k: int, seed: int,
+                      choice: str = "random") -> list[tuple[str, str]]:
+    """k pairs of `pool` oriented for `direction`, never the input's own pair.
+
+    `random`: chosen by a seed tied to the input text; `last`: the last k pairs in pool order
+    (the same for every input that is not one of them).
+    """
     if k == 0:
         return []
-    rng = random.Random(f"{seed}:{text}")
     candidates = [r for r in pool if text not in (r.toxic, r.neutral)]
-    chosen = rng.sample(candidates, min(k, len(candidates)))
+    if choice == "last":
+        chosen = candidates[-k:]
+    else:
+        chosen = random.Random(f"{seed}:{text}").sample(candidates, min(k, len(candidates)))
     return [example_pair(direction, r.toxic or "", r.neutral or "") for r in chosen]
+
+
+def few_shot_pool(recipe: Recipe, train: Sequence[Record]) -> tuple[list[Record], dict[str, object]]:
+    """The few-shot pool (`generate.prompt.few_shot_source`, default the human train split) and how it was read."""
+    spec = recipe.generate.prompt.few_shot_source
+    if spec is None:
+        return list(train), {"source": "human train split", "pairs": len(train)}
+    from factory.text_sources import read_pairs
+
+    pairs, skipped = read_pairs(spec, "generate.prompt.few_shot_source")
+    pool = [Record.make("pair", lang=recipe.human.lang, toxic=toxic, neutral=neutral, source="few-shot",
+                        recipe=recipe.name) for toxic, neutral in pairs]
+    return pool, {"source": spec.source, "hub_split": spec.hub_split, "pairs": len(pool), "skipped": skipped}
 
 
 def build_requests(recipe: Recipe, direction: Direction, inputs: Sequence[str], pool: Sequence[Record],
@@ -48,7 +69,8 @@ def build_requests(recipe: Recipe, direction: Direction, inputs: Sequence[str], 
     requests = []
     for text in inputs:
         key = content_id(direction, text)
-        examples = few_shot_examples(pool, direction, text, settings.prompt.few_shot, settings.prompt.few_shot_seed)
+        examples = few_shot_examples(pool, direction, text, settings.prompt.few_shot, settings.prompt.few_shot_seed,
+                                     settings.prompt.few_shot_choice)
         messages = tuple(rewrite_messages(direction, text, examples, settings.prompt.system))
         requests.append(Request(key=key, messages=messages, seed=request_seed(settings.sampling.seed, key, attempt)))
     return requests
@@ -108,13 +130,14 @@ def run(recipe: Recipe, direction: Direction, *, root: Path = Path("data"), limi
     """Write data/generated/<recipe>/rows.parquet (kept and dropped rows) and stats.json."""
     train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
     inputs = select_inputs(train, direction, recipe.seed, limit or recipe.generate.max_inputs)
+    pool, pool_stats = few_shot_pool(recipe, train)
     backend = open_generator(recipe, root, cache=Path(root) / "cache" / recipe.name / "requests.sqlite")
-    records = generate_and_check(recipe, backend, direction, inputs, train, root)
+    records = generate_and_check(recipe, backend, direction, inputs, pool, root)
     reasons = Counter(r.drop_reason or "kept" for r in records)
     out = Path(root) / "generated" / recipe.name
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", records)
         write_json(tmp / "stats.json", {"inputs": len(inputs), "rows": len(records), "outcomes": dict(reasons),
-                                        "backend": backend.describe(),
+                                        "backend": backend.describe(), "few_shot_pool": pool_stats,
                                         "sampling": recipe.generate.sampling.model_dump()})
     return out

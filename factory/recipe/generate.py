@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from factory.recipe.base import Dtype, Ratio, Section, Seed, api_key_env_problem
+from factory.recipe.sources import PairSource
+
+from factory.recipe.base import Dtype, Ratio, Section, Seed, api_key_env_problem
 
 class Sampling(Section):
     """Sampling settings, passed to every backend the same way."""
@@ -22,11 +25,31 @@ class Sampling(Section):
 
 
 class Prompt(Section):
-    """The chat prompt: a system message and k few-shot examples from the human train split."""
+    """The chat prompt: a system message and k few-shot examples from the human train split (or `few_shot_source`)."""
 
-    system: str | None = Field(None, description="System message; default: factory.prompts.DEFAULT_SYSTEM for the kind.")
+    system: str | None = Field(
+        None, description="System message, any text (a YAML block scalar `|` keeps line breaks); a paper's own "
+        "prompt is pasted here (PseudoParaDetox: detoxer.py line 122). Default: factory.prompts.DEFAULT_SYSTEM for "
+        "the kind, a paraphrase. The `abliterate` section uses the same system prompt.")
     few_shot: int = Field(3, ge=0, le=50, description="k: few-shot examples per request (published: 10 for PseudoParaDetox).")
     few_shot_seed: Seed = Field(0, description="Seed of the per-request choice of few-shot examples.")
+    few_shot_choice: Literal["random", "last"] = Field(
+        "random", description="random: k pairs sampled per input (seeded by few_shot_seed and the input); last: the "
+        "last k pairs of the pool in stored order, the same for every input, as PseudoParaDetox's detoxer.py (the "
+        "last 10 pairs of the `en` split of textdetox/multilingual_paradetox). The input's own pair is never an "
+        "example.")
+    few_shot_source: PairSource | None = Field(
+        None, description="Pool of few-shot pairs, read in stored order. Default: the human train split (in the "
+        "seeded order `ingest` wrote). PseudoParaDetox: {source: textdetox/multilingual_paradetox, hub_split: en, "
+        "toxic_column: toxic_sentence, neutral_column: neutral_sentence}; its pairs may overlap the human test split, "
+        "which then appears in prompts (decontamination checks outputs, not prompts).")
+
+    @field_validator("system")
+    @classmethod
+    def _system_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("empty system prompt; leave the field out for the kind's default")
+        return value
 
 
 class VllmSettings(Section):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
+from factory.recipe.abliterate import Abliterate, abliterate_problems
 from factory.recipe.base import Section, Seed, name_model_roles
 from factory.recipe.data import HumanData, Models
 from factory.recipe.engine import Engine, engine_problems
@@ -46,6 +47,8 @@ class Recipe(Section):
     translate: Translate | None = Field(None, description="Translation settings (kind translate only, required there).")
     grid: Grid | None = Field(None, description="Cross-lingual experiment grid (kind translate only, required there).")
     engine: Engine = Field(default_factory=Engine, description="Where generation and near-duplicate removal run: this machine or a Ray cluster.")
+    abliterate: Abliterate | None = Field(None, description="Activation patching of the generator before `generate` "
+                                                      "(kinds toxify and detoxify; `factory abliterate RECIPE`).")
 
     _path: str = PrivateAttr("")
 
@@ -91,6 +94,13 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _engine_fits(self) -> "Recipe":
         problems = engine_problems(self.kind, self.generate.backend, self.engine)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _abliterate_fits(self) -> "Recipe":
+        problems = abliterate_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
