@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -32,6 +33,7 @@ def build(out: Path, shared: Path | None, force: bool = False) -> Path:
         return out
     if out.exists():
         shutil.rmtree(out)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     corpus = minidata.tokenizer_corpus()
     for repo_id in minimodels.MODELS:
         minimodels.build_model(repo_id, out / "models" / repo_id, corpus)

@@ -18,7 +18,10 @@ from typing import Any, Callable
 
 from factory.hubsim import minitok
 
-SMALL = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
+SMALL = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 2}
+"""Head size 64 (vLLM's CPU attention has no kernel for 16), as GPT-2 XL; the 7-8B models have 128."""
+GQA = {"hidden_size": 256, "intermediate_size": 512, "num_attention_heads": 4, "num_key_value_heads": 2}
+"""Grouped-query attention (Llama 3, Qwen2.5, Aya): fewer key/value heads than query heads."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Mini:
 
 
 def _llama(**extra: Any) -> dict[str, Any]:
-    return {**SMALL, "num_key_value_heads": 4, "hidden_act": "silu", "rms_norm_eps": 1e-5,
+    return {**SMALL, "num_key_value_heads": 2, "hidden_act": "silu", "rms_norm_eps": 1e-5,
             "tie_word_embeddings": False, **extra}
 
 
@@ -43,36 +46,36 @@ ROBERTA = {**SMALL, "max_position_embeddings": 514, "type_vocab_size": 1, "layer
 
 MODELS: dict[str, Mini] = {
     "meta-llama/Meta-Llama-3-8B-Instruct": Mini(
-        "LlamaForCausalLM", _llama(num_key_value_heads=2, rope_theta=500000.0, max_position_embeddings=8192),
+        "LlamaForCausalLM", _llama(**GQA, rope_theta=500000.0, max_position_embeddings=8192),
         "bfloat16", minitok.llama3, "sharded", {"do_sample": True, "temperature": 0.6, "top_p": 0.9}),
     "meta-llama/Llama-2-7b-hf": Mini(
         "LlamaForCausalLM", _llama(max_position_embeddings=4096, rms_norm_eps=1e-5, pretraining_tp=1),
         "float16", minitok.llama2, "sharded", {"do_sample": True, "temperature": 0.6, "top_p": 0.9}),
     "Qwen/Qwen2.5-7B-Instruct": Mini(
-        "Qwen2ForCausalLM", _llama(num_key_value_heads=2, rope_theta=1000000.0, max_position_embeddings=32768,
+        "Qwen2ForCausalLM", _llama(**GQA, rope_theta=1000000.0, max_position_embeddings=32768,
                                    rms_norm_eps=1e-6, use_sliding_window=False, sliding_window=131072,
                                    max_window_layers=2),
         "bfloat16", minitok.qwen2, "sharded",
         {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "repetition_penalty": 1.05}),
     "CohereForAI/aya-23-8B": Mini(
-        "CohereForCausalLM", _llama(num_key_value_heads=2, rope_theta=10000.0, max_position_embeddings=8192,
+        "CohereForCausalLM", _llama(**GQA, rope_theta=10000.0, max_position_embeddings=8192,
                                     layer_norm_eps=1e-5, logit_scale=0.125, use_qk_norm=False,
                                     tie_word_embeddings=True), "float16", minitok.cohere, "sharded"),
     "CohereForAI/aya-expanse-8b": Mini(
-        "CohereForCausalLM", _llama(num_key_value_heads=2, rope_theta=10000.0, max_position_embeddings=8192,
+        "CohereForCausalLM", _llama(**GQA, rope_theta=10000.0, max_position_embeddings=8192,
                                     layer_norm_eps=1e-5, logit_scale=0.125, use_qk_norm=False,
                                     tie_word_embeddings=True), "float16", minitok.cohere, "sharded"),
     "tiiuae/falcon-7b": Mini(
-        "FalconForCausalLM", {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "FalconForCausalLM", {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
                               "multi_query": True, "parallel_attn": True, "new_decoder_architecture": False,
                               "alibi": False, "bias": False, "layer_norm_epsilon": 1e-5},
         "bfloat16", minitok.falcon, "sharded"),
     "facebook/opt-6.7b": Mini(
-        "OPTForCausalLM", {"hidden_size": 64, "ffn_dim": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                           "word_embed_proj_dim": 64, "max_position_embeddings": 2048, "do_layer_norm_before": True,
+        "OPTForCausalLM", {"hidden_size": 128, "ffn_dim": 256, "num_hidden_layers": 2, "num_attention_heads": 2,
+                           "word_embed_proj_dim": 128, "max_position_embeddings": 2048, "do_layer_norm_before": True,
                            "activation_function": "relu"}, "float16", minitok.opt, "sharded"),
     "openai-community/gpt2-xl": Mini(
-        "GPT2LMHeadModel", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 1024, "n_ctx": 1024},
+        "GPT2LMHeadModel", {"n_embd": 128, "n_layer": 2, "n_head": 2, "n_positions": 1024, "n_ctx": 1024},
         "float32", minitok.gpt2),
     "facebook/bart-large": Mini(
         "BartForConditionalGeneration", {"d_model": 64, "encoder_layers": 2, "decoder_layers": 2,
@@ -163,13 +166,13 @@ def build_labse(folder: Path, corpus: list[str]) -> None:
     write("sentence_bert_config.json", {"max_seq_length": 256, "do_lower_case": False})
     write("config_sentence_transformers.json", {"__version__": {"sentence_transformers": "2.0.0"}})
     (folder / "1_Pooling").mkdir(exist_ok=True)
-    write("1_Pooling/config.json", {"word_embedding_dimension": 64, "pooling_mode_cls_token": True,
+    write("1_Pooling/config.json", {"word_embedding_dimension": 128, "pooling_mode_cls_token": True,
                                     "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False,
                                     "pooling_mode_mean_sqrt_len_tokens": False})
     (folder / "2_Dense").mkdir(exist_ok=True)
-    write("2_Dense/config.json", {"in_features": 64, "out_features": 64, "bias": True,
+    write("2_Dense/config.json", {"in_features": 128, "out_features": 128, "bias": True,
                                   "activation_function": "torch.nn.modules.activation.Tanh"})
-    dense = torch.nn.Linear(64, 64)
+    dense = torch.nn.Linear(128, 128)
     torch.save({"linear.weight": dense.weight.detach(), "linear.bias": dense.bias.detach()},
                folder / "2_Dense" / "pytorch_model.bin")
     (folder / "3_Normalize").mkdir(exist_ok=True)
