@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -43,7 +44,6 @@ SIZES: dict[str, Any] = {
 
 CPU_SKIPS: dict[str, tuple[Any, str]] = {
     "generate.vllm.enforce_eager": (True, "CUDA graphs (and vLLM's torch.compile of them) exist on GPUs only"),
-    "generate.vllm.max_model_len": (512, "a 1 GB CPU KV cache (VLLM_CPU_KVCACHE_SPACE=1) holds fewer tokens"),
 }
 """Settings the CPU cannot honour: rehearsal value and why (reported in the JSON line)."""
 
@@ -91,7 +91,7 @@ def _environment(hub_url: str, hf_home: Path) -> dict[str, str]:
 def _failure(output: str) -> str:
     """The stage that failed (the one after the last `<stage>: wrote`) and its error line."""
     done = re.findall(r"^([a-z-]+): (?:wrote|built)", output, flags=re.M)
-    errors = [line for line in output.splitlines() if line.startswith("error:") or re.match(r"^\w+(Error|Exception)", line)]
+    errors = [line for line in output.splitlines() if line.startswith("error:") or re.match(r"^[\w.]+(Error|Exception)\b", line)]
     after = f"after {done[-1]}" if done else "in ingest"
     return f"{after}: {errors[-1] if errors else output.strip().splitlines()[-1] if output.strip() else 'no output'}"
 
@@ -100,13 +100,13 @@ def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path, timeout
     """Run `factory run` on one recipe; (passed, failure description, seconds)."""
     started = time.time()
     command = [sys.executable, "-m", "factory", "run", str(recipe), "--root", str(root), "--limit", str(LIMIT)]
-    try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-        output, code = result.stdout + result.stderr, result.returncode
-    except subprocess.TimeoutExpired as exc:
-        output, code = f"{exc.stdout or ''}{exc.stderr or ''}\nerror: timed out after {timeout} s", -1
-    log.write_text(output if isinstance(output, str) else output.decode(errors="replace"))
-    return code == 0, "" if code == 0 else _failure(log.read_text()), time.time() - started
+    with log.open("w") as handle:  # streamed, so a running rehearsal can be followed with tail -f
+        try:
+            code = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+            handle.write(f"\nerror: timed out after {timeout} s\n")
+    return code == 0, "" if code == 0 else _failure(log.read_text(errors="replace")), time.time() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     recipes = args.recipes or sorted(Path("recipes/full").glob("*.yaml"))
     hubsim_cli.build(args.hub, Path("../shared/data"))
-    for sub in ("recipes", "logs", "hf_home", "root"):
-        (args.work / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("recipes", "logs", "hf_home", "root"):  # a fresh start: nothing cached from an earlier rehearsal
+        shutil.rmtree(args.work / sub, ignore_errors=True)
+        (args.work / sub).mkdir(parents=True)
     failed, skipped = [], {}
     with HubSim(args.hub) as hub:
         env = _environment(hub.url, args.work / "hf_home")
