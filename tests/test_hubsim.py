@@ -101,3 +101,18 @@ def test_prompt_longer_than_the_vllm_context_is_a_named_error():
     check_prompt_lengths(requests, [{"prompt_token_ids": [1] * 10}] * 2, 11)
     with pytest.raises(FactoryError, match=r"row-2 has 12 tokens.*context of 11 \(generate.vllm.max_model_len\)"):
         check_prompt_lengths(requests, [{"prompt_token_ids": [1] * 10}, {"prompt_token_ids": [1] * 12}], 11)
+
+
+def test_ray_generation_failure_names_the_workers_own_error():
+    """Found by the rehearsal: the message named only Ray's wrapper (`ray::MapWorker(...).submit() (pid=...)`)."""
+    from factory.engines.ray_generate import root_cause
+
+    class TaskError(Exception):
+        pass
+
+    inner = ValueError("This model's maximum context length is 512 tokens. However, your prompt contains 750")
+    wrapper = TaskError("ray::MapWorker(MapBatches(vLLMEngineStageUDF)).submit() (pid=1)\n  File x\n")
+    wrapper.cause = inner
+    assert root_cause(wrapper) == f"ValueError: {inner}"
+    flat = TaskError("ray::MapWorker.submit() (pid=1)\n  File x\nvllm.exceptions.VLLMValidationError: too long\n")
+    assert root_cause(flat) == "TaskError: vllm.exceptions.VLLMValidationError: too long"
