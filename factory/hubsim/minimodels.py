@@ -83,7 +83,8 @@ MODELS: dict[str, Mini] = {
                                          "encoder_ffn_dim": 128, "decoder_ffn_dim": 128,
                                          "max_position_embeddings": 1024, "forced_bos_token_id": 0,
                                          "decoder_start_token_id": 2, "scale_embedding": False},
-        "float32", lambda folder, corpus: minitok.roberta(folder, corpus, cls="BartTokenizer", max_len=1024), "safetensors",
+        "float32", lambda folder, corpus: minitok.roberta(folder, corpus, cls="BartTokenizer", max_len=1024),
+        "safetensors",
         {"no_repeat_ngram_size": 3, "num_beams": 4, "early_stopping": True, "forced_eos_token_id": 2}),
     "google/mt5-base": Mini(
         "MT5ForConditionalGeneration", {"d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2,

@@ -99,10 +99,12 @@ def gpt2(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
     _save(folder, tok, {"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024, "add_prefix_space": False,
                         "bos_token": eot, "eos_token": eot, "unk_token": eot},
           {"bos_token": eot, "eos_token": eot, "unk_token": eot})
-    return {"vocab_size": tok.get_vocab_size(), "bos_token_id": tok.token_to_id(eot), "eos_token_id": tok.token_to_id(eot)}
+    eot_id = tok.token_to_id(eot)
+    return {"vocab_size": tok.get_vocab_size(), "bos_token_id": eot_id, "eos_token_id": eot_id}
 
 
-def roberta(folder: Path, corpus: Sequence[str], *, cls: str = "RobertaTokenizer", max_len: int = 512) -> dict[str, int]:
+def roberta(folder: Path, corpus: Sequence[str], *, cls: str = "RobertaTokenizer",
+            max_len: int = 512) -> dict[str, int]:
     """RoBERTa / BART BPE: <s> <pad> </s> <unk> first, <mask> last, `<s> A </s>` around texts."""
     tok = _byte_bpe(corpus, ["<s>", "<pad>", "</s>", "<unk>"])
     tok.add_special_tokens(["<mask>"])
@@ -116,7 +118,8 @@ def roberta(folder: Path, corpus: Sequence[str], *, cls: str = "RobertaTokenizer
 def opt(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
     """OPT's GPT-2 BPE: `</s>` (id 2) is BOS and EOS and is prepended to every text."""
     tok = _byte_bpe(corpus, ["<s>", "<pad>", "</s>", "<unk>"])
-    tok.post_processor = processors.TemplateProcessing(single="</s> $A", pair="</s> $A $B", special_tokens=[("</s>", 2)])
+    tok.post_processor = processors.TemplateProcessing(single="</s> $A", pair="</s> $A $B",
+                                                       special_tokens=[("</s>", 2)])
     names = {"bos_token": "</s>", "eos_token": "</s>", "unk_token": "</s>", "pad_token": "<pad>"}
     _save(folder, tok, {"tokenizer_class": "GPT2Tokenizer", "add_bos_token": True, "model_max_length": 1000000000000,
                         **names}, names)
@@ -142,7 +145,8 @@ def llama3(folder: Path, corpus: Sequence[str]) -> dict[str, Any]:
                                       special_tokens=[("<|begin_of_text|>", bos)])])
     _save(folder, tok, {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
                         "eos_token": "<|eot_id|>", "chat_template": LLAMA3_CHAT, "clean_up_tokenization_spaces": True,
-                        "model_input_names": ["input_ids", "attention_mask"], "model_max_length": 1000000000000000019884624838656},
+                        "model_input_names": ["input_ids", "attention_mask"],
+                        "model_max_length": 1000000000000000019884624838656},
           {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"})
     return {"vocab_size": tok.get_vocab_size(), "bos_token_id": bos, "eos_token_id": eot, "eos_ids": [end, eot]}
 

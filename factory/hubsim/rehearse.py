@@ -75,9 +75,11 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list
     ratios = recipe.get("mix", {}).get("ratios", [])
     if len(ratios) > 2:  # the ends of the mix sweep: no mix and the certified one
         _set(recipe, "mix.ratios", sorted({min(ratios), recipe["mix"].get("certified_ratio", max(ratios))}))
-    skipped = [f"{dotted}={value!r}: {why}" for dotted, (value, why) in CPU_SKIPS.items() if _set(recipe, dotted, value)]
+    skipped = [f"{dotted}={value!r}: {why}" for dotted, (value, why) in CPU_SKIPS.items()
+               if _set(recipe, dotted, value)]
     if ray:
-        recipe["engine"] = {"name": "ray", "env": {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS},
+        worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS}
+        recipe["engine"] = {"name": "ray", "env": worker_env,
                             "generate": {"num_cpus": 1, "num_gpus": 0, "concurrency": 1, "batch_size": 16}}
         skipped.append("engine.generate.num_gpus=0: no GPU to reserve on the local Ray")
     out = out_dir / source.name
@@ -86,7 +88,8 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list
 
 
 def _environment(hub_url: str, hf_home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")}
+    offline = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+    env = {k: v for k, v in os.environ.items() if k not in offline}
     env.update(HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1",
                HF_HUB_DISABLE_TELEMETRY="1", _TYPER_STANDARD_TRACEBACK="1",
                VLLM_ENABLE_V1_MULTIPROCESSING=IN_PROCESS, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
@@ -97,7 +100,8 @@ def _environment(hub_url: str, hf_home: Path) -> dict[str, str]:
 def _failure(output: str) -> str:
     """The stage that failed (the one after the last `<stage>: wrote`) and its error line."""
     done = re.findall(r"^([a-z-]+): (?:wrote|built)", output, flags=re.M)
-    errors = [line for line in output.splitlines() if line.startswith("error:") or re.match(r"^[\w.]+(Error|Exception)\b", line)]
+    errors = [line for line in output.splitlines()
+              if line.startswith("error:") or re.match(r"^[\w.]+(Error|Exception)\b", line)]
     after = f"after {done[-1]}" if done else "in ingest"
     return f"{after}: {errors[-1] if errors else output.strip().splitlines()[-1] if output.strip() else 'no output'}"
 
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recipes", nargs="*", type=Path, help="Default: every recipes/full/*.yaml.")
     parser.add_argument("--work", type=Path, default=Path("data/rehearsal"))
     parser.add_argument("--hub", type=Path, default=Path("data/hubsim"))
-    parser.add_argument("--ray", default="toxify-llama3-8b", help="Recipe name rehearsed with engine: ray ('' for none).")
+    parser.add_argument("--ray", default="toxify-llama3-8b",
+                        help="Recipe name rehearsed with engine: ray ('' for none).")
     parser.add_argument("--timeout", type=int, default=900, help="Seconds per recipe.")
     args = parser.parse_args(argv)
     started = time.time()
