@@ -54,6 +54,9 @@ the factory: Falcon miniature, bf16, top_p 0.9); in process it runs. GPUs never 
 
 RANDOM_WEIGHTS: dict[str, Any] = {
     "generate.checks.truncated": False, "generate.checks.min_similarity": 0.0, "generate.checks.direction": False,
+    "translate.checks.language": False, "translate.checks.script": False, "translate.checks.truncated": False,
+    "translate.checks.min_similarity": 0.0, "translate.checks.toxic_stays_toxic": False,
+    "translate.checks.neutral_stays_neutral": False,
 }
 """Output checks relaxed because the miniatures' weights are random: their rewrites never end (EOS) within
 the rehearsal's token budget, nor move toxicity or keep meaning, so every row would be dropped and the
