@@ -173,6 +173,23 @@ def served_model(server: ServerSettings, spec: ModelSpec, root: Path) -> str:
     return pick_served_model(served, spec, root, base_url)
 
 
+def root_cause(error: BaseException) -> str:
+    """The innermost error behind Ray's wrappers, as its last line (`Type: message`).
+
+    A `RayTaskError`'s first line only names the actor method that failed; the worker's own
+    exception (e.g. vLLM's) is its `cause` and the last line of its text.
+    """
+    seen: set[int] = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = getattr(error, "cause", None) or error.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
+
+
 class RayBackend:
     """Generate on Ray Data: vLLM replicas (backend vllm) or HTTP clients (backend openai); see the module doc."""
 
@@ -220,8 +237,7 @@ class RayBackend:
         except FactoryError:
             raise
         except Exception as error:  # Ray wraps worker errors in its own exception types
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise FactoryError(f"engine ray: generation failed ({type(error).__name__}: {first[:500]})") from error
+            raise FactoryError(f"engine ray: generation failed ({root_cause(error)[:500]})") from error
         if finished != len(requests):
             raise FactoryError(f"engine ray: {len(requests) - finished} of {len(requests)} requests came back incomplete")
 

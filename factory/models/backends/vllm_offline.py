@@ -66,6 +66,15 @@ def engine_kwargs(spec: ModelSpec, root: Path, settings: VllmSettings, seed: int
     return kwargs
 
 
+def check_prompt_lengths(requests: Sequence[Request], prompts: Sequence[dict[str, list[int]]], limit: int) -> None:
+    """A prompt that fills the engine's context is the recipe's error, named, not a vLLM traceback."""
+    for request, prompt in zip(requests, prompts):
+        if len(prompt["prompt_token_ids"]) >= limit:
+            raise FactoryError(f"generate: the prompt of {request.key} has {len(prompt['prompt_token_ids'])} tokens, "
+                               f"no room to generate in a context of {limit} (generate.vllm.max_model_len): raise "
+                               f"it or shorten the prompt (generate.prompt.few_shot)")
+
+
 class VllmBackend:
     """Generate with one in-process `vllm.LLM` engine (started when the backend opens)."""
 
@@ -106,7 +115,9 @@ class VllmBackend:
         if not requests:
             return []
         params = [sampling_params(sampling, r.seed) for r in requests]
-        outputs = self.llm.generate(self.prompts(requests), params, use_tqdm=False)
+        prompts = self.prompts(requests)
+        check_prompt_lengths(requests, prompts, self.llm.model_config.max_model_len)
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [[Completion(c.text.strip(), truncated=c.finish_reason == "length")
                  for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
 

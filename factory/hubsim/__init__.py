@@ -1,0 +1,1 @@
+"""A miniature Hugging Face Hub for rehearsing the full recipes on CPU (`python -m factory.hubsim`)."""

