@@ -70,8 +70,10 @@ def test_rehearsal_copy_shrinks_sizes_and_reports_cpu_skips(tmp_path):
     import yaml
 
     recipe = yaml.safe_load(copy.read_text())
+    source = yaml.safe_load((REPO / "recipes" / "full" / "detoxify-llama3-8b.yaml").read_text())
     assert recipe["mix"]["ratios"] == [0.0, 1.0] and recipe["train"]["epochs"] == 1
-    assert recipe["models"]["generator"] == "meta-llama/Meta-Llama-3-8B-Instruct"  # models untouched
+    assert recipe["models"]["generator"] == source["models"]["generator"]  # models untouched
+    assert recipe["abliterate"]["model"] == source["abliterate"]["model"]
     assert recipe["engine"]["name"] == "ray"
     assert any(s.startswith("generate.vllm.enforce_eager") for s in skipped)
 
