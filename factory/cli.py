@@ -255,6 +255,27 @@ def plots(
 
 @app.command()
 @reports_errors
+def report(
+    recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml, "
+                                                   "then the index)."),
+    index: bool = typer.Option(False, "--index", help="Write data/report/index.html over every recipe in "
+                                                      "params.yaml."),
+    root: Path = RootOpt,
+) -> None:
+    """Write each recipe's release report page (data/report/<recipe>.html) and DVC metrics summary."""
+    from factory.recipe import load_params
+    from factory.report import run as write_page
+    from factory.report import write_index
+
+    every = [load_recipe(_recipe_file(name)) for name in load_params().recipes] if index or not recipes else []
+    for loaded in [load_recipe(_recipe_file(r)) for r in recipes] if recipes else ([] if index else every):
+        typer.echo(f"report: wrote {write_page(loaded, root=root)}")
+    if index or not recipes:
+        typer.echo(f"report: wrote {write_index(every, root=root)}")
+
+
+@app.command()
+@reports_errors
 def status(
     recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml)."),
     root: Path = RootOpt,

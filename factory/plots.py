@@ -8,6 +8,7 @@
   detoxified, one panel per metric.
 - `grid_heatmap_png` (kind translate, written by the grid report): multilingual J of every
   train setting (rows) on every eval language (columns), the value printed in each cell.
+- `dvc-plots-template.html`: the page `dvc plots show` fills, with Vega inline (`factory.dvc_plots`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory.dvc_plots import TEMPLATE_NAME, write_template
 from factory.records import atomic_dir, read_json
 from factory.upstream import missing_input
 
@@ -209,4 +211,5 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                     (tmp / f"{name}-diversity.png").write_bytes(_png(spec))
         if summary_rows:
             (tmp / "recipes-j.png").write_bytes(_png(_certified_spec(summary_rows)))
+        write_template(tmp / TEMPLATE_NAME)
     return out

@@ -9,6 +9,8 @@ recipe, `metrics.json` and a dataset card (`README.md`) built with huggingface_h
 deletes shards of an earlier release that this one does not have. An uncertified
 release is refused unless forced, and then the card says so in its first lines; so is the
 push of a release made by stages run with `--limit` (a LIMITED RUN, `factory.limits`).
+The report page of the recipe (`factory report`) goes in as `report.html` when it was made
+from this very certificate.
 
 The Hub token is read by huggingface_hub from the environment (`HF_TOKEN`) or the CLI
 login; it is never passed, printed or stored here, and error messages from the Hub are
@@ -27,6 +29,7 @@ from factory.errors import FactoryError
 from factory.publish_card import ReleaseFacts, build_card
 from factory.publish_table import release_schema, write_shards
 from factory.recipe import Recipe
+from factory.report_facts import report_is_current
 from factory.records import Record, atomic_dir, read_json, read_records, write_json
 
 
@@ -80,6 +83,9 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False)
         write_json(tmp / "metrics.json", {"evaluation": evaluation, "corpus": report})
         if recipe.path:
             shutil.copyfile(recipe.path, tmp / "recipe.yaml")
+        page = root / "report" / f"{recipe.name}.html"
+        if report_is_current(page, root / "certify" / recipe.name / "certificate.json"):
+            shutil.copyfile(page, tmp / "report.html")  # the self-contained report page of this certificate
         facts = ReleaseFacts(recipe, certificate, evaluation, report, files,
                              counts={split: len(records) for split, records in splits.items()},
                              languages=sorted({r.lang for r in splits["train"]} or {recipe.human.lang}),
