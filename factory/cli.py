@@ -129,7 +129,7 @@ def publish(
 @app.command()
 @reports_errors
 def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = LimitOpt) -> None:
-    """Run every stage of one recipe in order (outside DVC), ending with a dry-run release.
+    """Run every stage of one recipe in order (outside DVC), then its report page, ending with a dry-run release.
 
     Like the DVC pipeline, the dry run is built even when certification failed; its card
     then says NOT CERTIFIED, and the verdict is printed last.
@@ -141,7 +141,9 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
         cli_translate.export(recipe, root, limit)
     from factory import publish as stage
     from factory.records import read_json
+    from factory.report import run as write_report
 
+    typer.echo(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     typer.echo(f"publish: built {folder} (dry run)")
     certificate = read_json(folder / "certificate.json")

@@ -18,8 +18,8 @@ from factory.report_html import Cell, definition_list, figure, interval, missing
 
 VERDICT_LABELS = {"certified": "CERTIFIED", "not_certified": "NOT CERTIFIED", "inconclusive": "INCONCLUSIVE"}
 SCORE_ORDER = ("ratio", "train_rows", "STA", "SIM", "FL", "J", "ChrF", "BLEU", "EMT", "TP", "PPL", "distinct_2")
-DIVERSITY_KEYS = ("rows", "tokens", "vocabulary", "distinct_1", "distinct_2", "distinct_3", "mattr",
-                  "toxic_term_entropy", "toxic_top_k_share")
+DIVERSITY_KEYS = ("rows", "tokens", "vocabulary", "distinct_1", "distinct_2", "distinct_3", "mattr", "toxic_terms",
+                  "toxic_vocabulary", "toxic_entropy", "toxic_top_k_share", "toxic_top_terms", "clusters")
 CORPUS_KEYS = ("rows", "kept", "near_dup_rate", "refusal_rate", "copy_rate", "contamination",
                "contamination_dropped", "train_test_leakage", "distinct2_ratio")
 
@@ -147,6 +147,14 @@ def training_section(facts: ReportFacts) -> str:
                                                    "final loss (mean of last 10)", "loss curve"], rows) + note)
 
 
+def _figure(value: Any) -> Any:
+    """A diversity figure for a cell: numbers as they are, `[[term, count], ...]` as `term count, ...`."""
+    if isinstance(value, list):
+        return ", ".join(" ".join(str(part) for part in item) if isinstance(item, list) else str(item)
+                         for item in value) or "–"
+    return value
+
+
 def corpus_section(facts: ReportFacts) -> str:
     """Outcome counts, the corpus gates' inputs and diversity of the kept synthetic side vs the human side."""
     corpus = facts.corpus
@@ -159,7 +167,7 @@ def corpus_section(facts: ReportFacts) -> str:
     sides = [side for side in ("synthetic", "human") if isinstance(corpus.get(side), dict)]
     if sides:
         body += "<h3>Diversity</h3>" + table(["figure", *[f"{s} side" for s in sides]],
-                                             [[k, *[corpus[s].get(k) for s in sides]] for k in DIVERSITY_KEYS
+                                             [[k, *[_figure(corpus[s].get(k)) for s in sides]] for k in DIVERSITY_KEYS
                                               if any(k in corpus[s] for s in sides)])
     body += figure(facts.images.get("diversity"), "distinct-1/2/3 of the kept synthetic side next to the human side",
                    "No diversity plot: run `factory plots`.")
