@@ -269,11 +269,15 @@ def report(
     from factory.report import run as write_page
     from factory.report import write_index
 
-    every = [load_recipe(_recipe_file(name)) for name in load_params().recipes] if index or not recipes else []
-    for loaded in [load_recipe(_recipe_file(r)) for r in recipes] if recipes else ([] if index else every):
+    listed = [load_recipe(_recipe_file(name)) for name in load_params().recipes] if index or not recipes else []
+    if recipes:
+        pages = [load_recipe(_recipe_file(name)) for name in recipes]
+    else:
+        pages = [] if index else listed
+    for loaded in pages:
         typer.echo(f"report: wrote {write_page(loaded, root=root)}")
-    if index or not recipes:
-        typer.echo(f"report: wrote {write_index(every, root=root)}")
+    if listed:
+        typer.echo(f"report: wrote {write_index(listed, root=root)}")
 
 
 @app.command()

@@ -83,8 +83,8 @@ def _grid(facts: ReportFacts) -> dict[str, Any]:
     cells = (facts.grid or {}).get("cells", [])
     if not cells:
         return {}
-    mean = lambda key: sum(c[key] for c in cells) / len(cells)  # noqa: E731
-    return {"grid": {"J_mean": mean("J"), "J_copy_input_mean": mean("identity_J")}}
+    return {"grid": {"J_mean": sum(c["J"] for c in cells) / len(cells),
+                     "J_copy_input_mean": sum(c["identity_J"] for c in cells) / len(cells)}}
 
 
 def summary(facts: ReportFacts) -> dict[str, Any]:

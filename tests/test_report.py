@@ -122,3 +122,19 @@ def test_the_pipeline_declares_one_metrics_file_per_recipe_and_publishes_the_rep
     assert "data/plots/distill-lm.png" in stages["report-distill"]["deps"]
     assert "data/grid/translate/report/heatmap.png" in stages["report-translate"]["deps"]
     assert stages["report"]["outs"] == ["data/report/index.html"]
+
+
+def test_the_command_writes_named_pages_or_every_page_and_the_index(tmp_path, monkeypatch):
+    root, _ = build_reports(tmp_path / "outputs", plots=False)
+    for page in (root / "report").iterdir():
+        page.unlink()
+    monkeypatch.chdir(REPO)
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", "distill", "--root", str(root)])
+    assert result.exit_code == 0 and sorted(p.name for p in (root / "report").iterdir()) == ["distill.html"]
+    result = runner.invoke(app, ["report", "--index", "--root", str(root)])
+    assert result.exit_code == 0 and result.output == f"report: wrote {root}/report/index.html\n"
+    assert "no report yet" in (root / "report" / "index.html").read_text()  # toxify has no page yet
+    result = runner.invoke(app, ["report", "--root", str(root)])
+    assert result.exit_code == 0 and result.output.count("report: wrote") == 6
+    assert "no report yet" not in (root / "report" / "index.html").read_text()
