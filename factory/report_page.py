@@ -150,8 +150,8 @@ def training_section(facts: ReportFacts) -> str:
 def _figure(value: Any) -> Any:
     """A diversity figure for a cell: numbers as they are, `[[term, count], ...]` as `term count, ...`."""
     if isinstance(value, list):
-        return ", ".join(" ".join(str(part) for part in item) if isinstance(item, list) else str(item)
-                         for item in value) or "–"
+        terms = ", ".join(" ".join(str(part) for part in item) if isinstance(item, list) else str(item) for item in value)
+        return Cell(text(terms or "–"), "text")
     return value
 
 
@@ -186,9 +186,9 @@ def languages_section(facts: ReportFacts) -> str:
     if isinstance(stats, dict) and stats:
         keys = sorted({k for entry in stats.values() if isinstance(entry, dict) for k in entry
                        if all(isinstance(e.get(k), (int, float, type(None))) for e in stats.values())})
-        body += "<h3>Checks per language</h3>" + table(["language", *keys],
-                                                       [[lang, *[entry.get(k) for k in keys]]
-                                                        for lang, entry in stats.items()])
+        body += "<h3>Checks per language</h3>" + table(["figure", *stats],
+                                                       [[k, *[entry.get(k) for entry in stats.values()]]
+                                                        for k in keys])
     return section("languages", "Languages", body)
 
 
