@@ -150,7 +150,7 @@ def training_section(facts: ReportFacts) -> str:
 def _figure(value: Any) -> Any:
     """A diversity figure for a cell: numbers as they are, `[[term, count], ...]` as `term count, ...`."""
     if isinstance(value, list):
-        terms = ", ".join(" ".join(str(part) for part in item) if isinstance(item, list) else str(item) for item in value)
+        terms = ", ".join(" ".join(map(str, item)) if isinstance(item, list) else str(item) for item in value)
         return Cell(text(terms or "–"), "text")
     return value
 
