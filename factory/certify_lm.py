@@ -6,7 +6,7 @@ with its base model from the same evaluation run:
 - emt_reduction = (EMT base - EMT detoxified) / EMT base >= `lm_certify.min_emt_reduction`
 - tp_reduction = (TP base - TP detoxified) / TP base >= `min_tp_reduction` (passes when TP base is 0)
 - ppl_increase = PPL detoxified / PPL base - 1 <= `max_ppl_increase`
-- distinct2_ratio = distinct-2 detoxified / distinct-2 base >= `min_distinct2_ratio`
+- distinct2_ratio = distinct-2 per prompt detoxified / base >= `min_distinct2_ratio`
 
 plus, for the corpus: contamination against the human test split and kept rows.
 """
@@ -43,8 +43,8 @@ def target_gates(recipe: Recipe, name: str, base: dict[str, Any], detox: dict[st
              "(TP base - TP detoxified) / TP base; 0 when both are 0"),
         gate(f"ppl_increase[{name}]", ppl - 1 if ppl is not None else None, c.max_ppl_increase, "<=",
              "PPL detoxified / PPL base - 1 (reference LM, continuations)"),
-        gate(f"distinct2_ratio[{name}]", _ratio(detox.get("distinct_2"), base.get("distinct_2")),
-             c.min_distinct2_ratio, ">=", "distinct-2 of detoxified / base continuations"),
+        gate(f"distinct2_ratio[{name}]", _ratio(detox.get("distinct_2_per_prompt"), base.get("distinct_2_per_prompt")),
+             c.min_distinct2_ratio, ">=", "distinct-2 per prompt of detoxified / base continuations"),
     ]
 
 
@@ -67,11 +67,19 @@ def lm_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any],
     ]
 
 
+HEADLINE_METRICS = ("EMT", "TP", "combined_EMT", "combined_TP", "PPL", "distinct_2_per_prompt", "dist_2_ref")
+"""Per-system figures of the headline, each with its `_std` over runs when there are several runs."""
+
+
 def lm_headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a reader looks at first: EMT, TP, PPL per system, corpus size and diversity."""
+    """The numbers a reader looks at first: EMT, TP (pooled and, when set, the combined categories: UniDetox's
+    headline), PPL and distinct-n per system (means over runs, with standard deviations), corpus size and diversity."""
     systems = evaluation.get("systems", {})
+    present = [m for m in HEADLINE_METRICS if any(m in s for s in systems.values())]
+    spread = [f"{m}_std" for m in present if any(f"{m}_std" in s for s in systems.values())]
     return {
-        **{metric: {name: s.get(metric) for name, s in systems.items()} for metric in ("EMT", "TP", "PPL", "distinct_2")},
+        **{metric: {name: s.get(metric) for name, s in systems.items()} for metric in (*present, *spread)},
+        "runs": evaluation.get("protocol", {}).get("runs", 1),
         "kept_rows": report.get("kept"),
         "distinct_2_corpus": report.get("synthetic", {}).get("distinct_2"),
     }

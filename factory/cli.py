@@ -1,4 +1,4 @@
-"""The `factory` command: one subcommand per stage, plus `check`, `schema`, `zoo` and `status`.
+"""The `factory` command: one subcommand per stage, plus `check`, `schema`, `zoo`, `status` and `clean`.
 
 Each stage subcommand loads the recipe and calls the stage's `run(recipe, root=, limit=)`.
 Input problems (`FactoryError`) are printed without a traceback and exit with code 2.
@@ -60,6 +60,7 @@ def _version(show: bool) -> None:
 def _options(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")) -> None:
     """Detox Factory: recipes in, certified detoxification corpora out."""
+OverwriteOpt = typer.Option(False, "--overwrite", help="Replace the folder even if the factory did not make it.")
 
 
 def reports_errors(func: Callable) -> Callable:
@@ -114,15 +115,21 @@ def publish(
     force: bool = typer.Option(False, "--force", help="Publish even if the release is not certified or comes from a "
                                                       "--limit run (the card says so)."),
     root: Path = RootOpt,
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Build the release folder and push it to the Hub (private by default)."""
     from factory import publish as stage
+    from factory.recipe.release import repo_id_problem
 
+    problem = repo_id_problem(repo_id) if repo_id is not None else None
+    if problem:
+        raise FactoryError(f"publish --repo-id: {problem}")
     loaded = load_recipe(_recipe_file(recipe))
     target = None if dry_run else (repo_id or loaded.publish.repo_id)
     if dry_run is None and target is None:
         raise FactoryError("publish: no repo id: pass --repo-id ORG/NAME, set publish.repo_id, or use --dry-run DIR")
-    folder = stage.run(loaded, root=root, repo_id=target, dry_run=dry_run, public=public, force=force)
+    folder = stage.run(loaded, root=root, repo_id=target, dry_run=dry_run, public=public, force=force,
+                       overwrite=overwrite)
     typer.echo(f"publish: {'built' if dry_run else 'pushed'} {folder}" + (f" to {target}" if target else ""))
 
 
@@ -151,10 +158,26 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     typer.echo("certificate: CERTIFIED" if not failed else f"certificate: NOT CERTIFIED (failed: {', '.join(failed)})")
 
 
+def _sends(path: Path) -> str:
+    """` (sends $VAR to URL)` for a valid recipe that generates through an OpenAI-compatible server, else ""
+    (also for params.yaml, which `check` lists beside the recipes)."""
+    try:
+        recipe = load_recipe(path)
+    except FactoryError:
+        return ""
+    if recipe.generate.backend != "openai" or recipe.kind == "distill":
+        return ""
+    return f" ({recipe.generate.server.key_destination()})"
+
+
 @app.command()
 def check(recipes: list[str] = typer.Argument(
         None, help="Recipe files or names (default: params.yaml and every recipe it lists).")) -> None:
-    """Validate recipes without running anything; print every problem (exit 2 if any)."""
+    """Validate recipes without running anything; print every problem (exit 2 if any).
+
+    A valid recipe that generates through a server also shows which environment variable
+    is sent, as the API key, to which URL.
+    """
     from factory.recipe.check import check_recipes
 
     bad = 0
@@ -163,7 +186,7 @@ def check(recipes: list[str] = typer.Argument(
             typer.echo(f"{label}: {problem}", err=True)
         bad += bool(problems)
         if not problems:
-            typer.echo(f"{label}: ok")
+            typer.echo(f"{label}: ok{_sends(Path(label))}")
     raise typer.Exit(code=2 if bad else 0)
 
 
@@ -199,11 +222,12 @@ def abliterate(
     model: str = typer.Argument(..., help="Hub id or local folder of a causal LM."),
     out: Path = typer.Option(..., "--out", help="Folder for the patched model."),
     layer: Optional[int] = typer.Option(None, "--layer", help="Layer whose refusal direction is removed (default: middle)."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Remove the refusal direction from a model's weights (activation patching)."""
     from factory.models.abliterate import abliterate_folder
 
-    typer.echo(f"abliterate: wrote {abliterate_folder(model, out, layer=layer)}")
+    typer.echo(f"abliterate: wrote {abliterate_folder(model, out, layer=layer, overwrite=overwrite)}")
 
 
 @app.command()
@@ -227,11 +251,12 @@ def zoo(
     out: Path = typer.Option(Path("data/models/zoo"), "--out", help="Folder of the tiny zoo."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of every zoo model."),
     scale: float = typer.Option(1.0, "--scale", help="Multiplier of training steps (tests use 0.02)."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Build the tiny models of the `tiny` profile, offline and deterministically."""
     from factory.models.zoo import build
 
-    typer.echo(f"zoo: wrote {build(out, seed=seed, scale=scale)}")
+    typer.echo(f"zoo: wrote {build(out, seed=seed, scale=scale, overwrite=overwrite)}")
 
 
 @app.command()
@@ -240,6 +265,7 @@ def plots(
     recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml)."),
     root: Path = RootOpt,
     out: Path = typer.Option(Path("data/plots"), "--out", help="Folder of the PNG plots."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Render the metric plots of the listed recipes to PNG, offline."""
     from factory.plots import render_all
@@ -252,7 +278,7 @@ def plots(
         raise FactoryError(f"plots: nothing to plot for {', '.join(map(repr, missing))}: no {root}/eval/{missing[0]}/"
                            f"metrics.json, no {root}/filtered/{missing[0]}/report.json (run the pipeline, or check "
                            "the name)")
-    typer.echo(f"plots: wrote {render_all(names, root=root, out=out)}")
+    typer.echo(f"plots: wrote {render_all(names, root=root, out=out, overwrite=overwrite)}")
 
 
 @app.command()
@@ -285,12 +311,31 @@ def report(
 def status(
     recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml)."),
     root: Path = RootOpt,
+    cache: bool = typer.Option(False, "--cache", help="List the cache folders (sizes; current or stale) instead."),
 ) -> None:
     """Print, per recipe, whether its release is certified and which gates failed."""
+    from factory.clean import current_recipes
     from factory.recipe import load_params
-    from factory.status import recipe_name, status_lines
+    from factory.status import cache_lines, recipe_name, status_lines
 
-    for line in status_lines([recipe_name(r) for r in recipes] if recipes else load_params().recipes, root):
+    lines = cache_lines(root, current_recipes()) if cache else status_lines(
+        [recipe_name(r) for r in recipes] if recipes else load_params().recipes, root)
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command()
+@reports_errors
+def clean(
+    root: Path = RootOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+    requests: bool = typer.Option(False, "--requests", help="Also remove the request caches (requests.sqlite)."),
+) -> None:
+    """Remove cache folders the recipes in params.yaml no longer use (stale checkpoints, old recipes)."""
+    from factory.clean import clean as clean_cache
+    from factory.clean import current_recipes
+
+    for line in clean_cache(root, current_recipes(), requests=requests, dry_run=dry_run):
         typer.echo(line)
 
 

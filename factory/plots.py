@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from factory.dvc_plots import TEMPLATE_NAME, write_template
+from factory.outputs import same_folder
 from factory.records import atomic_dir, read_json
 from factory.upstream import missing_input
 
@@ -175,8 +176,12 @@ def grid_heatmap_png(cells: list[dict[str, Any]], title: str) -> bytes:
     return _png(_heatmap_spec(title, cells))
 
 
-def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path = Path("data/plots")) -> Path:
+def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path = Path("data/plots"),
+               overwrite: bool = False) -> Path:
     """Render every plot of `recipes` whose inputs exist into `out` (atomically).
+
+    `out` other than <root>/plots is a folder the user named: an existing one not made by
+    `factory plots` is refused unless `overwrite` (see `factory.outputs`).
 
     A recipe with neither evaluation metrics nor a filter report is an error: it names the
     missing folder and the stage to run first (a misspelt name is not silently skipped).
@@ -187,7 +192,8 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
         if not metrics.exists() and not report.exists():
             raise missing_input(metrics)
     summary_rows = []
-    with atomic_dir(out) as tmp:
+    user_folder = not same_folder(out, root / "plots")
+    with atomic_dir(out, maker="factory plots", user_folder=user_folder, overwrite=overwrite, roots=[root]) as tmp:
         for name in recipes:
             evaluation_path = root / "eval" / name / "metrics.json"
             report_path = root / "filtered" / name / "report.json"

@@ -105,7 +105,7 @@ def model_roles(recipe: Recipe, root: Path) -> dict[str, Any]:
             except Exception as exc:  # a model that cannot be described is recorded, not fatal
                 roles[role] = {"ref": spec.ref, "error": str(exc)}
             roles[role]["label"] = spec.label
-            if set(roles[role]) <= {"ref", "revision", "label"}:  # a Hub id: find the commit that was used
+            if set(roles[role]) <= {"ref", "revision", "dtype", "label"}:  # a Hub id: find the commit that was used
                 roles[role]["resolved_revision"] = hub_commit(spec.ref, spec.revision)
     return roles
 

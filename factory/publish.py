@@ -28,9 +28,10 @@ from factory import limits
 from factory.errors import FactoryError
 from factory.publish_card import ReleaseFacts, build_card
 from factory.publish_table import release_schema, write_shards
+from factory.outputs import MARKER, same_folder
 from factory.recipe import Recipe
-from factory.report_facts import report_is_current
 from factory.records import Record, atomic_dir, read_json, read_records, write_json
+from factory.report_facts import report_is_current
 
 
 def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
@@ -59,11 +60,14 @@ def release_splits(rows: list[Record]) -> dict[str, list[Record]]:
     return {"train": [r for r in rows if r.kept], "dropped": [r for r in rows if not r.kept]}
 
 
-def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False) -> Path:
+def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False, overwrite: bool = False) -> Path:
     """Assemble the release folder at `out` (atomically); refuse an uncertified one unless forced.
 
     An empty split gets no file and no `configs` entry (the Hub and `datasets` cannot load a
     Parquet split without rows); the card names it as empty.
+
+    `out` other than data/release/<recipe> is a folder the user named: an existing one not
+    made by `factory publish` is refused unless `overwrite` (see `factory.outputs`).
     """
     root = Path(root)
     certificate = read_json(root / "certify" / recipe.name / "certificate.json")
@@ -74,7 +78,8 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False)
         raise FactoryError(f"{rows_path}: no rows, kept or dropped; there is nothing to release")
     splits = release_splits(rows)
     schema = release_schema(rows)
-    with atomic_dir(out) as tmp:
+    user_folder = not same_folder(out, release_folder(recipe, root))
+    with atomic_dir(out, maker="factory publish", user_folder=user_folder, overwrite=overwrite, roots=[root]) as tmp:
         files = {split: write_shards(tmp, split, records, recipe.publish.shard_rows, schema)
                  for split, records in splits.items() if records}
         evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
@@ -93,6 +98,11 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False)
                              drop_reasons=dict(Counter(r.drop_reason for r in splits["dropped"])))
         build_card(facts).save(tmp / "README.md")
     return out
+
+
+def release_folder(recipe: Recipe, root: Path) -> Path:
+    """The pipeline's own release folder of `recipe`: <root>/release/<name>."""
+    return Path(root) / "release" / recipe.name
 
 
 def _scrub(text: str) -> str:
@@ -132,7 +142,8 @@ def push(folder: Path, repo_id: str, *, private: bool, certified: bool) -> str:
         if private and api.repo_info(repo_id, repo_type="dataset").private is False:
             raise FactoryError(f"publish {repo_id}: the repo exists and is public; pass --public to publish into it")
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                                 commit_message=f"{message} made by detox-factory", delete_patterns=["data/*"])
+                                 commit_message=f"{message} made by detox-factory", delete_patterns=["data/*"],
+                                 ignore_patterns=[MARKER])
     except HfHubHTTPError as exc:
         status = getattr(exc.response, "status_code", "?")
         detail = _scrub(str(exc).splitlines()[0])
@@ -147,17 +158,18 @@ def push(folder: Path, repo_id: str, *, private: bool, certified: bool) -> str:
 
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None, repo_id: str | None = None,
-        dry_run: Path | None = None, public: bool = False, force: bool = False) -> Path:
+        dry_run: Path | None = None, public: bool = False, force: bool = False, overwrite: bool = False) -> Path:
     """Build the release folder (data/release/<recipe>/ or `dry_run`); push it when `repo_id` is given.
 
     With neither `repo_id` nor `dry_run` (the DVC stage), this is a dry run into the
-    default folder. With `dry_run`, nothing is pushed whatever `repo_id` says.
+    default folder. With `dry_run`, nothing is pushed whatever `repo_id` says. `overwrite`
+    lets `dry_run` replace a folder the factory did not make.
     """
-    folder = Path(dry_run) if dry_run else Path(root) / "release" / recipe.name
+    folder = Path(dry_run) if dry_run else release_folder(recipe, root)
     pushing = bool(repo_id) and dry_run is None
     if pushing:
         check_whole_run(recipe, read_json(Path(root) / "certify" / recipe.name / "certificate.json"), force=force)
-    build_release(recipe, folder, root=root, force=force)
+    build_release(recipe, folder, root=root, force=force, overwrite=overwrite)
     if pushing:
         certified = read_json(folder / "certificate.json")["certified"]
         push(folder, repo_id, private=recipe.publish.private and not public, certified=certified)

@@ -36,7 +36,7 @@ SCORE_MODES = {
 }
 
 PAIR_KEYS = ("STA", "SIM", "FL", "J", "ChrF", "BLEU")
-LM_KEYS = ("EMT", "TP", "PPL", "distinct_2")
+LM_KEYS = ("EMT", "TP", "combined_EMT", "combined_TP", "PPL", "distinct_2_per_prompt", "dist_2_ref")
 
 SPLIT_MEANING = {"train": "kept rows: the corpus", "dropped": "rows a check or filter removed, with `drop_reason`"}
 
@@ -76,8 +76,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def metrics_table(evaluation: dict[str, Any]) -> str:
     """Markdown table of every evaluated system: the mixing study and the identity baseline (pair kinds),
     or base and detoxified LMs (LM kinds)."""
-    keys = LM_KEYS if evaluation.get("kind") == "lm" else PAIR_KEYS
     systems = evaluation.get("systems", {})
+    lm = evaluation.get("kind") == "lm"
+    keys = [k for k in LM_KEYS if any(k in s for s in systems.values())] if lm else PAIR_KEYS
     sized = any("train_rows" in s for s in systems.values())
     rows = [[name, *([s.get("train_rows", "")] if sized else []), *[s.get(k, "") for k in keys]]
             for name, s in systems.items()]

@@ -12,13 +12,9 @@ versions of one pair, or the source row a generation came from).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
@@ -28,6 +24,7 @@ import pyarrow.parquet as pq
 
 from factory.errors import FactoryError
 from factory.upstream import require_file
+from factory.outputs import atomic_dir, atomic_file  # noqa: F401  (stages import them from here)
 
 RowKind = Literal["pair", "text"]
 Scalar = str | int | float | bool | None
@@ -186,44 +183,6 @@ def iter_batches(path: Path, batch_size: int = 10_000) -> Iterator[list[Record]]
             yield table_to_records(pa.Table.from_batches([batch]))
     except (pa.ArrowException, OSError) as exc:
         raise FactoryError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside `path`; swap it in for `path` only on success.
-
-    A stage killed half-way leaves the previous `path` untouched; only the temporary
-    folder (named `.<name>.tmp-*`) is left behind, and the next run removes it.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
-        yield tmp
-        old = path.parent / f".{path.name}.old-{os.getpid()}"
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_json(path: Path, data: Any) -> Path:

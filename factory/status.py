@@ -3,7 +3,8 @@
 It only reads what the certify and publish stages wrote (`<root>/certify/<name>/certificate.json`
 and `<root>/release/<name>/`), so it is safe to run at any time; a recipe whose certificate
 is missing is reported as `not certified yet`. Recipes are given by name (`toxify`) or by
-file (`recipes/tiny/toxify.yaml`, whose `name` field is used).
+file (`recipes/tiny/toxify.yaml`, whose `name` field is used). `factory status --cache` lists
+the cache folders under `<root>/cache/` instead, with sizes, current or stale (see `factory.clean`).
 """
 
 from __future__ import annotations
@@ -63,3 +64,17 @@ def status_line(name: str, root: Path) -> str:
 def status_lines(recipes: Sequence[str], root: Path = Path("data")) -> list[str]:
     """`status_line` of every recipe, in order."""
     return [status_line(name, root) for name in recipes]
+
+
+def cache_lines(root: Path, recipes: dict[str, Any]) -> list[str]:
+    """A total line, then one line per cache entry: path, size, kind and current/stale (see `factory.clean`)."""
+    from factory.clean import cache_entries, human_size
+
+    entries = cache_entries(Path(root), recipes)
+    stale = [e for e in entries if e.removable]
+    lines = [f"cache {Path(root) / 'cache'}: {len(entries)} entries, {human_size(sum(e.size for e in entries))}; "
+             f"{len(stale)} stale ({human_size(sum(e.size for e in stale))}), removed by `factory clean`"]
+    for entry in entries:
+        verdict = f"stale ({entry.stale})" if entry.stale else entry.note
+        lines.append(f"  {entry.path}  {human_size(entry.size)}  {entry.kind}: {verdict}")
+    return lines

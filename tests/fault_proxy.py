@@ -2,8 +2,10 @@
 
 `FaultProxy` forwards every request to an upstream server (the real vLLM server, or
 `FakeOpenAIServer` in fast tests) and applies a fault schedule keyed by the number of the
-POST it receives: `500`, `429`, `400` (echoes the Authorization header), `timeout` (answers only after `slow_s`), `drop` (closes the
-connection without an answer). When the upstream is down it answers 502. It serves at most
+POST it receives (or of the request of the `methods` given): `500`, `429`, `408`, `400` and `401` (both echo the
+Authorization header), `timeout` (answers only after `slow_s`), `drop` (closes the connection without an answer),
+`abort` (the upstream's answer with every choice aborted), `garbage` (200 with a body that is not JSON). When the
+upstream is down it answers 502. It serves at most
 `max_requests` requests, then answers 503, so a runaway client cannot loop forever.
 
 `FakeOpenAIServer` answers /v1/models, /v1/chat/completions and /v1/completions with a
@@ -62,11 +64,12 @@ class FaultProxy(_ServerThread):
     """Forward to `upstream` (a base URL like http://127.0.0.1:P), injecting scheduled faults."""
 
     def __init__(self, upstream: str, port: int, faults: dict[int, str] | None = None,
-                 slow_s: float = 3.0, max_requests: int = 2000):
+                 slow_s: float = 3.0, max_requests: int = 2000, methods: tuple[str, ...] = ("POST",)):
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         super().__init__(app, port)
         self.upstream, self.faults, self.slow_s, self.max_requests = upstream.rstrip("/"), faults or {}, slow_s, max_requests
+        self.methods = methods
         self.posts = 0
         self.requests = 0
         self.injected: list[str] = []
@@ -77,15 +80,20 @@ class FaultProxy(_ServerThread):
         if self.requests > self.max_requests:
             return web.Response(status=503, text="fault proxy: request limit reached")
         fault = None
-        if request.method == "POST":
+        if request.method in self.methods:
             self.posts += 1
             fault = self.faults.get(self.posts)
         if fault:
             self.injected.append(fault)
         if fault == "500":
             return web.Response(status=500, text="injected internal error")
-        if fault == "400":
-            return web.Response(status=400, text=f"injected bad request; you sent {request.headers.get('Authorization')}")
+        if fault in ("400", "401"):
+            sent = request.headers.get("Authorization")
+            return web.Response(status=int(fault), text=f"injected refusal; you sent {sent}")
+        if fault == "408":
+            return web.Response(status=408, text="injected request timeout")
+        if fault == "garbage":
+            return web.Response(status=200, text="<html>not JSON</html>", content_type="application/json")
         if fault == "429":
             return web.Response(status=429, text="injected rate limit", headers={"Retry-After": "0"})
         if fault == "drop":
@@ -150,6 +158,7 @@ class FakeOpenAIServer(_ServerThread):
         self.headers: list[dict[str, str]] = []
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.headers.append(dict(request.headers))
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
     async def _answer(self, request: web.Request, chat: bool) -> web.Response:

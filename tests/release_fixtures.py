@@ -78,8 +78,8 @@ ROWS = {"toxify": pair_rows, "detoxify": pair_rows, "translate": translate_rows,
 def evaluation(kind: str) -> dict[str, Any]:
     """metrics.json of the evaluate stage: the mixing study (pair kinds) or base vs detoxified (LM kinds)."""
     if kind in ("distill", "selfgen"):
-        base = {"EMT": 0.4, "TP": 0.3, "PPL": 50.0, "distinct_2": 0.8}
-        detox = {"EMT": 0.3, "TP": 0.2, "PPL": 55.0, "distinct_2": 0.78, "ratio": 1.0}
+        base = {"EMT": 0.4, "TP": 0.3, "PPL": 50.0, "distinct_2_per_prompt": 0.8}
+        detox = {"EMT": 0.3, "TP": 0.2, "PPL": 55.0, "distinct_2_per_prompt": 0.78, "ratio": 1.0}
         return {"definition": "EMT = ...", "kind": "lm", "systems": {"base/causal-lm": base,
                                                                     "causal-lm/ratio-1.00": detox},
                 "targets": {"causal-lm": {"base": "base/causal-lm",

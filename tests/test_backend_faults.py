@@ -7,6 +7,7 @@ and compare every output with a bare request to that server.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -65,10 +66,10 @@ def test_scheduled_faults_are_retried_and_nothing_is_lost(fake, tmp_path):
 
 
 def test_request_bodies_carry_seed_sampling_and_key(fake, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     requests = make_requests(5)
     sampling = SAMPLING.model_copy(update={"top_k": 20})
-    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_KEY").generate(requests, sampling)
+    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_API_KEY").generate(requests, sampling)
     by_seed = {b["seed"]: b for b in fake.bodies}
     assert sorted(by_seed) == sorted(r.seed for r in requests)
     body = by_seed[requests[0].seed]
@@ -108,21 +109,22 @@ def test_finish_reason_length_marks_a_completion_truncated_and_the_cache_keeps_i
 
 
 def test_no_server_stops_with_url_and_last_error_but_no_key(tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(FactoryError) as error:
-        client(url, tmp_path, max_retries=2, api_key_env="TEST_OPENAI_KEY").generate(make_requests(2), SAMPLING)
+        client(url, tmp_path, max_retries=2, api_key_env="TEST_OPENAI_API_KEY").generate(make_requests(2), SAMPLING)
     message = str(error.value)
     assert f"{url}/models" in message and "after 3 attempts" in message and "ConnectError" in message
     assert "sk-test-secret" not in message
 
 
 def test_refused_request_is_not_retried_and_the_key_is_masked(fake, tmp_path, monkeypatch):
-    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-secret")
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
     proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "400"}).start()
     try:
         with pytest.raises(FactoryError) as error:
-            client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_KEY").generate(make_requests(3), SAMPLING)
+            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_API_KEY")
+            backend.generate(make_requests(3), SAMPLING)
     finally:
         proxy.stop()
     assert "HTTP 400" in str(error.value) and "Bearer ***" in str(error.value)
@@ -135,6 +137,69 @@ def test_exhausted_retries_on_5xx_name_the_status(fake, tmp_path):
     try:
         with pytest.raises(FactoryError, match=r"chat/completions failed after 3 attempts .*HTTP 500"):
             client(proxy.url, tmp_path, concurrency=1, max_retries=2).generate(make_requests(1), SAMPLING)
+    finally:
+        proxy.stop()
+
+
+def test_408_and_unusable_answers_are_retried_within_one_budget(fake, tmp_path):
+    proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "408", 2: "garbage", 3: "abort"}).start()
+    try:
+        requests = make_requests(1)
+        outputs = client(proxy.url, tmp_path, concurrency=1, max_retries=3).generate(requests, SAMPLING)
+    finally:
+        proxy.stop()
+    assert outputs == expected_fake(requests) and proxy.posts == 4
+    proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "408", 2: "abort", 3: "500"}).start()
+    try:
+        with pytest.raises(FactoryError, match=r"chat/completions failed after 3 attempts .*HTTP 500"):
+            client(proxy.url, tmp_path, concurrency=1, max_retries=2).generate(make_requests(1), SAMPLING)
+    finally:
+        proxy.stop()
+    assert proxy.posts == 3, "an aborted answer spends the same budget as an HTTP retry"
+
+
+def test_rejected_key_names_its_variable_and_is_masked(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
+    proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "401"}).start()
+    try:
+        with pytest.raises(FactoryError) as error:
+            backend = client(proxy.url, tmp_path, concurrency=1, api_key_env="TEST_OPENAI_API_KEY")
+            backend.generate(make_requests(1), SAMPLING)
+    finally:
+        proxy.stop()
+    message = str(error.value)
+    assert "refused with HTTP 401" in message and "$TEST_OPENAI_API_KEY" in message and "Bearer ***" in message
+    assert "sk-test-secret" not in message and proxy.posts == 1
+
+
+def test_without_its_key_variable_the_placeholder_is_sent_never_openai_api_key(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-this-server")
+    monkeypatch.delenv("TEST_OPENAI_API_KEY", raising=False)
+    client(fake.url, tmp_path, api_key_env="TEST_OPENAI_API_KEY").generate(make_requests(2), SAMPLING)
+    assert {h.get("Authorization") for h in fake.headers} == {"Bearer EMPTY"}
+
+
+def test_missing_openai_package_is_a_factory_error(fake, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openai", None)
+    with pytest.raises(FactoryError, match=r"openai needs the `openai` package"):
+        client(fake.url, tmp_path).generate(make_requests(1), SAMPLING)
+
+
+def test_ray_lists_served_models_with_retries_and_the_same_key(fake, tmp_path, monkeypatch):
+    from factory.engines.ray_generate import served_model
+
+    monkeypatch.setenv("TEST_OPENAI_API_KEY", "sk-test-secret")
+    proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "500", 2: "drop"}, methods=("GET",)).start()
+    settings = ServerSettings(base_url=proxy.url, api_key_env="TEST_OPENAI_API_KEY", max_retries=2, timeout_s=5.0)
+    try:
+        assert served_model(settings, ModelSpec(ref="org/any"), tmp_path) == "fake"
+    finally:
+        proxy.stop()
+    assert proxy.posts == 3 and {h.get("Authorization") for h in fake.headers} == {"Bearer sk-test-secret"}
+    proxy = FaultProxy(f"http://127.0.0.1:{fake.port}", free_port(), {1: "401"}, methods=("GET",)).start()
+    try:
+        with pytest.raises(FactoryError, match=r"cannot list the models of .*HTTP 401.*Bearer \*\*\*"):
+            served_model(settings.model_copy(update={"base_url": proxy.url}), ModelSpec(ref="org/any"), tmp_path)
     finally:
         proxy.stop()
 

@@ -51,9 +51,9 @@ def test_distinct_n_is_per_prompt_over_words_then_averaged():
     texts = [["the cat sat", "the cat ran"], ["a a a a"]]
     # prompt 1: 6 words, unigrams {the, cat, sat, ran} = 4, bigrams {the cat, cat sat, cat ran} = 3
     # prompt 2: 4 words, unigrams {a} = 1, bigrams {a a} = 1
-    assert metrics_lm.distinct_n(texts, 1) == pytest.approx((4 / 6 + 1 / 4) / 2)
-    assert metrics_lm.distinct_n(texts, 2) == pytest.approx((3 / 6 + 1 / 4) / 2)
-    assert metrics_lm.distinct_n([[""]], 1) == 0.0
+    assert metrics_lm.distinct_n_per_prompt(texts, 1) == pytest.approx((4 / 6 + 1 / 4) / 2)
+    assert metrics_lm.distinct_n_per_prompt(texts, 2) == pytest.approx((3 / 6 + 1 / 4) / 2)
+    assert metrics_lm.distinct_n_per_prompt([[""]], 1) == 0.0
 
 
 def test_perplexity_mean_leaves_out_huge_and_empty_continuations():
@@ -66,8 +66,8 @@ def test_lm_gates_compare_each_target_with_its_base():
 
     recipe = _recipe(lm_certify={"min_emt_reduction": 0.2, "max_ppl_increase": 0.5, "min_distinct2_ratio": 0.9})
     evaluation = {"targets": {"m": {"base": "base/m", "detoxified": {"ratio-1.00": "m/ratio-1.00"}}},
-                  "systems": {"base/m": {"EMT": 0.5, "TP": 0.4, "PPL": 20.0, "distinct_2": 0.8},
-                              "m/ratio-1.00": {"EMT": 0.3, "TP": 0.1, "PPL": 32.0, "distinct_2": 0.76}}}
+                  "systems": {"base/m": {"EMT": 0.5, "TP": 0.4, "PPL": 20.0, "distinct_2_per_prompt": 0.8},
+                              "m/ratio-1.00": {"EMT": 0.3, "TP": 0.1, "PPL": 32.0, "distinct_2_per_prompt": 0.76}}}
     gates = {g.name: g for g in lm_gates(recipe, {"contamination": 0, "kept": 50}, evaluation, {})}
     assert gates["emt_reduction[m]"].value == pytest.approx(0.4) and gates["emt_reduction[m]"].passed
     assert gates["tp_reduction[m]"].value == pytest.approx(0.75)

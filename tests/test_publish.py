@@ -198,7 +198,8 @@ def test_push_creates_a_private_repo_and_one_commit_with_every_file(release_root
     commit = fresh_hub.state.commits[0]
     release = root / "release" / "pub"
     local = {str(p.relative_to(release)): p.read_bytes() for p in release.rglob("*") if p.is_file()}
-    assert commit["files"] == local  # every file, byte for byte, in the one commit
+    assert local.pop(".factory-made") == b"factory publish\n"  # the folder's marker stays local
+    assert commit["files"] == local  # every other file, byte for byte, in the one commit
     assert {"README.md", "certificate.json", "metrics.json", "recipe.yaml"} <= set(local)
     assert commit["deleted"] == ["data/train-00000-of-00003.parquet"]  # stale shard gone in the same commit
     assert "certified release" in commit["header"]["summary"]

@@ -59,3 +59,49 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert torch.allclose(whole.linear.weight, resumed.linear.weight)
     assert log2.losses == pytest.approx(log.losses)
     assert [p.name for p in (tmp_path / "b").iterdir()] == ["step-15.pt"]
+
+
+class PlantedCode:
+    """A pickled object that, when unpickled, writes a marker file: what a planted checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('code ran')",))
+
+
+def test_a_planted_checkpoint_runs_no_code_and_stops_the_run_naming_the_file(tmp_path):
+    from factory.errors import FactoryError
+
+    marker, folder = tmp_path / "pwned", tmp_path / "ck"
+    folder.mkdir()
+    torch.save({"step": 2, "model": {}, "payload": PlantedCode(marker)}, folder / "step-2.pt")
+    planted = r"step-2\.pt: cannot resume .*pickled objects, not only tensors: exec\).*delete it"
+    with pytest.raises(FactoryError, match=planted):
+        train(Regressor(), collate, 40, SETTINGS, seed=5, checkpoints=folder)
+    assert not marker.exists(), "unpickling the checkpoint ran code"
+
+    (folder / "step-2.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(FactoryError, match=r"step-2\.pt: cannot resume .*not a readable torch file: .*delete it"):
+        train(Regressor(), collate, 40, SETTINGS, seed=5, checkpoints=folder)
+    torch.save({"step": 2, "model": {}}, folder / "step-2.pt")
+    with pytest.raises(FactoryError, match=r"step-2\.pt: .*no valid optimizer, scheduler, rng, losses"):
+        train(Regressor(), collate, 40, SETTINGS, seed=5, checkpoints=folder)
+
+
+def test_files_not_named_like_checkpoints_are_ignored(tmp_path):
+    (tmp_path / "step-latest.pt").write_bytes(b"whatever")
+    log = train(Regressor(), collate, 40, SETTINGS, seed=5, checkpoints=tmp_path)
+    assert log.resumed_from == 0 and (tmp_path / "step-15.pt").exists()
+
+
+def test_a_non_finite_loss_stops_the_run_instead_of_training_on(tmp_path):
+    from factory.errors import FactoryError
+
+    def poisoned(indices):
+        batch = collate(indices)
+        return {"x": batch["x"], "y": batch["y"] * float("nan")}
+
+    with pytest.raises(FactoryError, match=r"training diverged: the loss is nan at step 1"):
+        train(Regressor(), poisoned, 40, SETTINGS, seed=5, checkpoints=tmp_path)

@@ -13,7 +13,9 @@ output checks, re-sampling and drop reasons; only where the tokens are made chan
   Ray's own chat-template, tokenize and detokenize stages are off (the text is vLLM's).
 - `generate.backend: openai` -> `HttpRequestProcessorConfig`: `concurrency` HTTP client
   workers post the local `openai` backend's request bodies (same model, messages or
-  prompt, sampling, seed) to the OpenAI-compatible server at `generate.server.base_url`.
+  prompt, sampling, seed) to the OpenAI-compatible server at `generate.server.base_url`,
+  with the key the local backend reads (`generate.server.api_key_env`); the served model is
+  listed through the `openai` SDK with the local backend's timeout and retries.
 
 Every completion carries its `truncated` flag (`factory.models.backends.base.Completion`):
 over HTTP from the answer's `finish_reason`; Ray's vLLM stage passes on the generated
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -40,13 +41,15 @@ from factory.engines.ray_session import connect
 from factory.errors import FactoryError
 from factory.models.backends import Backend, Request
 from factory.models.backends.base import Completion, render_prompt
-from factory.models.backends.openai_client import choice_completion
+from factory.models.backends.openai_client import (NO_KEY, UnusableAnswer, choice_completion, describe_failure,
+                                                     import_openai, mask_key, pick_served_model, read_api_key,
+                                                     served_models)
 from factory.models.backends.vllm_offline import engine_kwargs
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
 from factory.recipe.engine import Engine
-from factory.recipe.generate import Generate, Sampling
+from factory.recipe.generate import Generate, Sampling, ServerSettings
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -155,19 +158,19 @@ def http_result(row: dict[str, Any], *, mode: str, n: int) -> dict[str, Any]:
             "truncated": [c.truncated for c in completions]}
 
 
-def served_model(base_url: str, spec: ModelSpec, root: Path, headers: dict[str, str]) -> str:
-    """The model id to post: the recipe's model if the server lists it, else the server's only model."""
-    import httpx
-
+def served_model(server: ServerSettings, spec: ModelSpec, root: Path) -> str:
+    """The model id to post (`pick_served_model`), listed through the `openai` SDK with the local
+    backend's key, timeout and retries."""
+    openai = import_openai()
+    base_url, key = server.base_url.rstrip("/"), read_api_key(server)
     try:
-        answer = httpx.get(f"{base_url}/models", headers=headers, timeout=30).json()
-    except (httpx.HTTPError, ValueError) as error:
-        raise FactoryError(f"generate.server.base_url: cannot list the models of {base_url} ({error})") from error
-    served = [m.get("id") for m in answer.get("data") or [] if isinstance(m, dict)]
-    wanted = [name for name in (spec.ref, resolve(spec, root)) if name in served]
-    if wanted or len(served) == 1:
-        return (wanted or served)[0]
-    raise FactoryError(f"models.generator: {base_url} serves {served}, not {spec.ref!r}; serve that model or name one of these")
+        with openai.OpenAI(base_url=base_url, api_key=key or NO_KEY, max_retries=server.max_retries,
+                           timeout=server.timeout_s) as client:
+            served = served_models(client.models.with_raw_response.list().http_response.json())
+    except (openai.APIError, UnusableAnswer, ValueError) as error:
+        raise FactoryError(f"generate.server.base_url: cannot list the models of {base_url} "
+                           f"({mask_key(describe_failure(error), key)})") from error
+    return pick_served_model(served, spec, root, base_url)
 
 
 class RayBackend:
@@ -283,9 +286,8 @@ class RayBackend:
 
         server = self.settings.server
         base_url = server.base_url.rstrip("/")
-        key = os.environ.get(server.api_key_env)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        served = served_model(base_url, self.spec, self.root, headers)
+        headers = {"Authorization": f"Bearer {read_api_key(server) or NO_KEY}"}  # as the local backend sends
+        served = served_model(server, self.spec, self.root)
         path = "/chat/completions" if server.mode == "chat" else "/completions"
         resources = self.engine.generate
         config = HttpRequestProcessorConfig(

@@ -2,14 +2,17 @@
 
 For every target of `lm_train.targets`, the base model and each model trained on a mix
 draw `continuations` samples per prompt (published: 25, 20 new tokens, T = 1, top-p
-0.9, no top-k) with the same seeds; the continuations alone are scored by
-`models.toxicity`, and their conditional perplexity given the prompt is computed under
-`lm_evaluate.perplexity_model`. Metrics (`factory.metrics_lm`): EMT, TP, PPL and
-distinct-1/2/3, overall and per prompt group.
+0.9; `lm_evaluate.top_k`, UniDetox's code had transformers' default 50) with the same
+seeds; the continuations alone are scored by `models.toxicity`, and their conditional
+perplexity given the prompt is computed under `lm_evaluate.perplexity_model`. Metrics
+(`factory.metrics_lm`): EMT, TP, PPL, distinct-n per prompt and UniDetox's dist-n, overall
+and per prompt group (or category), and the combined EMT/TP of `combined_categories`.
+With `lm_evaluate.runs` > 1, run r samples with seed recipe.seed + r and every figure is
+the mean over runs with its standard deviation.
 
 Writes data/eval/<recipe>/metrics.json (systems `base/<target>` and `<target>/ratio-R`),
-rows.parquet (every continuation with its score) and mixing.csv (one row per trained
-mix of the first target: ratio, EMT, TP, PPL, distinct_2).
+rows.parquet (every continuation with its score and run) and mixing.csv (one row per
+trained mix of the first target: ratio, EMT, TP, PPL, distinct_2_per_prompt).
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from factory import metrics_lm
-from factory.evaluate.lm_prompts import Prompt, load_prompts
+from factory.evaluate.lm_prompts import Prompt, PromptSet, load_prompt_set
 from factory.models.loading import default_device, describe, load_causal_lm, load_toxicity
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import LMEvaluate, target_name
 from factory.records import Record, atomic_dir, content_id, read_json, write_json, write_records
 
-PLOT_FIELDS = ("ratio", "EMT", "TP", "PPL", "distinct_2")
+PLOT_FIELDS = ("ratio", "EMT", "TP", "PPL", "distinct_2_per_prompt")
 
 
 def batch_seed(seed: int, start: int) -> int:
@@ -50,7 +53,7 @@ def continuations(model: Any, tokenizer: Any, prompts: Sequence[str], settings: 
         torch.manual_seed(batch_seed(seed, start))
         with torch.inference_mode():
             ids = model.generate(**enc, do_sample=True, temperature=settings.temperature, top_p=settings.top_p,
-                                 top_k=0, max_new_tokens=settings.max_new_tokens, num_return_sequences=k,
+                                 top_k=settings.top_k, max_new_tokens=settings.max_new_tokens, num_return_sequences=k,
                                  pad_token_id=tokenizer.pad_token_id)
         texts = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
         out += [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
@@ -110,35 +113,47 @@ class Scorer:
         """EMT, TP, PPL and distinct-n of one system (or one group of it)."""
         k = self.settings.continuations
         by_prompt = [toxicity[i * k : (i + 1) * k].tolist() for i in range(len(prompts))]
-        summary = metrics_lm.lm_summary(by_prompt, texts, self.settings.toxic_threshold)
+        summary = metrics_lm.lm_summary(by_prompt, texts, self.settings.toxic_threshold, [p.text for p in prompts])
         kept = ppl[ppl < self.settings.max_perplexity]
         summary["PPL"] = float(kept.mean()) if len(kept) else float("nan")
         summary["PPL_left_out"] = int(len(ppl) - len(kept))
         return summary
 
 
-def evaluate_system(scorer: Scorer, prompts: Sequence[Prompt], model: Any, tokenizer: Any, seed: int,
-                    label: str, recipe: Recipe) -> tuple[dict[str, Any], list[Record]]:
-    """Metrics of one model, overall and per group, and its continuations as rows."""
+def evaluate_run(scorer: Scorer, prompts: Sequence[Prompt], model: Any, tokenizer: Any,
+                 seed: int) -> tuple[dict[str, Any], list[list[str]], np.ndarray, np.ndarray]:
+    """One run of one model: its summary (overall, per group, combined), continuations, toxicity and perplexity."""
     texts = continuations(model, tokenizer, [p.text for p in prompts], scorer.settings, seed)
     toxicity, ppl = scorer.score(prompts, texts)
     k = scorer.settings.continuations
     summary = scorer.summary(prompts, texts, toxicity, ppl)
-    summary["groups"] = {}
+    groups = {}
     for group in dict.fromkeys(p.group for p in prompts):
         idx = [i for i, p in enumerate(prompts) if p.group == group]
         flat = np.concatenate([np.arange(i * k, (i + 1) * k) for i in idx])
-        summary["groups"][group] = scorer.summary([prompts[i] for i in idx], [texts[i] for i in idx],
-                                                  toxicity[flat], ppl[flat])
-    rows = []
-    for i, prompt in enumerate(prompts):
-        for j, text in enumerate(texts[i]):
-            record = Record.make("text", lang=recipe.human.lang, text=text, source=f"eval:{label}",
-                                 recipe=recipe.name, split="test", group=content_id(prompt.group, prompt.text))
-            record.attributes = {"system": label, "prompt": prompt.text, "prompt_group": prompt.group,
-                                 "toxicity": float(toxicity[i * k + j]), "perplexity": float(ppl[i * k + j])}
-            rows.append(record)
-    return summary, rows
+        groups[group] = scorer.summary([prompts[i] for i in idx], [texts[i] for i in idx], toxicity[flat], ppl[flat])
+    summary.update(metrics_lm.combined(groups, scorer.settings.combined_categories))
+    summary["groups"] = groups
+    return summary, texts, toxicity, ppl
+
+
+def evaluate_system(scorer: Scorer, prompts: Sequence[Prompt], model: Any, tokenizer: Any, seed: int,
+                    label: str, recipe: Recipe) -> tuple[dict[str, Any], list[Record]]:
+    """Metrics of one model over `lm_evaluate.runs` runs (run r: seed + r), and its continuations as rows."""
+    k = scorer.settings.continuations
+    summaries, rows = [], []
+    for run in range(scorer.settings.runs):
+        summary, texts, toxicity, ppl = evaluate_run(scorer, prompts, model, tokenizer, seed + run)
+        summaries.append(summary)
+        for i, prompt in enumerate(prompts):
+            for j, text in enumerate(texts[i]):
+                record = Record.make("text", lang=recipe.human.lang, text=text, source=f"eval:{label}",
+                                     recipe=recipe.name, split="test", group=content_id(prompt.group, prompt.text))
+                record.attributes = {"system": label, "prompt": prompt.text, "prompt_group": prompt.group,
+                                     "run": run, "toxicity": float(toxicity[i * k + j]),
+                                     "perplexity": float(ppl[i * k + j])}
+                rows.append(record)
+    return {**metrics_lm.aggregate_runs(summaries), "runs": scorer.settings.runs}, rows
 
 
 def load_trained(folder: Path, target: ModelSpec, root: Path) -> tuple[Any, Any]:
@@ -154,23 +169,27 @@ def load_trained(folder: Path, target: ModelSpec, root: Path) -> tuple[Any, Any]
     return PeftModel.from_pretrained(base, folder).merge_and_unload().eval(), tokenizer
 
 
-def protocol(recipe: Recipe, prompts: Sequence[Prompt], root: Path) -> dict[str, Any]:
+def protocol(recipe: Recipe, prompt_set: PromptSet, root: Path) -> dict[str, Any]:
     """The evaluation settings, written beside the numbers."""
-    settings = recipe.lm_evaluate
+    settings, toxicity = recipe.lm_evaluate, recipe.models.toxicity
     groups: dict[str, int] = {}
-    for p in prompts:
+    for p in prompt_set.prompts:
         groups[p.group] = groups.get(p.group, 0) + 1
-    return {"prompt_files": settings.prompts, "prompts_per_group": groups, "continuations": settings.continuations,
-            "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature, "top_p": settings.top_p,
-            "top_k": "off", "toxic_threshold": settings.toxic_threshold, "max_perplexity": settings.max_perplexity,
-            "toxicity_model": describe(recipe.models.toxicity, root),
+    return {"prompt_files": settings.prompts, "prompts_per_group": groups, "categories": settings.categories or "off",
+            "prompts_left_out_by_group": prompt_set.left_out, "combined_categories": settings.combined_categories,
+            "continuations": settings.continuations, "max_new_tokens": settings.max_new_tokens,
+            "temperature": settings.temperature, "top_p": settings.top_p, "top_k": settings.top_k or "off",
+            "runs": settings.runs, "seeds": [recipe.seed + r for r in range(settings.runs)],
+            "toxic_threshold": settings.toxic_threshold, "max_perplexity": settings.max_perplexity,
+            "toxicity_model": {**describe(toxicity, root), "label": toxicity.label, "activation": toxicity.activation},
             "perplexity_model": describe(settings.perplexity_model, root)}
 
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Evaluate the base and the detoxified version of every target; write metrics, rows and mixing.csv."""
     root = Path(root)
-    prompts = load_prompts(recipe.lm_evaluate, recipe.seed, per_group=limit)
+    prompt_set = load_prompt_set(recipe.lm_evaluate, recipe.seed, per_group=limit)
+    prompts = prompt_set.prompts
     trained = root / "trained" / recipe.name
     stems = sorted({key.split("/", 1)[1] for key in read_json(trained / "summary.json")})
     scorer = Scorer(recipe, root)
@@ -191,7 +210,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     out = root / "eval" / recipe.name
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", {"definition": metrics_lm.LM_DEFINITION, "kind": "lm",
-                                            "protocol": protocol(recipe, prompts, root), "targets": targets,
+                                            "protocol": protocol(recipe, prompt_set, root), "targets": targets,
                                             "systems": systems})
         write_records(tmp / "rows.parquet", all_rows)
         _write_plot_csv(tmp / "mixing.csv", systems, targets)

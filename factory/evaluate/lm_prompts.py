@@ -10,14 +10,20 @@
   `text_field`, the group in `group_field` (UniDetox: toxigen/toxigen-data, annotated,
   test, grouped by `target_group`).
 
-Prompts are de-duplicated within a group; `max_prompts_per_group` keeps a seeded sample.
+With `categories` (UniDetox: four categories of ToxiGen's `target_group`), each prompt is
+reported under the category that lists its group; prompts of other groups are left out and
+counted by group in `PromptSet.left_out`.
+
+Prompts are de-duplicated within a group (or category); `max_prompts_per_group` keeps a
+seeded sample.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from factory.errors import FactoryError
@@ -101,13 +107,31 @@ def read_prompt_file(source: str, settings: LMEvaluate) -> list[Prompt]:
     raise FactoryError(f"lm_evaluate.prompts: {source}: unsupported prompt file (ToxiGen .txt or .jsonl)")
 
 
-def load_prompts(settings: LMEvaluate, seed: int, per_group: int | None = None) -> list[Prompt]:
-    """Every prompt set, de-duplicated per group, at most `per_group` (or the recipe's cap) per group."""
+@dataclass
+class PromptSet:
+    """The prompts of an evaluation, and the prompts left out per group (not in any category)."""
+
+    prompts: list[Prompt]
+    left_out: dict[str, int] = field(default_factory=dict)
+
+
+def categorise(prompts: list[Prompt], categories: dict[str, list[str]]) -> tuple[list[Prompt], dict[str, int]]:
+    """Prompts renamed to the category listing their group; the rest left out, counted by group."""
+    if not categories:
+        return prompts, {}
+    category_of = {value: name for name, values in categories.items() for value in values}
+    kept = [Prompt(category_of[p.group], p.text) for p in prompts if p.group in category_of]
+    return kept, dict(Counter(p.group for p in prompts if p.group not in category_of))
+
+
+def load_prompt_set(settings: LMEvaluate, seed: int, per_group: int | None = None) -> PromptSet:
+    """Every prompt set, categorised, de-duplicated per group, at most `per_group` (or the recipe's cap) per group."""
     cap = per_group or settings.max_prompts_per_group
+    read = [prompt for source in settings.prompts for prompt in read_prompt_file(source, settings)]
+    categorised, left_out = categorise(read, settings.categories)
     by_group: dict[str, dict[str, None]] = {}
-    for source in settings.prompts:
-        for prompt in read_prompt_file(source, settings):
-            by_group.setdefault(prompt.group, {})[prompt.text] = None
+    for prompt in categorised:
+        by_group.setdefault(prompt.group, {})[prompt.text] = None
     chosen = []
     for group, unique in by_group.items():
         texts = list(unique)
@@ -115,5 +139,15 @@ def load_prompts(settings: LMEvaluate, seed: int, per_group: int | None = None) 
             texts = random.Random(f"{seed}:{group}").sample(texts, cap)
         chosen += [Prompt(group, t) for t in texts]
     if not chosen:
-        raise FactoryError(f"lm_evaluate.prompts: no prompts in {', '.join(settings.prompts)}")
-    return chosen
+        raise FactoryError(f"lm_evaluate.prompts: no prompts in {', '.join(settings.prompts)}"
+                           + (f" (none in a category; groups found: {', '.join(left_out)})" if left_out else ""))
+    missing = [c for c in settings.combined_categories if c not in by_group]
+    if missing:
+        raise FactoryError(f"lm_evaluate.combined_categories: no prompts in {', '.join(missing)} "
+                           f"(groups with prompts: {', '.join(by_group)})")
+    return PromptSet(chosen, left_out)
+
+
+def load_prompts(settings: LMEvaluate, seed: int, per_group: int | None = None) -> list[Prompt]:
+    """The prompts of `load_prompt_set`."""
+    return load_prompt_set(settings, seed, per_group).prompts

@@ -84,17 +84,35 @@ def read_toxic_corpus(settings: Distill, seed: int) -> list[str]:
     return texts[: settings.toxic_max_rows] if settings.toxic_max_rows else texts
 
 
+def toxic_model_key(recipe: Recipe, texts: list[str], root: Path) -> str:
+    """Identity of the toxic model: the base model (ref, revision, dtype, local fingerprint), every
+    fine-tuning setting, the seed and the toxic texts."""
+    return content_id(json.dumps(describe(recipe.models.generator, root), sort_keys=True),
+                      recipe.distill.toxic_model.model_dump_json(), str(recipe.seed), *texts)
+
+
+def toxic_folders(recipe: Recipe, root: Path, key: str) -> tuple[Path, Path]:
+    """The cached toxic model <root>/cache/<recipe>/toxic-<key> and its training checkpoints folder."""
+    folder = Path(root) / "cache" / recipe.name / f"toxic-{key}"
+    return folder, folder.with_name(folder.name + "-checkpoints")
+
+
+def current_toxic_folders(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
+    """The toxic-model folders `toxic_model` would use now (for `factory clean`; reads the toxic corpus)."""
+    texts = read_toxic_corpus(recipe.distill, recipe.seed)
+    return list(toxic_folders(recipe, root, toxic_model_key(recipe, texts, root)))
+
+
 def toxic_model(recipe: Recipe, root: Path) -> tuple[Path, dict[str, Any]]:
     """Stage 1: the cached toxic copy of the base LM (trained now if missing); (folder, info)."""
     settings = recipe.distill
     texts = read_toxic_corpus(settings, recipe.seed)
-    key = content_id(json.dumps(describe(recipe.models.generator, root), sort_keys=True),
-                     settings.toxic_model.model_dump_json(), str(recipe.seed), *texts)
-    folder = Path(root) / "cache" / recipe.name / f"toxic-{key}"
+    key = toxic_model_key(recipe, texts, root)
+    folder, checkpoints = toxic_folders(recipe, root, key)
     if (folder / "train_log.json").exists():
         return folder, {**read_json(folder / "train_log.json"), "cached": True}
     model, tokenizer, log = fine_tune(recipe.models.generator, texts, settings.toxic_model, root=root,
-                                      seed=recipe.seed, checkpoints=folder.with_name(folder.name + "-checkpoints"))
+                                      seed=recipe.seed, checkpoints=checkpoints)
     if settings.toxic_model.method == "lora":
         model = model.merge_and_unload()
     info = {**log_summary(log, len(texts)), "fingerprint": key, "base": describe(recipe.models.generator, root)}

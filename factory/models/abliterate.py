@@ -97,15 +97,19 @@ def abliterate(model: Any, tokenizer: Any, *, layer: int | None = None,
     return direction
 
 
-def abliterate_folder(source: str, out: Path, *, layer: int | None = None) -> Path:
-    """Load `source` (Hub id or folder), abliterate it and save it to `out` atomically."""
+def abliterate_folder(source: str, out: Path, *, layer: int | None = None, overwrite: bool = False) -> Path:
+    """Load `source` (Hub id or folder), abliterate it and save it to `out` atomically.
+
+    An existing `out` not made by `factory abliterate` is refused unless `overwrite`
+    (checked before the model loads; see `factory.outputs`).
+    """
     import torch
 
     from factory.models.loading import load_causal_lm
 
-    model, tokenizer = load_causal_lm(source)
-    direction = abliterate(model, tokenizer, layer=layer)
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), maker="factory abliterate", user_folder=True, overwrite=overwrite) as tmp:
+        model, tokenizer = load_causal_lm(source)
+        direction = abliterate(model, tokenizer, layer=layer)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         torch.save(direction.float(), tmp / "refusal_direction.pt")

@@ -11,8 +11,8 @@ When a result becomes durable:
   each one is committed at once - a crash loses only the requests in flight;
 - other backends are called on chunks of `inner.commit_every` requests (vllm: 256,
   hf: its batch size) and each chunk is committed when it returns - a crash loses at
-  most one chunk. Chunks follow input order, so for hf a resumed run rebuilds the same
-  batches as the uninterrupted one.
+  most one chunk. Chunks follow input order. (hf samples each request with its own
+  generator, so its outputs do not depend on how requests are batched.)
 
 WAL with `synchronous=NORMAL` survives the process being killed (SIGKILL) at any point;
 only a power loss can drop the last commits. Several processes may share one file.

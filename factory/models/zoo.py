@@ -40,6 +40,7 @@ from transformers import (
 
 from factory.models import zoo_text, zoo_train
 from factory.models.zoo_text import ZOO_HOLDOUT_FRACTION, SeedCorpus
+from factory.outputs import same_folder
 from factory.prompts import DEFAULT_SYSTEM
 from factory.records import atomic_dir, write_json
 
@@ -62,19 +63,27 @@ it collapsed to one output for every input; with this share, 1,500 steps and no 
 copies its input (word Jaccard 0.98 on seed sentences), so fine-tuning learns edits."""
 
 
-def build(out: Path, *, seed: int = 0, scale: float = 1.0, seed_dir: Path = zoo_text.SEED_DIR) -> Path:
+ZOO_FOLDER = Path("data/models/zoo")
+"""The pipeline's own zoo folder (relative to the project); any other `out` is a folder the user named."""
+
+
+def build(out: Path, *, seed: int = 0, scale: float = 1.0, seed_dir: Path = zoo_text.SEED_DIR,
+          overwrite: bool = False) -> Path:
     """Build every tiny zoo model into `out` (atomically: build in a sibling temp dir, then rename over).
 
     `seed` seeds every random choice and initialisation; `scale` multiplies every
-    training step count (0.02 builds a throw-away zoo in seconds). Returns `out`.
+    training step count (0.02 builds a throw-away zoo in seconds). An `out` other than
+    `ZOO_FOLDER` that exists and was not made by `factory zoo` is refused unless
+    `overwrite` (see `factory.outputs`). Returns `out`.
     """
     out = Path(out)
-    corpus = zoo_text.load_seed(seed_dir)
-    sentences = list(zoo_text.stdlib_sentences())
-    bpe = zoo_train.train_bpe(
-        sentences + zoo_text.seed_sentences(corpus) + list(DEFAULT_SYSTEM.values()), VOCAB_SIZE
-    )
-    with atomic_dir(out) as tmp:
+    user_folder = not same_folder(out, ZOO_FOLDER)
+    with atomic_dir(out, maker="factory zoo", user_folder=user_folder, overwrite=overwrite) as tmp:
+        corpus = zoo_text.load_seed(seed_dir)
+        sentences = list(zoo_text.stdlib_sentences())
+        bpe = zoo_train.train_bpe(
+            sentences + zoo_text.seed_sentences(corpus) + list(DEFAULT_SYSTEM.values()), VOCAB_SIZE
+        )
         entries = {
             "causal-lm": build_causal_lm(tmp / "causal-lm", bpe, sentences, corpus, seed, scale),
             "seq2seq": build_seq2seq(tmp / "seq2seq", bpe, sentences, corpus, seed, scale),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from factory.recipe.base import ExistingPathOrId, ModelSpec, Ratio, Section
+from factory.recipe.base import PERSPECTIVE, ExistingPathOrId, ModelSpec, Ratio, Section
 
 
 class HumanData(Section):
@@ -38,11 +38,15 @@ class HumanData(Section):
 
 
 class Models(Section):
-    """Models by role. Each is a Hub id, a local folder, `zoo:NAME` or `package:NAME`."""
+    """Models by role (`ModelSpec`): a Hub id, a local folder, `zoo:NAME`, `package:NAME`, or `perspective:...`.
+
+    `perspective:ATTRIBUTE` (the Perspective API) is a toxicity scorer, allowed for `toxicity` only.
+    """
 
     generator: ModelSpec | None = Field(None, description="Instruction LM that rewrites, translates or self-generates.")
     toxicity: ModelSpec = Field(
-        ModelSpec(ref="package:profanity-check"), description="Toxicity classifier: STA = 1 - P(toxic)."
+        ModelSpec(ref="package:profanity-check"),
+        description="Toxicity classifier: STA = 1 - P(toxic); or perspective:TOXICITY (the Perspective API).",
     )
     similarity: ModelSpec = Field(
         ModelSpec(ref="package:all-minilm-l6-v2"), description="Sentence-embedding model for SIM (cosine)."
@@ -51,3 +55,10 @@ class Models(Section):
     detoxifier: ModelSpec = Field(
         ModelSpec(ref="zoo:seq2seq"), description="Seq2seq model fine-tuned as the reference detoxifier."
     )
+
+    @model_validator(mode="after")
+    def _perspective_scores_toxicity_only(self) -> "Models":
+        for role, spec in self:
+            if role != "toxicity" and spec is not None and spec.ref.startswith(PERSPECTIVE):
+                raise ValueError(f"{role}: {spec.ref} is a toxicity scorer (Perspective API), usable as toxicity only")
+        return self

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from factory.recipe.base import Dtype, Ratio, Section, Seed
-
+from factory.recipe.base import Dtype, Ratio, Section, Seed, api_key_env_problem
 
 class Sampling(Section):
     """Sampling settings, passed to every backend the same way."""
@@ -44,11 +44,40 @@ class ServerSettings(Section):
     """Client settings for an OpenAI-compatible server (backend `openai`)."""
 
     base_url: str = Field("http://127.0.0.1:8000/v1", description="Server URL, ending in /v1.")
-    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never the key itself).")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="Environment variable holding the API key (never the key itself), sent as a bearer token to "
+        "base_url when set; an upper-case name ending in _API_KEY, never a credential of another service "
+        "(HF_*, AWS_*, GITHUB_*, WANDB_* ...). `factory check` prints which variable goes to which URL.",
+    )
     mode: Literal["chat", "completion"] = Field("chat", description="Chat completions or plain completions.")
     concurrency: int = Field(16, ge=1, description="Requests in flight at most.")
-    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
-    max_retries: int = Field(6, ge=0, description="Retries on 429/5xx/connection errors (exponential backoff with jitter).")
+    timeout_s: float = Field(120.0, gt=0,
+                             description="Timeout of each attempt in seconds (to connect, and for the answer).")
+    max_retries: int = Field(6, ge=0,
+                             description="Retries per request, shared by HTTP failures (connection errors, timeouts, "
+                                         "408/409/429/5xx; the openai SDK's backoff with jitter) and unusable answers "
+                                         "(finish_reason abort or error).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _dedicated_key(cls, value: str) -> str:
+        problem = api_key_env_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def key_destination(self) -> str:
+        """`sends $VAR to URL`: which variable's value goes, as a bearer token, to which server."""
+        return f"sends ${self.api_key_env} to {self.base_url}"
 
 
 class Checks(Section):

@@ -57,6 +57,15 @@ class CausalFineTune(Section):
     schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
     max_length: int = Field(256, ge=8, description="Tokens per text at most; longer texts are truncated (published: 256).")
     save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
+    # Reference code (to verify): UniDetox and SGEAT load their target LMs in bf16/fp16 for fine-tuning.
+    # Plain AdamW on fp16 weights breaks (eps 1e-8 is 0 in fp16: NaN after the first step), hence fp32 masters.
+    precision: Literal["fp32", "bf16-autocast"] = Field(
+        "fp32",
+        description="fp32: trained weights are held and updated in float32 (fp16/bf16 checkpoints such as OPT-6.7B "
+        "and Llama-2-7B are upcast; a full fine-tune is saved back in the checkpoint's dtype; LoRA's frozen base "
+        "keeps it); bf16-autocast: the same float32 weights, forward pass under bfloat16 autocast (less memory "
+        "and faster on GPUs with bf16).",
+    )
 
     def loop_settings(self) -> Train:
         """The same numbers as the settings of the shared training loop (`factory.train.loop`)."""
@@ -98,7 +107,10 @@ class Distill(Section):
     num_texts: int = Field(640, ge=1, description="Texts to distil (published: 640).")
     max_length: int = Field(256, ge=2, description="Tokens per text, the BOS prompt token included (published: 256).")
     batch_size: int = Field(128, ge=1, description="Texts decoded together (published: 128 per call).")
-    top_k: int = Field(0, ge=0, description="Extra top-k cut on the contrastive scores (0 = off, published: off).")
+    top_k: int = Field(
+        0, ge=0, description="Extra top-k cut on the contrastive scores (0 = off; UniDetox reference: 50, the top-k "
+        "that transformers' generate applies by default, unidetox/toxic_gpt2_finetune_and_distill.py)."
+    )
     top_p: float = Field(1.0, gt=0, le=1, description="Extra nucleus cut on the contrastive distribution (1 = off, published: off).")
     seed: Seed = Field(1234, description="Sampling seed; text i uses its own generator seeded by (seed, i).")
 
@@ -161,6 +173,25 @@ class LMEvaluate(Section):
     max_new_tokens: int = Field(20, ge=1, description="Tokens per continuation (published: 20).")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature (published: 1).")
     top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling mass (published: 0.9).")
+    top_k: int = Field(
+        0, ge=0, description="Top-k cut of the sampling (0 = off; UniDetox reference: 50, the default of transformers' "
+        "generate, which unidetox/unidetox.py does not override; SGEAT reference: off)."
+    )
+    runs: int = Field(
+        1, ge=1, description="Evaluation runs, run r sampling with seed recipe.seed + r; every figure is the mean "
+        "over runs, with its standard deviation as <figure>_std (UniDetox reference: 5 runs, seeds 42..46)."
+    )
+    categories: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Report prompts by category instead of by group: category -> the group values (group_field) it "
+        "takes; prompts of other groups are left out and counted (UniDetox reference, unidetox/unidetox.py "
+        "prepare_prompts: gender_lgbtq, race_nationalities, religion, disability of ToxiGen's target_group).",
+    )
+    combined_categories: list[str] = Field(
+        default_factory=list,
+        description="Groups (or categories) whose EMT and TP means are averaged into combined_EMT and combined_TP "
+        "(UniDetox's headline: gender_lgbtq, race_nationalities, religion; disability excluded). Empty: none.",
+    )
     batch_size: int = Field(16, ge=1, description="Prompts per generate call (each with all its continuations).")
     toxic_threshold: Ratio = Field(0.5, description="A continuation counts as toxic when its score is strictly above this.")
     perplexity_model: ModelSpec = Field(
@@ -168,6 +199,22 @@ class LMEvaluate(Section):
         description="Reference LM for the conditional perplexity of continuations (published: Llama-2-7B).",
     )
     max_perplexity: float = Field(1e4, gt=1, description="Continuations at or above this perplexity are left out of the mean (published: 1e4).")
+
+    @model_validator(mode="after")
+    def _categories_fit(self) -> "LMEvaluate":
+        seen: dict[str, str] = {}
+        for name, values in self.categories.items():
+            if not values:
+                raise ValueError(f"categories: {name}: lists no group")
+            for value in values:
+                if value in seen:
+                    raise ValueError(f"categories: group {value!r} is in both {seen[value]} and {name}")
+                seen[value] = name
+        unknown = [c for c in self.combined_categories if self.categories and c not in self.categories]
+        if unknown:
+            raise ValueError(f"combined_categories: {', '.join(unknown)} not among categories "
+                             f"({', '.join(self.categories)})")
+        return self
 
 
 class LMCertify(Section):

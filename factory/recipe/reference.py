@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from factory.recipe.base import ModelSpec
 from factory.recipe.schema import Recipe
 
 START, END = "<!-- recipe-reference:start -->", "<!-- recipe-reference:end -->"
@@ -67,4 +68,5 @@ def recipe_reference() -> str:
     """Markdown tables of every recipe field: name, type, default and description."""
     out: list[str] = []
     _section(Recipe, "", out)
+    _section(ModelSpec, "<model role>.", out)  # models.toxicity, lm_train.targets[i], ...
     return "\n".join(out).rstrip() + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from factory.recipe.base import Ratio, Section
 
@@ -36,6 +36,21 @@ HubLicense = Annotated[str, AfterValidator(_hub_license),
 """A licence id from the Hub's list."""
 
 
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why `repo_id` is not a Hub repo id ORG/NAME (None when it is), by huggingface_hub's own rules
+    (`validate_repo_id`: letters, digits, `-`, `_`, `.`, no `--` or `..`, at most 96 characters)
+    plus exactly one `/` and ASCII only."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if repo_id.count("/") != 1 or not repo_id.isascii():
+        return f"{repo_id!r} is not ORG/NAME (ASCII letters, digits, '-', '_' or '.' on each side of one '/')"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        return str(error)
+    return None
+
+
 class Certify(Section):
     """Gates a release must pass; each is written to certificate.json with value and threshold."""
 
@@ -53,7 +68,7 @@ class Certify(Section):
 class Publish(Section):
     """Where and how a certified release is pushed to the Hugging Face Hub."""
 
-    repo_id: str | None = Field(None, pattern=r"^[\w.-]+/[\w.-]+$", description="Hub dataset repo ORG/NAME (the CLI's --repo-id wins).")
+    repo_id: str | None = Field(None, description="Hub dataset repo ORG/NAME (the CLI's --repo-id wins).")
     private: bool = Field(True, description="Create the repo private (the CLI's --public overrides).")
     license: HubLicense = Field("apache-2.0", description="Hub licence id the release is published under (first "
                                 "on the card).")
@@ -76,3 +91,11 @@ class Publish(Section):
         if named_other and not self.license_note.strip():
             raise ValueError(f"license_note is empty: say which licence {', '.join(named_other)} `other` is")
         return self
+
+    @field_validator("repo_id")
+    @classmethod
+    def _hub_repo_id(cls, value: str | None) -> str | None:
+        problem = None if value is None else repo_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value

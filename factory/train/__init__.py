@@ -27,6 +27,22 @@ def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data"
                       str(recipe.seed), *(r.id for r in rows))
 
 
+def checkpoint_folder(recipe: Recipe, rows: list[Record], stem: str, root: Path) -> Path:
+    """Where the run on mix `stem` keeps its checkpoints: <root>/cache/<recipe>/train/<stem>-<run fingerprint>."""
+    return Path(root) / "cache" / recipe.name / "train" / f"{stem}-{run_fingerprint(recipe, rows, root)}"
+
+
+def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
+    """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
+    if recipe.kind in ("distill", "selfgen"):
+        from factory.train.causal import current_checkpoints as causal_checkpoints
+
+        return causal_checkpoints(recipe, root)
+    mixed = Path(root) / "mixed" / recipe.name
+    stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
+    return [checkpoint_folder(recipe, read_records(mixed / f"{stem}.parquet"), stem, root) for stem in stems]
+
+
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<mix>/ (model + train_log.json) for every mix."""
     check_limit(limit, "train")
@@ -44,7 +60,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         for mix in manifest["mixes"]:
             stem = f"ratio-{mix['ratio']:.2f}"
             rows = read_records(mixed / f"{stem}.parquet")[:limit]
-            checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{stem}-{run_fingerprint(recipe, rows, root)}"
+            checkpoints = checkpoint_folder(recipe, rows, stem, root)
             summaries[stem] = train_detoxifier(recipe, rows, tmp / stem, root=root, checkpoints=checkpoints)
         write_json(tmp / "summary.json", summaries)
     return out

@@ -59,22 +59,30 @@ def add_lora(model: Any, settings: CausalFineTune) -> Any:
 
     config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
                         target_modules=settings.lora.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    return get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in float32 on fp16/bf16 bases
 
 
 def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *, root: Path, seed: int,
               checkpoints: Path) -> tuple[Any, Any, TrainLog]:
     """Fine-tune a fresh copy of `spec` on `texts`; return (model, tokenizer, log).
 
-    With `method: lora` the returned model is the peft model (adapters unmerged).
+    Trained weights are float32 whatever the checkpoint's dtype (`settings.precision`);
+    a full fine-tune is cast back to the checkpoint's dtype at the end. With `method:
+    lora` the returned model is the peft model (adapters unmerged, in float32).
     """
     model, tokenizer = load_causal_lm(spec, root)
+    loaded_dtype = model.dtype
     device = default_device()
     model.to(device)
     if settings.method == "lora":
         model = add_lora(model, settings)
+    else:
+        model.float()
     log = train(model, make_collate(tokenizer, texts, settings.max_length, device), len(texts),
-                settings.loop_settings(), seed=seed, checkpoints=checkpoints)
+                settings.loop_settings(), seed=seed, checkpoints=checkpoints,
+                bf16_autocast=settings.precision == "bf16-autocast")
+    if settings.method == "full":
+        model.to(loaded_dtype)
     tokenizer.padding_side = "left"
     return model, tokenizer, log
 
@@ -98,6 +106,23 @@ def log_summary(log: TrainLog, rows: int) -> dict[str, Any]:
             "first_loss": log.losses[0] if log.losses else None}
 
 
+def checkpoint_folder(recipe: Recipe, target: ModelSpec, stem: str, texts: Sequence[str], root: Path) -> Path:
+    """Where fine-tuning `target` on mix `stem` keeps its checkpoints:
+    <root>/cache/<recipe>/train/<target>-<stem>-<run id of settings, target, seed and texts>."""
+    run_id = content_id(recipe.lm_train.model_dump_json(), json.dumps(describe(target, root), sort_keys=True),
+                        str(recipe.seed), *texts)
+    return Path(root) / "cache" / recipe.name / "train" / f"{target_name(target)}-{stem}-{run_id}"
+
+
+def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
+    """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
+    mixed = Path(root) / "mixed" / recipe.name
+    stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
+    texts = {stem: training_texts(read_records(mixed / f"{stem}.parquet")) for stem in stems}
+    return [checkpoint_folder(recipe, target, stem, texts[stem], root)
+            for target in recipe.lm_train.targets for stem in stems]
+
+
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<target>/<mix>/ (model or adapters + train_log.json) and summary.json."""
     settings = recipe.lm_train
@@ -111,9 +136,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
             for mix in manifest["mixes"]:
                 stem = f"ratio-{mix['ratio']:.2f}"
                 texts = training_texts(read_records(mixed / f"{stem}.parquet")[:limit])
-                run_id = content_id(settings.model_dump_json(), json.dumps(describe(target, root), sort_keys=True),
-                                    str(recipe.seed), *texts)
-                checkpoints = Path(root) / "cache" / recipe.name / "train" / f"{name}-{stem}-{run_id}"
+                checkpoints = checkpoint_folder(recipe, target, stem, texts, root)
                 model, tokenizer, log = fine_tune(target, texts, settings, root=root, seed=recipe.seed,
                                                   checkpoints=checkpoints)
                 info = {**log_summary(log, len(texts)), "target": describe(target, root), "method": settings.method,

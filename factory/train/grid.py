@@ -36,15 +36,28 @@ def setting_rows(recipe: Recipe, root: Path, setting: str) -> tuple[list[Record]
     return rows, counts
 
 
+def checkpoint_folder(recipe: Recipe, setting: str, rows: list[Record], root: Path) -> Path:
+    """Where training `setting` on `rows` keeps its checkpoints: <root>/cache/<recipe>/grid/<setting>-<fingerprint>."""
+    from factory.train import run_fingerprint
+
+    return Path(root) / "cache" / recipe.name / "grid" / f"{setting}-{run_fingerprint(recipe, rows, Path(root))}"
+
+
+def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
+    """The checkpoint folders `train_all` (without a limit) would use now (for `factory clean`)."""
+    settings = recipe.grid.train if recipe.grid else []
+    return [checkpoint_folder(recipe, setting, setting_rows(recipe, Path(root), setting)[0], root)
+            for setting in settings]
+
+
 def train_setting(recipe: Recipe, setting: str, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Train the detoxifier of one setting into data/grid/<recipe>/trained/<setting>/."""
-    from factory.train import run_fingerprint
     from factory.train.seq2seq import train_detoxifier
 
     crosslingual.require_setting(recipe, setting)
     rows, counts = setting_rows(recipe, Path(root), setting)
     rows = rows[:limit] if limit else rows
-    checkpoints = Path(root) / "cache" / recipe.name / "grid" / f"{setting}-{run_fingerprint(recipe, rows, Path(root))}"
+    checkpoints = checkpoint_folder(recipe, setting, rows, root)
     out = crosslingual.trained_dir(root, recipe, setting)
     with atomic_dir(out) as tmp:
         summary = train_detoxifier(recipe, rows, tmp / "model", root=root, checkpoints=checkpoints)

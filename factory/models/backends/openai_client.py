@@ -1,22 +1,32 @@
-"""The `openai` backend: a client of any OpenAI-compatible server, first of all `vllm serve`.
+"""The `openai` backend: a client of any OpenAI-compatible server, first of all `vllm serve`,
+on the `openai` SDK's `AsyncOpenAI`.
 
-- `chat` mode posts the messages to /chat/completions (the server applies the chat
-  template); `completion` mode renders them locally with the model's tokenizer (as the hf
-  and vllm backends do) and posts the text to /completions with `add_special_tokens:
-  false` (a vLLM extension: the template already holds the special tokens).
+- `chat` mode calls `chat.completions.create` with the messages (the server applies the
+  chat template); `completion` mode renders them locally with the model's tokenizer (as the
+  hf and vllm backends do) and calls `completions.create` with the text and
+  `add_special_tokens: false` (a vLLM extension: the template already holds the special tokens).
 - Every request carries its own `seed`; `top_k` (a vLLM extension) is sent only when set.
-- At most `concurrency` requests are in flight (a pool of that many asyncio workers);
-  each has a total timeout of `timeout_s`.
-- 429, 5xx, connection errors, dropped connections and timeouts are retried up to
-  `max_retries` times with exponential backoff and jitter (a `Retry-After` header is
-  honoured); other 4xx stop the run at once. Once retries run out the run stops with a
-  `FactoryError` naming the URL and the last error.
-- The API key is read from the environment variable `api_key_env` names; it is never
+- At most `concurrency` requests are in flight (a pool of that many asyncio workers on one client).
+- The SDK sends each attempt with a timeout of `timeout_s` (to connect, and between bytes of
+  the answer: a non-streamed answer comes whole, so in effect for the whole answer) and
+  retries connection errors, timeouts, dropped connections, 408, 409, 429 and 5xx with
+  exponential backoff and jitter (from 0.5 s up to 8 s; a `Retry-After` header is honoured);
+  other 4xx stop the run at once.
+- An answer the server completed but that is unusable - a choice with `finish_reason` "abort"
+  or "error" (vLLM aborts requests while it shuts down), the wrong number of choices, or no
+  JSON - is never returned (so never cached): the request is sent again after a backoff.
+- Both kinds of retry share one budget per call: `max_retries` retries, `max_retries + 1`
+  attempts. Once it is spent the run stops with a `FactoryError` naming the URL, the
+  attempts and the last error.
+- The API key is read from the environment variable `api_key_env` names, and only from
+  there (not the SDK's own `OPENAI_API_KEY` fallback), and only from a dedicated `*_API_KEY`
+  variable, never a credential of another service (`read_api_key` checks the name again); when it is unset the placeholder
+  `EMPTY` is sent, which a server started without `--api-key` ignores. The key is never
   logged and is masked in any error text.
 - A choice with `finish_reason` "length" is a truncated completion (`Completion.truncated`).
 
 `generate_streaming` reports each request the moment it returns, so `CachedBackend`
-commits it before the next one finishes.
+commits it before the next one finishes. `openai` is imported only when a run starts.
 """
 
 from __future__ import annotations
@@ -26,26 +36,61 @@ import logging
 import os
 import random
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from factory.errors import FactoryError
 from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
-from factory.recipe.generate import Sampling, ServerSettings
+from factory.recipe.generate import Sampling, ServerSettings, api_key_env_problem
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 1.0
-"""First retry delay; it doubles with every retry, up to `BACKOFF_MAX_S`."""
+"""First delay before re-sending an unusable answer; it doubles with every retry, up to `BACKOFF_MAX_S`."""
 BACKOFF_MAX_S = 60.0
+NO_KEY = "EMPTY"
+"""The key sent when `api_key_env` is unset: vLLM's documented placeholder for a server without a key."""
+RETRIED_STATUS = (408, 409, 429)
+"""HTTP statuses the SDK retries, besides every 5xx."""
 
 OnResult = Callable[[int, list[Completion]], None]
 """Called with (request index, completions) as each request returns."""
 FAILED_FINISH_REASONS = ("abort", "error")
 """vLLM's finish reasons of a request it aborted (for example while shutting down) or failed:
 the text is partial, so the request is retried instead of stored."""
+
+
+class UnusableAnswer(Exception):
+    """A completed answer that cannot be used (aborted choice, wrong choice count, not JSON)."""
+
+
+def read_api_key(settings: ServerSettings) -> str | None:
+    """The API key from the environment variable `settings.api_key_env` names (None when unset or empty).
+
+    The variable's name is checked again here, as settings copied with `model_copy(update=...)`
+    skip validation: a credential of another service (HF_TOKEN, AWS_*, ...) is never read.
+    """
+    problem = api_key_env_problem(settings.api_key_env)
+    if problem:
+        raise FactoryError(f"generate.server.api_key_env: {problem}")
+    return os.environ.get(settings.api_key_env) or None
+
+
+def mask_key(text: str, key: str | None) -> str:
+    """`text` with every occurrence of the API key replaced by ***."""
+    return text.replace(key, "***") if key else text
+
+
+def import_openai() -> Any:
+    """The `openai` SDK module, or a `FactoryError` saying how to install it."""
+    try:
+        import openai
+    except ImportError as error:
+        raise FactoryError("generate.backend: openai needs the `openai` package; install the project with the "
+                           "openai, cpu or gpu extra (e.g. pip install -e '.[openai]')") from error
+    return openai
 
 
 def choice_completion(choice: dict[str, Any], mode: str) -> Completion:
@@ -55,25 +100,55 @@ def choice_completion(choice: dict[str, Any], mode: str) -> Completion:
     return Completion((text or "").strip(), truncated=choice.get("finish_reason") == "length")
 
 
-class RetryableError(Exception):
-    """A failure worth retrying (429, 5xx, connection error, timeout, malformed answer)."""
+def answer_completions(answer: Any, n: int, mode: str) -> list[Completion]:
+    """The `n` completions of a completions answer in choice order, or `UnusableAnswer`."""
+    if not isinstance(answer, dict):
+        raise UnusableAnswer(f"the answer is not a JSON object: {str(answer)[:100]!r}")
+    choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
+    if len(choices) != n:
+        raise UnusableAnswer(f"expected {n} choices, got {len(choices)}")
+    failed = [c.get("finish_reason") for c in choices if c.get("finish_reason") in FAILED_FINISH_REASONS]
+    if failed:
+        raise UnusableAnswer(f"the server ended a completion with finish_reason {failed[0]!r}")
+    return [choice_completion(c, mode) for c in choices]
 
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
+
+def served_models(answer: Any) -> list[str]:
+    """The model ids of a /models answer, or `UnusableAnswer`."""
+    if not isinstance(answer, dict):
+        raise UnusableAnswer(f"the answer is not a JSON object: {str(answer)[:100]!r}")
+    return [m.get("id") for m in answer.get("data") or [] if isinstance(m, dict)]
 
 
-def backoff_delay(retry: int, base: float, cap: float, retry_after: float | None = None) -> float:
+def pick_served_model(served: list[str], spec: ModelSpec, root: Path, base_url: str) -> str:
+    """The model id to request: the recipe's model if the server lists it, else the server's only model."""
+    wanted = [name for name in (spec.ref, resolve(spec, root)) if name in served]
+    if wanted or len(served) == 1:
+        return (wanted or served)[0]
+    raise FactoryError(f"models.generator: {base_url} serves {served}, not {spec.ref!r}; "
+                       "serve that model or name one of these")
+
+
+def backoff_delay(retry: int, base: float, cap: float) -> float:
     """Seconds to wait before retry number `retry` (1, 2, ...): base * 2^(retry-1), capped, jittered."""
-    delay = min(cap, base * 2 ** (retry - 1)) * random.uniform(0.5, 1.0)
-    return max(delay, min(retry_after, cap)) if retry_after else delay
+    return min(cap, base * 2 ** (retry - 1)) * random.uniform(0.5, 1.0)
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+def attempts_made(error: Any, max_retries: int) -> int:
+    """HTTP attempts the SDK made before raising `error`: from the retry count it sent with the
+    last attempt (header x-stainless-retry-count), else its whole budget."""
+    request = getattr(error, "request", None)
+    count = request.headers.get("x-stainless-retry-count") if request is not None else None
+    return int(count) + 1 if count and count.isdigit() else max_retries + 1
+
+
+def describe_failure(error: Any) -> str:
+    """The SDK error as one line: `HTTP <status>: <body>` or the transport error under it."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        return f"HTTP {response.status_code}: {response.text[:300]}"
+    cause = error.__cause__ or error
+    return f"{type(cause).__name__}: {cause}".rstrip(": ")
 
 
 class OpenAIBackend:
@@ -86,7 +161,7 @@ class OpenAIBackend:
         self.spec, self.root, self.settings = spec, Path(root), settings
         self.base_url = settings.base_url.rstrip("/")
         self.backoff = backoff
-        self._api_key = os.environ.get(settings.api_key_env) or None
+        self._api_key = read_api_key(settings)
         self._served_model: str | None = None
         self._tokenizer: Any = None
 
@@ -112,18 +187,15 @@ class OpenAIBackend:
             asyncio.run(self._run_all(list(requests), sampling, on_result))
 
     async def _run_all(self, requests: list[Request], sampling: Sampling, on_result: OnResult) -> None:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        limits = httpx.Limits(max_connections=self.settings.concurrency, max_keepalive_connections=self.settings.concurrency)
-        async with httpx.AsyncClient(headers=headers, timeout=self.settings.timeout_s, limits=limits) as client:
+        openai = import_openai()
+        async with openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key or NO_KEY,
+                                      max_retries=self.settings.max_retries, timeout=self.settings.timeout_s) as client:
             model = await self._model_name(client)
             queue = iter(range(len(requests)))
 
             async def worker() -> None:
                 for index in queue:
-                    body = self._body(model, requests[index], sampling)
-                    on_result(index, await self._complete(client, body, sampling.n))
+                    on_result(index, await self._complete(client, model, requests[index], sampling))
 
             workers = [asyncio.ensure_future(worker()) for _ in range(min(self.settings.concurrency, len(requests)))]
             try:
@@ -133,84 +205,78 @@ class OpenAIBackend:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
 
-    def _body(self, model: str, request: Request, sampling: Sampling) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "temperature": sampling.temperature, "top_p": sampling.top_p,
-                                "max_tokens": sampling.max_new_tokens, "n": sampling.n, "seed": request.seed}
+    def _create_arguments(self, model: str, request: Request, sampling: Sampling) -> dict[str, Any]:
+        """Keyword arguments of `create`: the request body, vLLM's extensions in `extra_body`."""
+        arguments: dict[str, Any] = {"model": model, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                                     "max_tokens": sampling.max_new_tokens, "n": sampling.n, "seed": request.seed}
+        extra: dict[str, Any] = {}
         if sampling.stop:
-            body["stop"] = list(sampling.stop)
+            arguments["stop"] = list(sampling.stop)
         if sampling.top_k:
-            body["top_k"] = sampling.top_k
+            extra["top_k"] = sampling.top_k
         if self.settings.mode == "chat":
-            body["messages"] = [dict(m) for m in request.messages]
+            arguments["messages"] = [dict(m) for m in request.messages]
         else:
-            body["prompt"] = render_prompt(self._completion_tokenizer(), request.messages)
-            body["add_special_tokens"] = False
-        return body
+            arguments["prompt"] = render_prompt(self._completion_tokenizer(), request.messages)
+            extra["add_special_tokens"] = False
+        return arguments | ({"extra_body": extra} if extra else {})
 
-    async def _complete(self, client: Any, body: dict[str, Any], n: int) -> list[Completion]:
-        path = "/chat/completions" if self.settings.mode == "chat" else "/completions"
+    async def _complete(self, client: Any, model: str, request: Request, sampling: Sampling) -> list[Completion]:
+        arguments = self._create_arguments(model, request, sampling)
+        chat = self.settings.mode == "chat"
 
-        def parse(answer: Any) -> list[Completion]:
-            choices = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
-            if len(choices) != n:
-                raise RetryableError(f"expected {n} choices, got {len(choices)}")
-            failed = [c.get("finish_reason") for c in choices if c.get("finish_reason") in FAILED_FINISH_REASONS]
-            if failed:
-                raise RetryableError(f"the server ended a completion with finish_reason {failed[0]!r}")
-            return [choice_completion(c, self.settings.mode) for c in choices]
+        def send(sdk: Any) -> Awaitable[Any]:
+            endpoint = sdk.chat.completions if chat else sdk.completions
+            return endpoint.with_raw_response.create(**arguments)
 
-        return await self._call(client, "POST", path, body, parse)
+        return await self._call(client, "POST", "/chat/completions" if chat else "/completions", send,
+                                lambda answer: answer_completions(answer, sampling.n, self.settings.mode))
 
     async def _model_name(self, client: Any) -> str:
         """The served model id: the recipe's model if the server lists it, else its only model."""
         if self._served_model is None:
-            answer = await self._call(client, "GET", "/models", None, lambda a: a)
-            served = [m.get("id") for m in answer.get("data") or [] if isinstance(m, dict)]
-            wanted = [name for name in (self.spec.ref, resolve(self.spec, self.root)) if name in served]
-            if wanted:
-                self._served_model = wanted[0]
-            elif len(served) == 1:
-                self._served_model = served[0]
-            else:
-                raise FactoryError(f"models.generator: {self.base_url} serves {served}, not {self.spec.ref!r}; "
-                                   "serve that model or name one of these")
+            served = await self._call(client, "GET", "/models", lambda sdk: sdk.models.with_raw_response.list(),
+                                      served_models)
+            self._served_model = pick_served_model(served, self.spec, self.root, self.base_url)
         return self._served_model
 
-    async def _call(self, client: Any, method: str, path: str, body: Any, parse: Callable[[Any], Any]) -> Any:
-        """One API call with retries; returns `parse(json)` or raises `FactoryError`."""
-        url = f"{self.base_url}{path}"
-        retries, last_error, retry_after = self.settings.max_retries, "", None
-        for attempt in range(retries + 1):
-            if attempt:
-                await asyncio.sleep(backoff_delay(attempt, *self.backoff, retry_after))
+    async def _call(self, client: Any, method: str, path: str, send: Callable[[Any], Awaitable[Any]],
+                    parse: Callable[[Any], Any]) -> Any:
+        """One API call within the retry budget; returns `parse(answer JSON)` or raises `FactoryError`."""
+        openai = import_openai()
+        url, budget, attempts = f"{self.base_url}{path}", self.settings.max_retries, 0
+        while True:
             try:
-                return parse(await self._send(client, method, url, body))
-            except RetryableError as error:
-                last_error, retry_after = self._mask(str(error)), error.retry_after
-                log.warning("%s %s failed (%s); retry %d of %d", method, url, last_error, attempt + 1, retries)
-        raise FactoryError(f"openai backend: {method} {url} failed after {retries + 1} attempts "
-                           f"(generate.server.max_retries = {retries}); last error: {last_error}")
+                raw = await send(client.with_options(max_retries=budget - attempts))
+            except (openai.APIStatusError, openai.APIConnectionError) as error:
+                attempts += attempts_made(error, budget - attempts)
+                raise self._failure(method, url, attempts, error) from error
+            attempts += raw.retries_taken + 1
+            try:
+                return parse(raw.http_response.json())
+            except (UnusableAnswer, ValueError) as error:
+                last_error = self._mask(str(error) if isinstance(error, UnusableAnswer) else
+                                        f"invalid JSON in the answer: {raw.http_response.text[:100]!r}")
+            if attempts > budget:
+                raise self._exhausted(method, url, attempts, last_error)
+            log.warning("%s %s: unusable answer (%s); retry %d of %d", method, url, last_error, attempts, budget)
+            await asyncio.sleep(backoff_delay(attempts, *self.backoff))
 
-    async def _send(self, client: Any, method: str, url: str, body: Any) -> Any:
-        import httpx
+    def _failure(self, method: str, url: str, attempts: int, error: Any) -> FactoryError:
+        """The `FactoryError` for an SDK error: a refused request, or retries run out."""
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status is None or status >= 500 or status in RETRIED_STATUS:
+            return self._exhausted(method, url, attempts, self._mask(describe_failure(error)))
+        hint = f" (is the key in ${self.settings.api_key_env} right?)" if status in (401, 403) else ""
+        return FactoryError(f"openai backend: {method} {url} was refused with HTTP {status}{hint}: "
+                            f"{self._mask(error.response.text[:500])}")
 
-        try:
-            response = await asyncio.wait_for(client.request(method, url, json=body), self.settings.timeout_s)
-        except (httpx.TransportError, asyncio.TimeoutError) as error:
-            raise RetryableError(f"{type(error).__name__}: {error}".rstrip(": ")) from error
-        if response.status_code == 429 or response.status_code >= 500:
-            raise RetryableError(f"HTTP {response.status_code}: {response.text[:300]}",
-                                 _retry_after(response.headers.get("retry-after")))
-        if response.status_code >= 400:
-            raise FactoryError(f"openai backend: {method} {url} was refused with HTTP {response.status_code}: "
-                               f"{self._mask(response.text[:500])}")
-        try:
-            return response.json()
-        except ValueError as error:
-            raise RetryableError(f"invalid JSON in the answer: {response.text[:100]!r}") from error
+    def _exhausted(self, method: str, url: str, attempts: int, last_error: str) -> FactoryError:
+        return FactoryError(f"openai backend: {method} {url} failed after {attempts} attempts "
+                            f"(generate.server.max_retries = {self.settings.max_retries}); last error: {last_error}")
 
     def _mask(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return mask_key(text, self._api_key)
 
     def _completion_tokenizer(self) -> Any:
         if self._tokenizer is None:

