@@ -8,9 +8,9 @@
   `publish` copies it into the release as `report.html`.
 - `<root>/metrics/<recipe>.json`: one compact, numbers-only summary of the recipe (`summary`),
   the only metrics file the pipeline declares, so `dvc metrics show` is one row per recipe
-  with a few dozen columns at most (definitions and texts stay in the certificate and card).
+  and under 30 columns (definitions and texts stay in the certificate and card).
 
-`write_index(names)` writes `<root>/report/index.html`: every recipe's verdict and headline
+`write_index(recipes)` writes `<root>/report/index.html`: every recipe's verdict and headline
 numbers, linking its page.
 """
 
