@@ -136,7 +136,7 @@ def publish(
 @app.command()
 @reports_errors
 def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = LimitOpt) -> None:
-    """Run every stage of one recipe in order (outside DVC), ending with a dry-run release.
+    """Run every stage of one recipe in order (outside DVC), then its report page, ending with a dry-run release.
 
     Like the DVC pipeline, the dry run is built even when certification failed; its card
     then says NOT CERTIFIED, and the verdict is printed last.
@@ -150,7 +150,9 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
         cli_translate.export(recipe, root, limit)
     from factory import publish as stage
     from factory.records import read_json
+    from factory.report import run as write_report
 
+    typer.echo(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     typer.echo(f"publish: built {folder} (dry run)")
     certificate = read_json(folder / "certificate.json")
@@ -285,6 +287,31 @@ def plots(
                            f"metrics.json, no {root}/filtered/{missing[0]}/report.json (run the pipeline, or check "
                            "the name)")
     typer.echo(f"plots: wrote {render_all(names, root=root, out=out, overwrite=overwrite)}")
+
+
+@app.command()
+@reports_errors
+def report(
+    recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml, "
+                                                   "then the index)."),
+    index: bool = typer.Option(False, "--index", help="Write data/report/index.html over every recipe in "
+                                                      "params.yaml."),
+    root: Path = RootOpt,
+) -> None:
+    """Write each recipe's release report page (data/report/<recipe>.html) and DVC metrics summary."""
+    from factory.recipe import load_params
+    from factory.report import run as write_page
+    from factory.report import write_index
+
+    listed = [load_recipe(_recipe_file(name)) for name in load_params().recipes] if index or not recipes else []
+    if recipes:
+        pages = [load_recipe(_recipe_file(name)) for name in recipes]
+    else:
+        pages = [] if index else listed
+    for loaded in pages:
+        typer.echo(f"report: wrote {write_page(loaded, root=root)}")
+    if listed:
+        typer.echo(f"report: wrote {write_index(listed, root=root)}")
 
 
 @app.command()

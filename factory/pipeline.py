@@ -16,7 +16,7 @@ depends on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -28,6 +28,7 @@ from factory.pipeline_inputs import keyword_paths, recipe_inputs
 from factory.recipe import Params, Recipe, load_params, load_recipe
 from factory.recipe.check import listed_recipes
 from factory.recipe.loader import recipe_problems
+from factory.report_facts import LM_KINDS, SUMMARY_PLOT, plot_files
 from factory.stage_names import stage_name
 
 RUNNER = "scripts/factory"
@@ -84,8 +85,8 @@ abliteration.json (refusal rates before and after); `models.generator: abliterat
                           outs=("data/generated/{recipe}",)),
     "filter": StageSpec("filter {file}", _run("factory.filter.stage"),
                         deps=("data/generated/{recipe}", "data/human/{recipe}"),
-                        outs=("data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json"),
-                        metrics=("data/filtered/{recipe}/report.json",)),
+                        outs=("data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
+                              "data/filtered/{recipe}/report.json")),
     "mix": StageSpec("mix {file}", _run("factory.mix"), deps=(
         "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/report.json", "data/human/{recipe}"),
         outs=("data/mixed/{recipe}",)),
@@ -99,24 +100,24 @@ hold one entry per ratio."""),
     "evaluate": StageSpec(
         "evaluate {file}", _run("factory.evaluate"),
         deps=("data/trained/{recipe}", "data/human/{recipe}", "data/filtered/{recipe}/rows.parquet"),
-        outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet", "data/eval/{recipe}/limit.json"),
-        metrics=("data/eval/{recipe}/metrics.json",),
+        outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet", "data/eval/{recipe}/limit.json",
+              "data/eval/{recipe}/metrics.json"),
         plots=({"data/eval/{recipe}/mixing.csv": {
             "x": "ratio", "y": "J",
             "title": "J of the reference detoxifier against the synthetic share of its training mix"}},),
         comment="""\
-Metrics and plot data are cached (data/ is not in git): `dvc metrics diff REV` and `dvc plots diff
-REV` read an older commit's numbers through its dvc.lock. DVC takes one y column per output;
-factory/plots.py renders J, STA, SIM and FL together."""),
+Plot data are cached (data/ is not in git): `dvc plots diff REV` reads an older commit's numbers
+through its dvc.lock. DVC takes one y column per output; factory/plots.py renders J, STA, SIM and
+FL together. The DVC metrics of a recipe are one numbers-only summary written by its report stage."""),
     "certify": StageSpec("certify {file}", _run("factory.certify"), deps=(
         "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
         "data/eval/{recipe}/metrics.json", "data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet",
         "data/eval/{recipe}/limit.json", "data/trained/{recipe}/limit.json", "data/human/{recipe}",
         "data/mixed/{recipe}", "data/generated/{recipe}"),
-        outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},),
-        metrics=("data/certify/{recipe}/summary.json",)),
+        outs=({"data/certify/{recipe}/certificate.json": {"cache": False}}, "data/certify/{recipe}/summary.json")),
     "publish": StageSpec("publish {file} --dry-run data/release/{recipe} --force", ("factory.cli:publish",), deps=(
-        "data/certify/{recipe}/certificate.json", "data/filtered/{recipe}", "data/eval/{recipe}"),
+        "data/certify/{recipe}/certificate.json", "data/filtered/{recipe}", "data/eval/{recipe}",
+        "data/report/{recipe}.html"),
         outs=("data/release/{recipe}",), comment="""\
 A dry run builds the release folder even when certification failed (--force), so the pipeline
 always ends with something to inspect; its card then opens with NOT CERTIFIED. Only
@@ -138,8 +139,8 @@ grid.eval with multilingual J, then one report with the heat map per recipe.""")
         outs=("data/grid/{recipe}/cells/{setting}__{lang}",)),
     "grid-report": StageSpec(
         "grid report {file}", ("factory.cli_translate:report",), deps=("data/grid/{recipe}/cells",),
-        outs=("data/grid/{recipe}/report/heatmap.png", "data/grid/{recipe}/report/grid.csv"),
-        metrics=("data/grid/{recipe}/report/grid.json",)),
+        outs=("data/grid/{recipe}/report/heatmap.png", "data/grid/{recipe}/report/grid.csv",
+              "data/grid/{recipe}/report/grid.json")),
     "export": StageSpec(
         "export {file}", ("factory.cli_translate:export",),
         deps=("data/human/{recipe}", "data/filtered/{recipe}/rows.parquet", "data/generated/{recipe}"),
@@ -153,6 +154,16 @@ ZOO = StageSpec("zoo --out data/models/zoo --seed ${{seed}} --scale ${{zoo_scale
                 params=("seed", "zoo_scale"), outs=("data/models/zoo",), recipe_params=False)
 PLOTS = StageSpec("plots --out data/plots", ("factory.cli:plots",), deps=("data/eval", "data/filtered", "data/certify"),
                   params=("recipes",), outs=({"data/plots": {"cache": False}},), recipe_params=False)
+
+REPORT = StageSpec("report {file}", ("factory.cli:report",), deps=(
+    "data/certify/{recipe}/certificate.json", "data/filtered/{recipe}/rows.parquet",
+    "data/filtered/{recipe}/report.json", "data/eval/{recipe}/metrics.json", "data/trained/{recipe}"),
+    outs=("data/report/{recipe}.html",), metrics=("data/metrics/{recipe}.json",), comment="""\
+The release report: one static page per recipe (verdict and gates, plots, rows kept and dropped,
+provenance; publish copies it into the release) and its numbers-only summary, the pipeline's only
+metrics, so `dvc metrics show` prints one row per recipe. `report` writes data/report/index.html.""")
+REPORT_INDEX = StageSpec("report --index", ("factory.cli:report",), params=("recipes",),
+                         outs=("data/report/index.html",), recipe_params=False)
 
 
 @dataclass
@@ -257,6 +268,23 @@ def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
             stage = build_stage(spec, name, _Context(recipe, recipe.path, keys))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     yield build_stage(PLOTS, "plots", _Context())
+    yield from _report_stages(recipes, {r.name for r in grid})
+
+
+def _report_stages(recipes: list[Recipe], grid: set[str]) -> Iterator[Stage]:
+    """`report-<recipe>` (its page reads the recipe's plots and grid) for every recipe, then the index `report`."""
+    for index, recipe in enumerate(recipes):
+        plots = plot_files(recipe.name, recipe.kind, Path("data"), grid=recipe.name in grid)
+        images = [str(path) for path in plots.values()]
+        extra = images + ([f"data/grid/{recipe.name}/report/grid.json"] if recipe.name in grid else [])
+        spec = replace(REPORT, deps=(*REPORT.deps, *extra))
+        stage = build_stage(spec, stage_name("report", recipe.name),
+                            _Context(recipe, recipe.path, {"recipe": recipe.name}))
+        yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
+    summaries = [p for r in recipes for p in (f"data/certify/{r.name}/certificate.json", f"data/report/{r.name}.html",
+                                              f"data/metrics/{r.name}.json")]
+    overview = [f"data/plots/{SUMMARY_PLOT}"] if any(r.kind not in LM_KINDS for r in recipes) else []
+    yield build_stage(replace(REPORT_INDEX, deps=(*summaries, *overview)), "report", _Context())
 
 
 class _Dumper(yaml.SafeDumper):

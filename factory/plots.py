@@ -9,6 +9,7 @@
   detoxified, one panel per metric.
 - `grid_heatmap_png` (kind translate, written by the grid report): multilingual J of every
   train setting (rows) on every eval language (columns), the value printed in each cell.
+- `dvc-plots-template.html`: the page `dvc plots show` fills, with Vega inline (`factory.dvc_plots`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory.dvc_plots import TEMPLATE_NAME, write_template
 from factory.outputs import same_folder
 from factory.records import atomic_dir, read_json
 from factory.upstream import missing_input
@@ -232,4 +234,5 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                     (tmp / f"{name}-diversity.png").write_bytes(_png(spec))
         if summary_rows:
             (tmp / "recipes-j.png").write_bytes(_png(_certified_spec(summary_rows)))
+        write_template(tmp / TEMPLATE_NAME)
     return out

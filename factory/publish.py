@@ -10,6 +10,8 @@ deletes shards of an earlier release that this one does not have. An uncertified
 release (verdict not_certified or inconclusive) is refused unless forced, and then the
 card says so in its first lines; so is the push of a release made by stages run with
 `--limit` (a LIMITED RUN, `factory.limits`).
+The report page of the recipe (`factory report`) goes in as `report.html` when it was made
+from this very certificate.
 
 The Hub token is read by huggingface_hub from the environment (`HF_TOKEN`) or the CLI
 login; it is never passed, printed or stored here, and error messages from the Hub are
@@ -30,6 +32,7 @@ from factory.publish_table import release_schema, write_shards
 from factory.outputs import MARKER, same_folder
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, read_json, read_records, write_json
+from factory.report_facts import report_is_current
 
 
 def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
@@ -89,6 +92,9 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
         write_json(tmp / "metrics.json", {"evaluation": evaluation, "corpus": report})
         if recipe.path:
             shutil.copyfile(recipe.path, tmp / "recipe.yaml")
+        page = root / "report" / f"{recipe.name}.html"
+        if report_is_current(page, root / "certify" / recipe.name / "certificate.json"):
+            shutil.copyfile(page, tmp / "report.html")  # the self-contained report page of this certificate
         facts = ReleaseFacts(recipe, certificate, evaluation, report, files,
                              counts={split: len(records) for split, records in splits.items()},
                              languages=sorted({r.lang for r in splits["train"]} or {recipe.human.lang}),

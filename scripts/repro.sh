@@ -8,5 +8,6 @@ bash scripts/setup.sh peft
 export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 python -m factory pipeline
 dvc repro "$@"
-# Per recipe: certified, or the gates that failed (`dvc metrics show` lists every number).
+# Per recipe: certified, or the gates that failed (`dvc metrics show`: the numbers, one row per recipe;
+# data/report/index.html: the release report).
 factory status

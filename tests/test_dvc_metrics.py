@@ -1,7 +1,9 @@
-"""`dvc metrics diff` between two commits shows how the mixing study and certificate changed.
+"""`dvc metrics diff` between two commits shows how the mixing study and certificate changed, and
+`dvc metrics show` prints a table a person can read.
 
 A tiny git + DVC project declares the project's own metrics and plots (copied from the
-toxify stages of dvc.yaml) on stages that only copy prepared JSON/CSV files into place, so no model runs.
+toxify stages of dvc.yaml: the report's summary and the evaluation's plot data) on stages that
+only copy prepared JSON/CSV files into place, so no model runs.
 It keeps the project's .gitignore (data/ is not in git), so the old numbers must come from
 DVC's cache through the committed dvc.lock, exactly as in the real pipeline.
 """
@@ -19,7 +21,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-STAGES = ("evaluate", "certify")
+STAGES = ("evaluate", "report")
 
 COPY = """\
 import shutil, sys
@@ -50,7 +52,8 @@ def _write_sources(project: Path, j_synthetic: float, certified: int) -> None:
     systems = {"ratio-0.00": {"J": 0.5, "STA": 0.8}, "ratio-1.00": {"J": j_synthetic, "STA": 0.7}}
     (source / "metrics.json").write_text(json.dumps({"scores": "soft", "systems": systems}))
     (source / "mixing.csv").write_text(f"ratio,STA,SIM,FL,J,ChrF\n0.0,0.8,0.8,0.9,0.5,40\n1.0,0.7,0.8,0.9,{j_synthetic},35\n")
-    (source / "summary.json").write_text(json.dumps({"certified": certified, "j_ratio": j_synthetic / 0.5}))
+    (source / "toxify.json").write_text(json.dumps({"certified": certified, "j_ratio": j_synthetic / 0.5,
+                                                    "J": {"human_only": 0.5, "certified_mix": j_synthetic}}))
 
 
 def _run(project: Path, *args: str) -> str:
@@ -80,9 +83,43 @@ def test_metrics_diff_between_two_commits_shows_the_change(tmp_path):
     assert "data/eval" not in _run(project, "git", "ls-files")  # the numbers are not in git ...
 
     diff = json.loads(_run(project, "dvc", "metrics", "diff", "HEAD~1", "--json"))  # ... yet DVC compares them
-    j = diff["data/eval/toxify/metrics.json"]["systems.ratio-1.00.J"]
+    j = diff["data/metrics/toxify.json"]["J.certified_mix"]
     assert (j["old"], j["new"]) == (0.3, 0.45) and j["diff"] == pytest.approx(0.15)
-    assert diff["data/certify/toxify/summary.json"]["certified"] == {"old": 0, "new": 1, "diff": 1}
-    assert "systems.ratio-0.00.J" not in diff["data/eval/toxify/metrics.json"]  # unchanged values are left out
+    assert diff["data/metrics/toxify.json"]["certified"] == {"old": 0, "new": 1, "diff": 1}
+    assert "J.human_only" not in diff["data/metrics/toxify.json"]  # unchanged values are left out
     plots = _run(project, "dvc", "plots", "diff", "HEAD~1", "--json", "--split")
     assert "data/eval/toxify/mixing.csv" in plots
+
+
+def _declared_metrics() -> list[str]:
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return [entry for body in stages.values() for entry in body.get("metrics", [])]
+
+
+@pytest.mark.skipif(shutil.which("dvc", path=str(Path(sys.executable).parent)) is None, reason="dvc not installed")
+def test_metrics_show_is_a_table_a_person_can_read(tmp_path):
+    """Every metrics file dvc.yaml declares, as the stages write them for all five kinds: no file fails to
+    load, only numbers (no definitions as columns), at most 30 columns."""
+    from report_fixtures import build_reports
+
+    root, _ = build_reports(tmp_path / "outputs", plots=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    declared = _declared_metrics()
+    for path in declared:
+        source = root / Path(path).relative_to("data")
+        if source.is_file():
+            (project / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, project / path)
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"metrics": declared}))
+    _run(project, "git", "init", "-q")
+    _run(project, "dvc", "init", "-q")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["dvc", "metrics", "show", "--md"], cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "failed to load" not in done.stderr, done.stderr
+    header = done.stdout.splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert len(columns) <= 30, columns
+    rows = [line for line in done.stdout.splitlines()[2:] if line.strip()]
+    assert len(rows) == 5 and all(row.startswith("| data/metrics/") for row in rows)
+    assert "definition" not in done.stdout and "J = " not in done.stdout

@@ -124,4 +124,7 @@ def test_dvc_repro_runs_the_pipeline_and_a_second_run_has_nothing_to_do(tmp_path
     shown = subprocess.run(["dvc", "metrics", "show", "--json"], cwd=project, env=env, capture_output=True, text=True)
     metrics = json.loads(shown.stdout)
     flat = json.dumps(metrics)
-    assert "data/certify/toxify/summary.json" in flat and "data/eval/toxify/metrics.json" in flat
+    assert "data/metrics/toxify.json" in flat and "certified_mix" in flat and '"error"' not in flat
+    assert (project / "data" / "release" / "toxify" / "report.html").read_bytes() == \
+        (project / "data" / "report" / "toxify.html").read_bytes()
+    assert 'href="toxify.html"' in (project / "data" / "report" / "index.html").read_text()

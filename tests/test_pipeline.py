@@ -76,7 +76,8 @@ def test_recipe_is_a_params_file_and_keywords_bring_their_package_data(repo_stag
 def test_data_deps_and_outputs_are_kept(repo_stages):
     assert repo_stages["mix-toxify"]["deps"][:3] == ["data/filtered/toxify/rows.parquet",
                                                      "data/filtered/toxify/report.json", "data/human/toxify"]
-    assert repo_stages["certify-toxify"]["outs"] == [{"data/certify/toxify/certificate.json": {"cache": False}}]
+    assert repo_stages["certify-toxify"]["outs"] == [{"data/certify/toxify/certificate.json": {"cache": False}},
+                                                     "data/certify/toxify/summary.json"]
     assert repo_stages["evaluate-toxify"]["plots"][0]["data/eval/toxify/mixing.csv"]["y"] == "J"
     assert repo_stages["grid-score-translate-de-en"]["outs"] == ["data/grid/translate/cells/de__en"]
     assert repo_stages["publish-toxify"]["cmd"] == ("scripts/factory publish recipes/tiny/toxify.yaml "

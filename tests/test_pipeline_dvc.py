@@ -23,7 +23,7 @@ from factory.pipeline import write_pipeline
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RECIPES = ("local", "translate")
-VERBS = ("ingest", "generate", "filter", "mix", "train", "evaluate", "certify", "publish")
+VERBS = ("ingest", "generate", "filter", "mix", "train", "evaluate", "certify", "report", "publish")
 PARAMS = "profile: tiny\nrecipes: [local, translate]\nseed: 0\nzoo_scale: 1.0\n" \
          "grid: {recipes: [], train: [], eval: []}\n"
 
@@ -45,8 +45,11 @@ def _run(project: Path, *args: str, path: str | None = None) -> str:
 
 
 def _fake_outputs(project: Path) -> None:
-    """A file (or a folder with a file) at every output, metric and plot path of dvc.yaml."""
-    for body in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].values():
+    """A file (or a folder with a file) at every output, metric and plot path of dvc.yaml, and at every
+    data file a stage reads from inside another stage's output folder (`data/trained/<recipe>/limit.json`,
+    `data/plots/<recipe>-mixing.png`)."""
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"].values()
+    for body in stages:
         for entry in body.get("outs", []) + body.get("metrics", []) + body.get("plots", []):
             path = project / (next(iter(entry)) if isinstance(entry, dict) else entry)
             if path.suffix:
@@ -55,6 +58,11 @@ def _fake_outputs(project: Path) -> None:
             else:
                 path.mkdir(parents=True, exist_ok=True)
                 (path / "part.txt").write_text("x\n")
+    for body in stages:
+        for dep in body.get("deps", []):
+            path = project / dep
+            if dep.startswith("data/") and path.suffix and not path.exists() and path.parent.is_dir():
+                path.write_text("{}" if path.suffix == ".json" else "x\n")
 
 
 @pytest.fixture(scope="module")
