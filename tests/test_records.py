@@ -60,7 +60,6 @@ def test_sigkilled_stage_leaves_previous_output_intact(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     out = tmp_path / "stage"
     with atomic_dir(out) as tmp:

@@ -149,7 +149,7 @@ def dghs(folder: Path, shared: Path | None) -> None:
                          "type": "notgiven" if label == "nothate" else "derogation",
                          "target": "none" if label == "nothate" else DGHS_TARGETS[i % len(DGHS_TARGETS)],
                          "level": "original", "split": ("train", "dev", "test")[0 if i % 5 else (i // 5) % 3],
-                         "round.base": 1 + i % 4, "annotator": f"GNZuCtwed3", "round": f"{1 + i % 4}",
+                         "round.base": 1 + i % 4, "annotator": "GNZuCtwed3", "round": f"{1 + i % 4}",
                          "acl.id.test": None})
     _parquet(folder / "data" / "train-00000-of-00001.parquet", rows)
     _readme(folder, {"default": {"train": "data/train-*"}})

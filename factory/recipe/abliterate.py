@@ -7,15 +7,12 @@ data/models/abliterated/<recipe>; the recipe generates with it by naming it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from factory.recipe.base import ModelSpec, Section
 from factory.recipe.sources import TextSource
-
-if TYPE_CHECKING:
-    from factory.recipe.schema import Recipe
 
 ABLITERATED = "abliterated:"
 """`abliterated:NAME` as a model ref: the folder `factory abliterate NAME` writes, <root>/models/abliterated/NAME."""
@@ -65,8 +62,8 @@ class Abliterate(Section):
     batch_size: int = Field(8, ge=1, description="Prompts per generation batch (the notebook: 8).")
 
 
-def abliterate_problems(recipe: "Recipe") -> list[str]:
-    """Cross-field problems: abliteration is for the rewriting kinds, and its output must be the generator."""
+def abliterate_problems(recipe: Any) -> list[str]:
+    """(`recipe` is a `factory.recipe.schema.Recipe`, which imports this module.) Cross-field problems: abliteration is for the rewriting kinds, and its output must be the generator."""
     own = f"{ABLITERATED}{recipe.name}"
     generator = recipe.models.generator.ref if recipe.models.generator else None
     section = recipe.abliterate

@@ -96,6 +96,17 @@ def api_key_env_problem(name: str) -> str | None:
     return None
 
 
+def _dedicated_key(value: str) -> str:
+    problem = api_key_env_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ApiKeyEnv = Annotated[str, AfterValidator(_dedicated_key)]
+"""The name of an environment variable whose value may be sent as an API key (`api_key_env_problem`)."""
+
+
 class PerspectiveSettings(Section):
     """Client settings of a Perspective API scorer (`ref: perspective:ATTRIBUTE`, factory/models/perspective.py).
 
@@ -104,7 +115,7 @@ class PerspectiveSettings(Section):
     <data>/cache/perspective.sqlite, so a rerun sends only texts not scored before.
     """
 
-    api_key_env: str = Field(
+    api_key_env: ApiKeyEnv = Field(
         "PERSPECTIVE_API_KEY",
         description="Environment variable holding the API key (never the key itself); sent only to base_url, in the "
         "X-Goog-Api-Key header. An upper-case name ending in _API_KEY, never a credential of another service.",
@@ -119,14 +130,6 @@ class PerspectiveSettings(Section):
     max_retries: int = Field(6, ge=0, description="Retries on 429/5xx/connection errors (exponential backoff).")
     timeout_s: float = Field(30.0, gt=0, description="Per-request timeout in seconds.")
     max_bytes: int = Field(20480, ge=1, description="Texts are cut to this many UTF-8 bytes (reference: 20,480).")
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _dedicated_key(cls, value: str) -> str:
-        problem = api_key_env_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("base_url")
     @classmethod

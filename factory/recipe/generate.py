@@ -7,10 +7,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from factory.recipe.base import Dtype, Ratio, Section, Seed, api_key_env_problem
+from factory.recipe.base import ApiKeyEnv, Dtype, Ratio, Section, Seed
 from factory.recipe.sources import PairSource
 
-from factory.recipe.base import Dtype, Ratio, Section, Seed, api_key_env_problem
 
 class Sampling(Section):
     """Sampling settings, passed to every backend the same way."""
@@ -67,7 +66,7 @@ class ServerSettings(Section):
     """Client settings for an OpenAI-compatible server (backend `openai`)."""
 
     base_url: str = Field("http://127.0.0.1:8000/v1", description="Server URL, ending in /v1.")
-    api_key_env: str = Field(
+    api_key_env: ApiKeyEnv = Field(
         "OPENAI_API_KEY",
         description="Environment variable holding the API key (never the key itself), sent as a bearer token to "
         "base_url when set; an upper-case name ending in _API_KEY, never a credential of another service "
@@ -88,14 +87,6 @@ class ServerSettings(Section):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
-        return value
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _dedicated_key(cls, value: str) -> str:
-        problem = api_key_env_problem(value)
-        if problem:
-            raise ValueError(problem)
         return value
 
     def key_destination(self) -> str:

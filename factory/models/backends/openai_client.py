@@ -43,7 +43,8 @@ from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve
 from factory.recipe.base import ModelSpec
-from factory.recipe.generate import Sampling, ServerSettings, api_key_env_problem
+from factory.recipe.base import api_key_env_problem
+from factory.recipe.generate import Sampling, ServerSettings
 
 log = logging.getLogger(__name__)
 
