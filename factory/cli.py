@@ -116,11 +116,12 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
         cli_translate.run_grid(recipe, root, limit)
         cli_translate.export(recipe, root, limit)
     from factory import publish as stage
+    from factory.gates import names_with
 
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     typer.echo(f"publish: built {folder} (dry run)")
     certificate = json.loads((folder / "certificate.json").read_text())
-    failed = [g["name"] for g in certificate["gates"] if not g["passed"]]
+    failed = names_with(certificate, "fail")
     if certificate.get("verdict") == "inconclusive":
         typer.echo(f"certificate: INCONCLUSIVE ({certificate.get('reason')})")
         return

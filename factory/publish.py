@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from factory.errors import FactoryError
+from factory.gates import names_with
 from factory.publish_card import build_card
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, read_json, read_records, records_to_table, write_json
@@ -51,8 +52,10 @@ def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: boo
         if certificate.get("verdict") == "inconclusive":
             raise FactoryError(f"{recipe.name}: release is not certified: INCONCLUSIVE ({certificate.get('reason')}); "
                                "use --force to publish anyway (the card will say so)")
-        failed = ", ".join(g["name"] for g in certificate["gates"] if not g["passed"])
-        raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}); "
+        failed = ", ".join(names_with(certificate, "fail"))
+        inconclusive = ", ".join(names_with(certificate, "inconclusive"))
+        raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}"
+                           f"{'; inconclusive: ' + inconclusive if inconclusive else ''}); "
                            "use --force to publish anyway (the card will say so)")
 
 
