@@ -2,14 +2,16 @@
 
 A certificate compares systems measured on the same units: reference detoxifiers on the
 same test inputs, or LMs on the same prompts. A *paired* bootstrap draws the units once
-per resample (with replacement, `resample_indices`; `draw_counts` draws the same resamples
-as counts per unit) and evaluates every system on that same draw, so the interval of a ratio or a difference keeps the correlation between the
-systems it compares (an input that is hard for one detoxifier is usually hard for the
-other). Every statistic here is a function of per-unit means: `Paired` takes named
-per-unit columns and computes their means on the whole sample (the point estimate) and on
-every resample (one matrix product with the resample counts); `Paired.estimate` applies a
-statistic to both. The interval is the 2.5th and 97.5th percentile of the resampled statistics
-(`numpy.percentile`, linear interpolation): the 95% percentile interval.
+per resample (with replacement, `resample_indices`; `draw_counts` draws the same
+resamples as counts per unit) and evaluates every system on that same draw, so the
+interval of a ratio or a difference keeps the correlation between the systems it compares
+(an input that is hard for one detoxifier is usually hard for the other). Every statistic
+here is a function of per-unit means: `Paired` takes named per-unit columns and computes
+their means on the whole sample (the point estimate) and on every resample (one matrix
+product with the resample counts); `Paired.estimate` applies a statistic to both. The
+interval is the 2.5th and 97.5th percentile of the resampled statistics
+(`numpy.percentile`, linear interpolation): the 95% percentile interval. `independent`
+does the same for two samples that are not paired (each resampled on its own).
 
 Resamples whose statistic is undefined (a ratio over a zero mean) are left out of the
 percentiles; `Estimate.undefined` counts them. With fewer than two units there is no

@@ -18,7 +18,9 @@ least `min_sim_ratio` x the human mean SIM and its FL at least `min_fl_ratio` x 
 mean FL. Distinct-2 grows as a corpus shrinks, so both sides are compared at the same size:
 the larger set of rows above the floors is cut to the smaller one's size by a seeded
 sample (`certify.bootstrap_seed`). The gate is distinct-2 of the synthetic side / that of
-the human side; with no synthetic row above the floors it is 0.
+the human side; with no synthetic row above the floors it is 0, and with fewer than
+`certify.min_rows` rows to compare it fails whatever its value (distinct-2 of a handful of
+sentences is close to 1 on both sides and says nothing).
 """
 
 from __future__ import annotations
@@ -93,4 +95,7 @@ def distinct2_gate(recipe: Recipe, corpus: dict[str, CorpusSide] | None) -> Gate
     note = (f"distinct-2 of the synthetic side / the human side, rows with SIM >= {sim_floor:.3f} and FL >= "
             f"{fl_floor:.3f} only ({len(kept[0])} of {len(synthetic.texts)} synthetic, {len(kept[1])} of "
             f"{len(human.texts)} human rows), compared on {size} rows each")
-    return Gate("distinct2_ratio", value, c.min_distinct2_ratio, ">=", value >= c.min_distinct2_ratio, note)
+    enough = size >= c.min_rows
+    if not enough:
+        note += f"; fewer than certify.min_rows = {c.min_rows}: too few to measure diversity"
+    return Gate("distinct2_ratio", value, c.min_distinct2_ratio, ">=", enough and value >= c.min_distinct2_ratio, note)

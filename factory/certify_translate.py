@@ -5,9 +5,11 @@ margin and the mixing study's J ratio on the source language, with their paired-
 intervals, contamination, leakage, duplicate, refusal and copy rates, row counts) except
 the distinct-2 ratio, which would compare text in different languages. The synthetic-side
 quality floors of toxify and detoxify are not applied: the per-language gates below are
-this kind's floors (translation and pair similarity, toxicity kept and removed). Then, for each target language L and for `all` languages, on the
-final rows of data/filtered (train) and data/generated/.../test.parquet (test), with the
-thresholds of `translate.gates`:
+this kind's floors (translation and pair similarity, toxicity kept and removed).
+
+Then, for each target language L and for `all` languages, on the final rows of
+data/filtered (train) and data/generated/.../test.parquet (test), with the thresholds of
+`translate.gates`:
 
 - test_rows[L]: kept test pairs.
 - language_agreement[L]: share of sides, over every row, that language ID assigns to L.

@@ -151,12 +151,13 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     from factory import publish as stage
     from factory.records import read_json
     from factory.report import run as write_report
+    from factory.gates import names_with
 
     typer.echo(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     typer.echo(f"publish: built {folder} (dry run)")
     certificate = read_json(folder / "certificate.json")
-    failed = [g["name"] for g in certificate["gates"] if not g["passed"]]
+    failed = names_with(certificate, "fail")
     if certificate.get("verdict") == "inconclusive":
         typer.echo(f"certificate: INCONCLUSIVE ({certificate.get('reason')})")
         return

@@ -116,3 +116,14 @@ def format_interval(interval: Sequence[float] | None, spec: str = ".3g") -> str:
     if not interval:
         return ""
     return f"[{interval[0]:{spec}}, {interval[1]:{spec}}]"
+
+
+def recorded_verdict(gate: dict) -> str:
+    """The verdict of a gate as written in a certificate (older certificates have only `passed`)."""
+    return gate.get("verdict") or ("pass" if gate.get("passed") else "fail")
+
+
+def names_with(certificate: dict, verdict: str) -> list[str]:
+    """Names of the certificate's gates whose verdict is `verdict` ("pass", "fail" or "inconclusive")."""
+    return [g["name"] for g in certificate.get("gates", []) if recorded_verdict(g) == verdict]
+

@@ -27,6 +27,7 @@ from typing import Any
 
 from factory import limits
 from factory.errors import FactoryError
+from factory.gates import names_with
 from factory.publish_card import ReleaseFacts, build_card
 from factory.publish_table import release_schema, write_shards
 from factory.outputs import MARKER, same_folder
@@ -45,8 +46,10 @@ def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: boo
         if certificate.get("verdict") == "inconclusive":
             raise FactoryError(f"{recipe.name}: release is not certified: INCONCLUSIVE ({certificate.get('reason')}); "
                                "use --force to publish anyway (the card will say so)")
-        failed = ", ".join(g["name"] for g in certificate["gates"] if not g["passed"])
-        raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}); "
+        failed = ", ".join(names_with(certificate, "fail"))
+        inconclusive = ", ".join(names_with(certificate, "inconclusive"))
+        raise FactoryError(f"{recipe.name}: release is not certified (failed gates: {failed}"
+                           f"{'; inconclusive: ' + inconclusive if inconclusive else ''}); "
                            "use --force to publish anyway (the card will say so)")
 
 

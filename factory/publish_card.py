@@ -15,7 +15,7 @@ import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from factory import limits
-from factory.gates import format_interval
+from factory.gates import format_interval, names_with, recorded_verdict
 from factory.metrics import J_DEFINITION
 from factory.metrics_lm import LM_DEFINITION
 from factory.publish_fields import drop_reason_rows, example_row, field_rows
@@ -87,7 +87,7 @@ def metrics_table(evaluation: dict[str, Any]) -> str:
 
 
 def _gate_verdict(gate: dict[str, Any]) -> str:
-    verdict = gate.get("verdict") or ("pass" if gate["passed"] else "fail")
+    verdict = recorded_verdict(gate)
     return {"fail": "FAIL", "inconclusive": "INCONCLUSIVE"}.get(verdict, verdict)
 
 
@@ -98,15 +98,15 @@ def gates_table(certificate: dict[str, Any]) -> str:
     return _table(["gate", "value", "95% interval", "threshold", "verdict", "what"], rows)
 
 
-def certification_line(certificate: dict[str, Any]) -> str:
-    """CERTIFIED, NOT CERTIFIED or INCONCLUSIVE (with the reason), and how gates were decided."""
+def certification_line(certificate: dict[str, Any], profile: str) -> str:
+    """CERTIFIED, NOT CERTIFIED or INCONCLUSIVE (with the reason), the profile, and how gates were decided."""
     verdict = certificate.get("verdict") or ("certified" if certificate["certified"] else "not_certified")
     label = {"certified": "CERTIFIED", "inconclusive": "INCONCLUSIVE"}.get(verdict, "NOT CERTIFIED")
-    reason = f" (not certified: {certificate.get('reason', '')})" if verdict == "inconclusive" else ""
+    reason = f" ({certificate['reason']})" if verdict != "certified" and certificate.get("reason") else ""
     decision = certificate.get("statistics", {}).get("decision")
     how = {"interval": "; a gate on an estimate passes only when its whole 95% bootstrap interval does",
-           "point": "; gates decided on point estimates"}.get(decision, "")
-    return f"**{label}**{reason}{how}"
+           "point": "; gates on estimates decided on the point estimate"}.get(decision, "")
+    return f"**{label}**{reason} (profile `{profile}`){how}"
 
 
 def models_table(recipe: Recipe, certificate: dict[str, Any]) -> str:
@@ -179,8 +179,10 @@ def forced_banner(certificate: dict[str, Any]) -> str:
         return (f"> **NOT CERTIFIED (INCONCLUSIVE).** Certification could not tell good data from bad: "
                 f"{certificate.get('reason')}. This release was built with `--force`. Do not treat it as a "
                 "certified Detox Factory release.\n")
-    failed = ", ".join(f"`{g['name']}`" for g in certificate["gates"] if not g["passed"])
-    return (f"> **NOT CERTIFIED.** This release failed certification (gates: {failed}) and was "
+    failed = ", ".join(f"`{name}`" for name in names_with(certificate, "fail"))
+    inconclusive = ", ".join(f"`{name}`" for name in names_with(certificate, "inconclusive"))
+    return (f"> **NOT CERTIFIED.** This release failed certification (gates: {failed}"
+            f"{'; inconclusive: ' + inconclusive if inconclusive else ''}) and was "
             "built with `--force`. Do not treat it as a certified Detox Factory release.\n")
 
 
@@ -257,7 +259,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 {recipe.description or f"A `{recipe.kind}` corpus made by Detox Factory."}
 
 - Method: {METHOD_NAMES[recipe.kind]}
-- Certification: {certification_line(certificate)} (profile `{recipe.profile}`)
+- Certification: {certification_line(certificate, recipe.profile)}
 - Rows: {facts.counts.get("train", 0)} kept (`train`), {dropped} dropped with reasons \
 ({"`dropped`" if dropped else "no row was dropped, so there is no `dropped` split"})
 - Recipe: `{prov["recipe"]["name"]}` (sha256 `{prov["recipe"]["sha256"][:16]}`), kind `{recipe.kind}`, in `recipe.yaml`

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from factory import limits
 from factory.recipe import load_recipe
-from factory.gates import format_interval
+from factory.gates import format_interval, recorded_verdict
 from factory.records import read_json
 
 
@@ -41,10 +41,6 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _verdict(gate: dict[str, Any]) -> str:
-    return gate.get("verdict") or ("pass" if gate.get("passed") else "fail")
-
-
 def failed_gates(certificate: dict[str, Any]) -> list[str]:
     """The failed gates of a certificate as `name value [interval] (needs op threshold)` strings.
 
@@ -52,7 +48,7 @@ def failed_gates(certificate: dict[str, Any]) -> list[str]:
     """
     out = []
     for g in certificate.get("gates", []):
-        if _verdict(g) != "fail":
+        if recorded_verdict(g) != "fail":
             continue
         interval = format_interval(g.get("interval"))
         across = " across the interval" if interval and g.get("decision") == "interval" else ""

@@ -10,7 +10,8 @@ from factory.certify_evidence import CorpusSide, Evidence
 from factory.records import Record, write_json, write_records
 
 GOOD_REPORT = {"kept": 50, "contamination": 0, "train_test_leakage": 0, "near_dup_rate": 0.1, "refusal_rate": 0.05,
-               "copy_rate": 0.02, "distinct2_ratio": 0.9, "synthetic": {"distinct_2": 0.45}, "human": {"distinct_2": 0.5}}
+               "copy_rate": 0.02, "distinct2_ratio": 0.9, "synthetic": {"distinct_2": 0.45},
+               "human": {"distinct_2": 0.5}}
 GOOD_EVAL = {"definition": "J = ...", "scores": "soft",
              "systems": {"identity": {"J": 0.1}, "ratio-0.00": {"J": 0.5, "ratio": 0.0},
                          "ratio-0.50": {"J": 0.45, "ratio": 0.5}, "ratio-1.00": {"J": 0.4, "ratio": 1.0}}}

@@ -35,7 +35,8 @@ certify: {min_rows: 2, min_test_rows: 2, max_near_dup_rate: 0.3, max_copy_rate: 
 PARTS = {"STA": 0.3, "SIM": 0.5, "FL": 0.45}
 NOISE = {"definition": "J = ...", "scores": "soft",
          "systems": {"identity": {"J": 0.0672, **PARTS}, "ratio-0.00": {"J": 0.0658, "ratio": 0.0, **PARTS},
-                     "ratio-0.50": {"J": 0.061, "ratio": 0.5, **PARTS}, "ratio-1.00": {"J": 0.0566, "ratio": 1.0, **PARTS}}}
+                     "ratio-0.50": {"J": 0.061, "ratio": 0.5, **PARTS},
+                     "ratio-1.00": {"J": 0.0566, "ratio": 1.0, **PARTS}}}
 
 
 def _run(tmp_path: Path, evaluation: dict, report: dict = GOOD_REPORT, recipe_text: str = RECIPE,
@@ -63,11 +64,13 @@ def test_a_reference_that_does_not_beat_copying_the_input_is_inconclusive(tmp_pa
     cert = _run(tmp_path, NOISE)
     gates = _gates(cert)
     assert cert["verdict"] == "inconclusive" and cert["certified"] is False
-    assert gates["reference_margin"]["verdict"] == "fail" and gates["reference_margin"]["value"] == pytest.approx(-0.0014)
+    assert gates["reference_margin"]["verdict"] == "fail"
+    assert gates["reference_margin"]["value"] == pytest.approx(-0.0014)
     assert gates["j_ratio"]["value"] == pytest.approx(0.0566 / 0.0658)  # 0.86: would pass on its own ...
     assert gates["j_ratio"]["verdict"] == "inconclusive" and not gates["j_ratio"]["passed"]  # ... but means nothing
     reason = cert["reason"]
-    assert reason.startswith("human-data detoxifier J 0.066 [") and "does not beat copying the input J 0.067 [" in reason
+    assert reason.startswith("human-data detoxifier J 0.066 [")
+    assert "does not beat copying the input J 0.067 [" in reason
     assert "by 0.01 (paired difference -0.001 [" in reason and reason.endswith("] across its 95% interval)")
     summary = json.loads((tmp_path / "data" / "certify" / "power" / "summary.json").read_text())
     assert summary == {**summary, "certified": 0, "inconclusive": 1}
@@ -83,6 +86,10 @@ def test_a_failure_that_does_not_rest_on_the_reference_is_not_certified_not_inco
     line = status_line("power", tmp_path / "data")
     assert "failed: reference_margin -0.0014 [" in line and "copy_rate 0.4 (needs <= 0.1)" in line
     assert "j_ratio" not in line  # inconclusive, not failed
+    from factory.publish import check_certificate
+
+    with pytest.raises(FactoryError, match=r"failed gates: reference_margin, copy_rate; inconclusive: j_ratio\)"):
+        check_certificate(load_recipe(tmp_path / "power.yaml"), cert, force=False)
 
 
 def test_interval_decision_needs_the_whole_interval_point_decision_the_estimate(tmp_path):
@@ -281,3 +288,12 @@ def test_evaluate_scores_the_synthetic_side_of_kept_rows_and_the_same_side_of_hu
     assert rows[2].content() == getattr(human[0], side)
     assert rows[0].attributes["STA"] == pytest.approx(1 / len(getattr(synthetic[0], side).split()))
     assert corpus_rows(_recipe_lm(), tmp_path, scorers) == []  # kinds without synthetic-side floors
+
+
+def test_diversity_of_a_handful_of_rows_above_the_floors_is_not_certified():
+    # the tiny toxify run: 1 of 29 kept rows above the floors; distinct-2 of one sentence is 1 on both sides
+    one_good = corpus_side(29, 0.2, 0.8, 0.2, 6)
+    one_good.scores["SIM"][0] = 0.9
+    gate = distinct2_gate(_recipe(), {"synthetic": one_good, "human": corpus_side(200, 0.72, 0.82, 0.2, 2)})
+    assert gate.value == pytest.approx(1.0) and not gate.passed
+    assert "(1 of 29 synthetic" in gate.note and "fewer than certify.min_rows = 2" in gate.note

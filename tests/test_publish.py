@@ -154,7 +154,7 @@ def test_an_inconclusive_release_is_refused_unless_forced_and_the_card_says_why(
     text = DatasetCard.load(out / "README.md").text
     assert text.index("NOT CERTIFIED (INCONCLUSIVE)") < text.index("Content warning")
     assert "does not beat copying the input J 0.067" in text and "--force" in text
-    assert "- Certification: **INCONCLUSIVE** (not certified: human-data detoxifier" in text
+    assert "- Certification: **INCONCLUSIVE** (human-data detoxifier J 0.066" in text
     assert "| j_ratio | 0.8770 | [0.8000, 0.9500] | >= 0.7 | INCONCLUSIVE |" in text
 
 

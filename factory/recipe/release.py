@@ -67,7 +67,9 @@ class Certify(Section):
     bootstrap_resamples: int = Field(
         2000, ge=1000, description="Bootstrap resamples behind every 95% percentile interval, at least 1000."
     )
-    bootstrap_seed: int = Field(0, description="Seed of the bootstrap resamples (and of the equal-size diversity sample).")
+    bootstrap_seed: int = Field(
+        0, description="Seed of the bootstrap resamples (and of the equal-size diversity sample)."
+    )
     min_reference_margin: float = Field(
         0.01,
         ge=0,
@@ -76,16 +78,22 @@ class Certify(Section):
     )
     min_j_ratio: Ratio = Field(0.7, description="J of the certified mix / J of the human-only detoxifier, at least.")
     min_sim_ratio: float = Field(
-        0.8, ge=0, description="toxify, detoxify: mean SIM of the kept synthetic pairs / of the human train pairs, at least."
+        0.8,
+        ge=0,
+        description="toxify, detoxify: mean SIM of the kept synthetic pairs / of the human train pairs, at least.",
     )
     min_fl_ratio: float = Field(
-        0.8, ge=0, description="toxify, detoxify: mean FL of the synthetic side / of the same side of the human pairs, at least."
+        0.8,
+        ge=0,
+        description="toxify, detoxify: mean FL of the synthetic side / of the same side of the human pairs, at least.",
     )
     min_sta_ratio: float = Field(
         0.8, ge=0, description="detoxify: mean STA of the synthetic neutral side / of the human neutral side, at least."
     )
     min_toxicity_ratio: float = Field(
-        0.8, ge=0, description="toxify: mean toxicity (1 - STA) of the synthetic toxic side / of the human toxic side, at least."
+        0.8,
+        ge=0,
+        description="toxify: mean toxicity (1 - STA) of the synthetic toxic side / of the human toxic side, at least.",
     )
     max_contamination: int = Field(0, ge=0, description="Kept rows that near-duplicate a test row, at most.")
     max_near_dup_rate: Ratio = Field(0.5, description="Share of generated rows dropped as duplicates, at most.")
@@ -96,7 +104,12 @@ class Certify(Section):
         description="distinct-2 of the synthetic side / that of the human side, at least; toxify and detoxify count "
         "only rows above the SIM and FL floors, compared at equal size (translate: not gated).",
     )
-    min_rows: int = Field(1, ge=0, description="Kept synthetic rows, at least.")
+    min_rows: int = Field(
+        1,
+        ge=0,
+        description="Kept synthetic rows, at least (toxify, detoxify: also the fewest rows above the quality floors "
+        "that distinct2_ratio compares).",
+    )
     min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, at least.")
     min_test_rows: int = Field(1, ge=0, description="Human test rows, at least.")
 
