@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 import pytest
-from perspective_server import KEY, PATH, FakePerspective, fake_score
+from factory.hubsim.perspective_sim import KEY, PATH, FakePerspective, fake_score
 from pydantic import ValidationError
 
 from factory.errors import FactoryError

@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 
 from factory.hubsim import __main__ as hubsim_cli
+from factory.hubsim.perspective_sim import KEY as PERSPECTIVE_KEY
+from factory.hubsim.perspective_sim import FakePerspective
 from factory.hubsim.server import HubSim
 
 SIZES: dict[str, Any] = {
@@ -77,8 +79,13 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> bool:
     return True
 
 
-def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list[str]]:
-    """Copy `source` with the rehearsal's sizes and CPU settings; the path and the skipped settings."""
+def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
+                     perspective_url: str | None = None) -> tuple[Path, list[str]]:
+    """Copy `source` with the rehearsal's sizes and CPU settings; the path and the skipped settings.
+
+    A Perspective API scorer is pointed at `perspective_url` (the loopback stand-in, which speaks
+    the API's request and answer shapes), since the rehearsal reaches no remote service.
+    """
     recipe = yaml.safe_load(source.read_text())
     for dotted, value in SIZES.items():
         _set(recipe, dotted, value)
@@ -89,6 +96,11 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool) -> tuple[Path, list
                if _set(recipe, dotted, value)]
     skipped += [f"{dotted}={value!r}: random weights (see RANDOM_WEIGHTS)" for dotted, value in RANDOM_WEIGHTS.items()
                 if _set(recipe, dotted, value)]
+    toxicity = recipe.get("models", {}).get("toxicity")
+    if perspective_url and isinstance(toxicity, dict) and str(toxicity.get("ref", "")).startswith("perspective:"):
+        toxicity.setdefault("perspective", {})["base_url"] = perspective_url
+        skipped.append(f"models.toxicity.perspective.base_url={perspective_url!r}: the Perspective API is remote; "
+                       "a loopback stand-in answers (factory/hubsim/perspective_sim.py)")
     if ray:
         worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS}
         recipe["engine"] = {"name": "ray", "env": worker_env,
@@ -148,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.work / sub, ignore_errors=True)
         (args.work / sub).mkdir(parents=True)
     failed, skipped = [], {}
-    with HubSim(args.hub) as hub:
-        env = _environment(hub.url, args.work / "hf_home")
+    with HubSim(args.hub) as hub, FakePerspective() as perspective:
+        env = {**_environment(hub.url, args.work / "hf_home"), "PERSPECTIVE_API_KEY": PERSPECTIVE_KEY}
         for source in recipes:
-            recipe, skipped[source.stem] = rehearsal_recipe(source, args.work / "recipes", source.stem == args.ray)
+            recipe, skipped[source.stem] = rehearsal_recipe(source, args.work / "recipes", source.stem == args.ray,
+                                                            perspective.base_url)
             ok, why, seconds = run_recipe(recipe, args.work / "root", env, args.work / "logs" / f"{source.stem}.log",
                                           args.timeout)
             print(f"{'PASS' if ok else 'FAIL'} {source.stem} ({seconds:.0f} s){'' if ok else ': ' + why}", flush=True)
