@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from factory.errors import FactoryError
+from factory.models.sqlite_store import open_store
 from factory.models.backends.base import Backend, Completion, Request, is_truncated
 from factory.recipe.generate import Sampling
 
@@ -87,14 +86,7 @@ class RequestCache:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(_SCHEMA)
-        except sqlite3.Error as error:
-            raise FactoryError(f"request cache {self.path}: cannot open ({error}); delete the file to start afresh") from error
+        self.db = open_store(self.path, _SCHEMA, "request cache")
 
     def get_many(self, hashes: Sequence[str]) -> dict[str, list[Completion]]:
         """Stored completions for the hashes that are present."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from factory.errors import FactoryError
+from factory.models.sqlite_store import open_store
 from factory.recipe.base import PERSPECTIVE, ModelSpec, PerspectiveSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -83,15 +83,7 @@ class ScoreCache:
 
     def __init__(self, path: Path):
         self.path, self.lock = Path(path), threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(_SCHEMA)
-        except sqlite3.Error as error:
-            raise FactoryError(f"Perspective cache {self.path}: cannot open ({error}); "
-                               "delete the file to start afresh") from None
+        self.db = open_store(self.path, _SCHEMA, "Perspective cache")
 
     def get(self, key: str) -> float | None:
         """The stored score, or None."""

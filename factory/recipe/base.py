@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler,
-                      PrivateAttr, field_validator, model_validator)
+                      PrivateAttr, model_validator)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -107,6 +107,17 @@ ApiKeyEnv = Annotated[str, AfterValidator(_dedicated_key)]
 """The name of an environment variable whose value may be sent as an API key (`api_key_env_problem`)."""
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+"""An http:// or https:// URL with a host (where an API key may be sent)."""
+
+
 class PerspectiveSettings(Section):
     """Client settings of a Perspective API scorer (`ref: perspective:ATTRIBUTE`, factory/models/perspective.py).
 
@@ -120,7 +131,8 @@ class PerspectiveSettings(Section):
         description="Environment variable holding the API key (never the key itself); sent only to base_url, in the "
         "X-Goog-Api-Key header. An upper-case name ending in _API_KEY, never a credential of another service.",
     )
-    base_url: str = Field("https://commentanalyzer.googleapis.com/v1alpha1",
+    base_url: Annotated[HttpUrl, AfterValidator(lambda url: url.rstrip("/"))] = Field(
+        "https://commentanalyzer.googleapis.com/v1alpha1",
                           description="API root; requests go to <base_url>/comments:analyze.")
     languages: list[str] | None = Field(
         default_factory=lambda: ["en"],
@@ -131,13 +143,6 @@ class PerspectiveSettings(Section):
     timeout_s: float = Field(30.0, gt=0, description="Per-request timeout in seconds.")
     max_bytes: int = Field(20480, ge=1, description="Texts are cut to this many UTF-8 bytes (reference: 20,480).")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value.rstrip("/")
 
 
 class ModelSpec(Section):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from factory.recipe.base import ApiKeyEnv, Dtype, Ratio, Section, Seed
+from factory.recipe.base import ApiKeyEnv, Dtype, HttpUrl, Ratio, Section, Seed
 from factory.recipe.sources import PairSource
 
 
@@ -65,7 +64,7 @@ class VllmSettings(Section):
 class ServerSettings(Section):
     """Client settings for an OpenAI-compatible server (backend `openai`)."""
 
-    base_url: str = Field("http://127.0.0.1:8000/v1", description="Server URL, ending in /v1.")
+    base_url: HttpUrl = Field("http://127.0.0.1:8000/v1", description="Server URL, ending in /v1.")
     api_key_env: ApiKeyEnv = Field(
         "OPENAI_API_KEY",
         description="Environment variable holding the API key (never the key itself), sent as a bearer token to "
@@ -81,13 +80,6 @@ class ServerSettings(Section):
                                          "408/409/429/5xx; the openai SDK's backoff with jitter) and unusable answers "
                                          "(finish_reason abort or error).")
 
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
 
     def key_destination(self) -> str:
         """`sends $VAR to URL`: which variable's value goes, as a bearer token, to which server."""
