@@ -176,6 +176,7 @@ def protocol(recipe: Recipe, prompt_set: PromptSet, root: Path) -> dict[str, Any
     for p in prompt_set.prompts:
         groups[p.group] = groups.get(p.group, 0) + 1
     return {"prompt_files": settings.prompts, "prompts_per_group": groups, "categories": settings.categories or "off",
+            "score_groups": settings.score_groups.model_dump() if settings.score_groups else "off",
             "prompts_left_out_by_group": prompt_set.left_out, "combined_categories": settings.combined_categories,
             "continuations": settings.continuations, "max_new_tokens": settings.max_new_tokens,
             "temperature": settings.temperature, "top_p": settings.top_p, "top_k": settings.top_k or "off",

@@ -10,6 +10,9 @@
   `text_field`, the group in `group_field` (UniDetox: toxigen/toxigen-data, annotated,
   test, grouped by `target_group`).
 
+With `score_groups` (SGEAT on RealToxicityPrompts, `factory.evaluate.lm_prompt_scores`)
+the group is `toxic`, `nontoxic` or `unscored` by each prompt's own score.
+
 With `categories` (UniDetox: four categories of ToxiGen's `target_group`), each prompt is
 reported under the category that lists its group; prompts of other groups are left out and
 counted by group in `PromptSet.left_out`.
@@ -27,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from factory.errors import FactoryError
-from factory.recipe.lm import LMEvaluate
+from factory.evaluate.lm_prompt_scores import nested, score_group
+from factory.recipe.lm import LMEvaluate, ScoreGroups
 
 SEED_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "seed" / "prompts.jsonl"
 
@@ -63,7 +67,14 @@ def _jsonl_text(obj: dict, where: str) -> str:
     return text
 
 
-def jsonl_prompts(path: Path, group_field: str) -> list[Prompt]:
+def _group(row: dict, group_field: str, score_groups: ScoreGroups | None, default: str) -> str:
+    """The prompt's group: by its score with `score_groups`, else its `group_field` value or `default`."""
+    if score_groups is not None:
+        return score_group(nested(row, score_groups.field), score_groups)
+    return str(row.get(group_field) or default)
+
+
+def jsonl_prompts(path: Path, group_field: str, score_groups: ScoreGroups | None = None) -> list[Prompt]:
     """Prompts of one RealToxicityPrompts-style JSONL file."""
     prompts = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -76,7 +87,7 @@ def jsonl_prompts(path: Path, group_field: str) -> list[Prompt]:
             raise FactoryError(f"{where}: not JSON ({exc.msg})") from None
         if not isinstance(obj, dict):
             raise FactoryError(f"{where}: expected a JSON object")
-        prompts.append(Prompt(str(obj.get(group_field) or path.stem), _jsonl_text(obj, where)))
+        prompts.append(Prompt(_group(obj, group_field, score_groups, path.stem), _jsonl_text(obj, where)))
     return prompts
 
 
@@ -88,11 +99,11 @@ def hub_prompts(source: str, settings: LMEvaluate) -> list[Prompt]:
         rows = load_dataset(source, settings.hub_config, split=settings.hub_split)
     except Exception as exc:  # datasets raises many types for a missing/offline dataset
         raise FactoryError(f"lm_evaluate.prompts: cannot load Hub dataset {source!r} ({type(exc).__name__}: {exc})") from None
-    if settings.text_field not in rows.column_names:
+    if settings.text_field.split(".")[0] not in rows.column_names:
         raise FactoryError(f"lm_evaluate.text_field: {source} has no column {settings.text_field!r} "
                            f"(columns: {', '.join(rows.column_names)})")
-    return [Prompt(str(row.get(settings.group_field) or source), row[settings.text_field])
-            for row in rows if str(row[settings.text_field] or "").strip()]
+    return [Prompt(_group(row, settings.group_field, settings.score_groups, source), nested(row, settings.text_field))
+            for row in rows if str(nested(row, settings.text_field) or "").strip()]
 
 
 def read_prompt_file(source: str, settings: LMEvaluate) -> list[Prompt]:
@@ -103,7 +114,7 @@ def read_prompt_file(source: str, settings: LMEvaluate) -> list[Prompt]:
     if path.suffix == ".txt":
         return toxigen_prompts(path, settings.toxigen_split)
     if path.suffix == ".jsonl":
-        return jsonl_prompts(path, settings.group_field)
+        return jsonl_prompts(path, settings.group_field, settings.score_groups)
     raise FactoryError(f"lm_evaluate.prompts: {source}: unsupported prompt file (ToxiGen .txt or .jsonl)")
 
 

@@ -5,7 +5,9 @@ prompt through the recipe's generation backend (hf, vllm, or an OpenAI-compatibl
 server in completion mode), with `generate.sampling` (length, n, temperature, top-p,
 seed) and the request cache. Each text is scored by `models.toxicity`; texts shorter
 than `min_words` are dropped (`selfgen_empty`), and of the rest the `keep_fraction`
-with the lowest scores is kept - a rank cut, not a threshold (published: 50%). The
+with the lowest scores is kept - a rank cut, not a threshold (published: 50%). With
+`keep_fraction_of: all` the count is a share of every generated text, as SGEAT's filter
+counts all lines (empty ones included) but ranks only the scored ones. The
 others stay in the output as dropped rows with reason `selfgen_rank_cut`.
 """
 
@@ -24,11 +26,13 @@ from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, content_id, write_json, write_records
 
 
-def rank_cut(scores: np.ndarray, keep_fraction: float) -> np.ndarray:
-    """Boolean mask of the round(keep_fraction * n) lowest scores (ties: earlier rows first)."""
+def rank_cut(scores: np.ndarray, keep_fraction: float, of_total: int | None = None) -> np.ndarray:
+    """Boolean mask of the round(keep_fraction * n) lowest scores (ties: earlier rows first); with `of_total`,
+    of the floor(keep_fraction * of_total) lowest (SGEAT's count over all generated lines), at most n."""
     scores = np.asarray(scores, dtype=np.float64)
+    count = round(keep_fraction * len(scores)) if of_total is None else math.floor(keep_fraction * of_total)
     keep = np.zeros(len(scores), dtype=bool)
-    keep[np.argsort(scores, kind="stable")[: round(keep_fraction * len(scores))]] = True
+    keep[np.argsort(scores, kind="stable")[:count]] = True
     return keep
 
 
@@ -55,7 +59,8 @@ def score_and_cut(recipe: Recipe, texts: list[str], toxicity: np.ndarray) -> lis
     """Text rows with their toxicity and rank; empty ones and the rank cut dropped with reasons."""
     settings = recipe.selfgen
     eligible = [i for i, t in enumerate(texts) if len(t.split()) >= max(settings.min_words, 1)]
-    keep = rank_cut(toxicity[eligible], settings.keep_fraction)
+    keep = rank_cut(toxicity[eligible], settings.keep_fraction,
+                    len(texts) if settings.keep_fraction_of == "all" else None)
     ranks = np.empty(len(eligible), dtype=np.int64)
     ranks[np.argsort(toxicity[eligible], kind="stable")] = np.arange(len(eligible))
     rank_of = {i: (int(ranks[j]), bool(keep[j])) for j, i in enumerate(eligible)}
@@ -89,7 +94,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     cut = [r.attributes["toxicity"] for r in records if r.drop_reason == "selfgen_rank_cut"]
     stats = {"rows": len(records), "outcomes": dict(Counter(r.drop_reason or "kept" for r in records)),
              "backend": backend.describe(), "sampling": recipe.generate.sampling.model_dump(), "prompt": "BOS only",
-             "keep_fraction": settings.keep_fraction,
+             "keep_fraction": settings.keep_fraction, "keep_fraction_of": settings.keep_fraction_of,
              "toxicity_kept_max": max(kept) if kept else None, "toxicity_cut_min": min(cut) if cut else None}
     out = Path(root) / "generated" / recipe.name
     with atomic_dir(out) as tmp:

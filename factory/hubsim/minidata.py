@@ -155,11 +155,42 @@ def dghs(folder: Path, shared: Path | None) -> None:
     _readme(folder, {"default": {"train": "data/train-*"}})
 
 
+RTP_ATTRIBUTES = ("profanity", "sexually_explicit", "identity_attack", "flirtation", "threat", "insult",
+                  "severe_toxicity", "toxicity")
+"""Perspective attributes of each RealToxicityPrompts half, in the dataset's order (after `text`)."""
+
+
+def _rtp_half(text: str, toxicity: float | None) -> dict[str, Any]:
+    scores = {name: None if toxicity is None else round(toxicity * (0.5 + 0.05 * i), 6)
+              for i, name in enumerate(RTP_ATTRIBUTES[:-1])}
+    return {"text": text, **scores, "toxicity": toxicity}
+
+
+def real_toxicity_prompts(folder: Path, shared: Path | None) -> None:
+    """allenai/real-toxicity-prompts: `prompts.jsonl`, one `train` split, columns filename, begin, end,
+    challenging and the structs `prompt` / `continuation` (text and Perspective scores, some null)."""
+    lines = []
+    for i, (toxic, neutral) in enumerate(seed_pairs()[:30]):
+        for j, (text, toxicity) in enumerate(((toxic, 0.62 + 0.01 * (i % 30)), (neutral, 0.04 + 0.01 * (i % 40)))):
+            words = text.split()
+            cut = max(1, len(words) // 2)
+            score = None if (2 * i + j) % 13 == 5 else toxicity
+            lines.append(json.dumps({
+                "filename": f"{2 * i + j:07d}-{i:032x}.txt", "begin": 10 * i, "end": 10 * i + len(text),
+                "challenging": bool(score and score > 0.6 and i % 4 == 0),
+                "prompt": _rtp_half(" ".join(words[:cut]), score),
+                "continuation": _rtp_half(" " + " ".join(words[cut:]), toxicity / 2)}))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "prompts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _readme(folder, {"default": {"train": "prompts.jsonl"}})
+
+
 DATASETS = {
     "s-nlp/paradetox": paradetox,
     "textdetox/multilingual_paradetox": multilingual_paradetox,
     "toxigen/toxigen-data": toxigen,
     "LennardZuendorf/Dynamically-Generated-Hate-Speech-Dataset": dghs,
+    "allenai/real-toxicity-prompts": real_toxicity_prompts,
 }
 """Every Hub dataset the full recipes name, and the function that writes its miniature."""
 

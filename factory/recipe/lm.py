@@ -38,10 +38,13 @@ class LoraSettings(Section):
 
 
 class CausalFineTune(Section):
-    """Fine-tuning of a causal LM on free text: next-token loss, pad tokens masked out of it.
+    """Fine-tuning of a causal LM on free text: next-token loss.
 
     Defaults are the published UniDetox detoxification settings (lr 5e-5, 3,000 steps,
-    batch 8, max length 256; HF Trainer defaults otherwise: AdamW, no warm-up, linear decay).
+    batch 8, max length 256; HF Trainer defaults otherwise: AdamW, no warm-up, linear decay),
+    except the batching: by default pads are masked out of the loss and a BOS is prefixed;
+    `padding`, `bos_prefix` and `packing` give the references' batching
+    (`factory.train.causal_batches`).
     """
 
     method: Literal["full", "lora"] = Field(
@@ -57,6 +60,24 @@ class CausalFineTune(Section):
     schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
     max_length: int = Field(256, ge=8, description="Tokens per text at most; longer texts are truncated (published: 256).")
     save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
+    padding: Literal["masked", "in_loss"] = Field(
+        "masked",
+        description="masked: each batch padded to its longest text, pads left out of the loss; in_loss: every text "
+        "padded to the longest text of the training set (at most max_length), pad = EOS when the tokenizer has no pad "
+        "token, labels = input ids, so the model learns to emit EOS/pad after a text (UniDetox reference: "
+        "unidetox/toxic_gpt2_finetune_and_distill.py create_encoded_datasets, unidetox/unidetox.py).",
+    )
+    bos_prefix: bool = Field(
+        True, description="Prefix each text with the BOS token when the tokenizer adds none itself (GPT-2, Falcon); "
+        "false: only what the tokenizer adds (UniDetox reference: false)."
+    )
+    packing: bool = Field(
+        False,
+        description="Join the texts, each followed by EOS, into one token stream cut into max_length blocks (each "
+        "starting at the last token of the one before), loss on every token and no padding (SGEAT reference: "
+        "Megatron's --append-eod data and GPT dataset, examples/detxoify_lm/annotations/preprocess.sh). "
+        "`padding` and `bos_prefix` do not apply.",
+    )
     # Reference code (to verify): UniDetox and SGEAT load their target LMs in bf16/fp16 for fine-tuning.
     # Plain AdamW on fp16 weights breaks (eps 1e-8 is 0 in fp16: NaN after the first step), hence fp32 masters.
     precision: Literal["fp32", "bf16-autocast"] = Field(
@@ -66,6 +87,12 @@ class CausalFineTune(Section):
         "keeps it); bf16-autocast: the same float32 weights, forward pass under bfloat16 autocast (less memory "
         "and faster on GPUs with bf16).",
     )
+
+    @model_validator(mode="after")
+    def _one_batching(self) -> "CausalFineTune":
+        if self.packing and self.padding == "in_loss":
+            raise ValueError("padding: in_loss does not apply with packing: true (packed blocks have no padding)")
+        return self
 
     def loop_settings(self) -> Train:
         """The same numbers as the settings of the shared training loop (`factory.train.loop`)."""
@@ -127,6 +154,13 @@ class SelfGen(Section):
         0.5, description="Share of generated texts kept, lowest toxicity first (a rank cut, not a threshold; published: 0.5)."
     )
     min_words: int = Field(1, ge=0, description="Texts with fewer words (and empty ones) are dropped as `selfgen_empty` before ranking.")
+    keep_fraction_of: Literal["eligible", "all"] = Field(
+        "eligible",
+        description="What keep_fraction is a share of: eligible: round(keep_fraction x the texts that pass min_words); "
+        "all: floor(keep_fraction x every generated text, the dropped short and empty ones included), still taken from "
+        "the eligible texts, lowest toxicity first (SGEAT reference: half of all generated lines, "
+        "examples/detxoify_lm/annotations/filter-selfgeneration.py).",
+    )
 
 
 def target_name(spec: ModelSpec) -> str:
@@ -153,6 +187,21 @@ class LMTrain(CausalFineTune):
         return self
 
 
+class ScoreGroups(Section):
+    """Prompt groups by each prompt's own toxicity score (SGEAT on RealToxicityPrompts)."""
+
+    field: str = Field(
+        "prompt.toxicity", description="Hub column or JSONL key holding the prompt's score; dots walk into struct "
+        "columns (RealToxicityPrompts: prompt.toxicity, the Perspective TOXICITY of the prompt)."
+    )
+    threshold: float = Field(0.5, description="Score that splits toxic from non-toxic prompts (SGEAT reference: 0.5).")
+    toxic_when: Literal["above", "at_least"] = Field(
+        "above", description="above: toxic when score > threshold, non-toxic when <= (SGEAT reference, "
+        "examples/detxoify_lm/perspective_api.py); at_least: toxic when score >= threshold (the "
+        "RealToxicityPrompts paper's definition)."
+    )
+
+
 class LMEvaluate(Section):
     """Toxicity evaluation of base and detoxified LMs on prompt sets (DExperts/UniDetox protocol)."""
 
@@ -165,7 +214,15 @@ class LMEvaluate(Section):
     )
     toxigen_split: bool = Field(True, description="Split each ToxiGen line into its '- sentence' items, one prompt each.")
     group_field: str = Field("group", description="JSONL key or Hub column naming a prompt's group (absent: the file or dataset name).")
-    text_field: str = Field("text", description="Hub column holding the prompt text.")
+    text_field: str = Field(
+        "text", description="Hub column holding the prompt text; dots walk into struct columns "
+        "(RealToxicityPrompts: prompt.text)."
+    )
+    score_groups: ScoreGroups | None = Field(
+        None, description="Group prompts as toxic / nontoxic / unscored by a score of each prompt instead of by "
+        "group_field (SGEAT reference: RealToxicityPrompts prompts with toxicity > 0.5 and <= 0.5, reported apart "
+        "and together). Not with categories."
+    )
     hub_config: str | None = Field(None, description="Config of Hub prompt datasets (toxigen/toxigen-data: annotated).")
     hub_split: str = Field("test", description="Split of Hub prompt datasets.")
     max_prompts_per_group: int | None = Field(None, ge=1, description="Seeded sample of at most this many prompts per group.")
@@ -202,6 +259,8 @@ class LMEvaluate(Section):
 
     @model_validator(mode="after")
     def _categories_fit(self) -> "LMEvaluate":
+        if self.score_groups is not None and self.categories:
+            raise ValueError("score_groups and categories both group the prompts: set one of them")
         seen: dict[str, str] = {}
         for name, values in self.categories.items():
             if not values:

@@ -1,11 +1,13 @@
 """Causal-LM fine-tuning on free text: the detoxifying step of `distill` and `selfgen`.
 
 `fine_tune` trains a causal LM (all weights, or LoRA adapters through peft) with the
-shared resumable loop (`factory.train.loop`) on next-token loss; padding is on the right
-and padded positions are masked out of the loss (label -100, found by the attention mask,
-so a real EOS that shares the pad id still counts). Each text is prefixed with the BOS
-token when the tokenizer does not add one, so the model learns p(text | BOS), the
-distribution the BOS-prompted corpora were sampled from.
+shared resumable loop (`factory.train.loop`) on next-token loss; by default padding is on
+the right and padded positions are masked out of the loss (label -100, found by the
+attention mask, so a real EOS that shares the pad id still counts), and each text is
+prefixed with the BOS token when the tokenizer does not add one (`bos_prefix`), so the model
+learns p(text | BOS), the distribution the BOS-prompted corpora were sampled from. The
+references' own batching (UniDetox: pads in the loss; SGEAT: packing) is in
+`factory.train.causal_batches`.
 
 The train stage (`run`) fine-tunes every `lm_train.targets` model on every mix: rows of
 kind text give their text, pair rows (human data in mixes below 1.0) their neutral side.
@@ -23,6 +25,7 @@ from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
 from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.train.causal_batches import packed_blocks, packed_collate, padded_in_loss_collate, token_stream
 from factory.train.loop import TrainLog, train
 
 
@@ -34,9 +37,10 @@ def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
     return [bos + t for t in texts]
 
 
-def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int, device: str = "cpu"):
+def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int, device: str = "cpu",
+                 bos_prefix: bool = True):
     """Collate function: right-padded ids, labels = ids with padded positions set to -100, on `device`."""
-    prefixed = with_bos(tokenizer, texts)
+    prefixed = with_bos(tokenizer, texts) if bos_prefix else list(texts)
 
     def collate(indices: Sequence[int]) -> dict[str, Any]:
         tokenizer.padding_side = "right"
@@ -48,6 +52,20 @@ def make_collate(tokenizer: Any, texts: Sequence[str], max_length: int, device: 
         return {key: value.to(device) for key, value in batch.items()}
 
     return collate
+
+
+def batches(tokenizer: Any, texts: Sequence[str], settings: CausalFineTune, device: str) -> tuple[Any, int]:
+    """(collate function, number of examples) for `settings`: masked padding, padding in the loss, or packing
+    (`factory.train.causal_batches`)."""
+    if settings.packing:
+        blocks = packed_blocks(token_stream(tokenizer, texts), settings.max_length)
+        if not blocks:
+            raise FactoryError("lm_train.packing: the training texts hold fewer than two tokens")
+        return packed_collate(blocks, tokenizer.pad_token_id, device), len(blocks)
+    if settings.padding == "in_loss":
+        prefixed = with_bos(tokenizer, texts) if settings.bos_prefix else list(texts)
+        return padded_in_loss_collate(tokenizer, prefixed, settings.max_length, device), len(texts)
+    return make_collate(tokenizer, texts, settings.max_length, device, bos_prefix=settings.bos_prefix), len(texts)
 
 
 def add_lora(model: Any, settings: CausalFineTune) -> Any:
@@ -78,8 +96,8 @@ def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *
         model = add_lora(model, settings)
     else:
         model.float()
-    log = train(model, make_collate(tokenizer, texts, settings.max_length, device), len(texts),
-                settings.loop_settings(), seed=seed, checkpoints=checkpoints,
+    collate, examples = batches(tokenizer, texts, settings, device)
+    log = train(model, collate, examples, settings.loop_settings(), seed=seed, checkpoints=checkpoints,
                 bf16_autocast=settings.precision == "bf16-autocast")
     if settings.method == "full":
         model.to(loaded_dtype)
