@@ -242,7 +242,8 @@ def abliterate(
 @app.command()
 @reports_errors
 def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README whose recipe reference to rewrite.")) -> None:
-    """Regenerate the recipe reference section of the README from the schema."""
+    """Regenerate the recipe reference section of the README from the schema, and its fidelity table
+    (factory/data/fidelity.yaml against recipes/full)."""
     from factory.recipe.reference import END, START, recipe_reference
 
     text = readme.read_text() if readme.is_file() else ""
@@ -250,8 +251,10 @@ def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README
         raise FactoryError(f"{readme}: no recipe reference section (a line {START}, later a line {END})")
     head, rest = text.split(START, 1)
     tail = rest.split(END, 1)[1]
-    readme.write_text(f"{head}{START}\n{recipe_reference()}{END}{tail}")
-    typer.echo(f"docs: rewrote the recipe reference in {readme}")
+    from factory.fidelity import rewrite_readme
+
+    readme.write_text(rewrite_readme(f"{head}{START}\n{recipe_reference()}{END}{tail}"))
+    typer.echo(f"docs: rewrote the recipe reference and the fidelity table in {readme}")
 
 
 @app.command()

@@ -15,6 +15,7 @@ import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from factory import limits
+from factory.fidelity import fidelity_section
 from factory.gates import format_interval, names_with, recorded_verdict
 from factory.metrics import J_DEFINITION
 from factory.metrics_lm import LM_DEFINITION
@@ -288,6 +289,10 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 ## Metrics
 
 {metrics_section(facts.evaluation, facts.report)}
+
+## Fidelity to the reference
+
+{fidelity_section(recipe)}
 
 ## Certificate
 

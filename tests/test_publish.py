@@ -110,6 +110,7 @@ def test_dry_run_folder_reloads_with_datasets_and_dataset_card(release_root, tmp
     assert "c0ffee" in text and load_recipe(recipe).fingerprint()[:16] in text  # provenance
     assert "`package:profanity-check`" in text and "`zoo:fluency`" in text and "acceptable" in text
     assert "soft scores" in text and "not argmax" in text
+    assert "## Fidelity to the reference" in text and "J follows PseudoParaDetox's J" in text  # issue 15, J1
     assert "| ratio-1.00 | 8 | 0.7000 | 0.8000 | 0.9000 | 0.5000 |" in text  # the mixing study
     assert "| j_ratio | 0.8770 | [0.8000, 0.9500] | >= 0.7 | pass |" in text  # the certificate, with its interval
     assert "| contamination | 0 |  | <= 0 | pass |" in text  # a count: no interval
