@@ -153,7 +153,8 @@ def j_reference(recipe: Recipe) -> str:
     """The sentence naming the reference definition the recipe's J follows and the SIM model it uses."""
     refs = _data()["j_references"]
     ref = refs.get(recipe.kind, refs["paradetox"])
-    sim = recipe.models.similarity.ref if recipe.models.similarity else "none"
+    spec = getattr(recipe.evaluate, "similarity", None) or recipe.models.similarity
+    sim = spec.ref if spec else "none"
     same = sim == ref["similarity"]
     tail = ("the same SIM model" if same else
             f"the reference's SIM model is {ref['similarity']}, so this J is not comparable with published figures")

@@ -129,6 +129,10 @@ def models_table(recipe: Recipe, certificate: dict[str, Any]) -> str:
                  for t in recipe.lm_train.targets]
         extra.append(("perplexity", recipe.lm_evaluate.perplexity_model, "PPL of the continuations"))
         rows += [[role, f"`{spec.ref}`", spec.revision or "unpinned", "", use] for role, spec, use in extra]
+    elif recipe.evaluate.similarity is not None:
+        j_sim = recipe.evaluate.similarity
+        rows.append(["J similarity", f"`{j_sim.ref}`", j_sim.revision or "unpinned", "",
+                     "SIM of J (`evaluate.similarity`); `similarity` then serves the generation checks only"])
     return _table(["role", "model", "revision", "scored label", "used for"], rows)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from factory import fidelity
@@ -53,11 +54,60 @@ def test_distill_full_recipe_deviates_only_where_the_table_says_why():
 
 
 @pytest.mark.parametrize("name, follows, comparable", [
-    ("detoxify-llama3-8b.yaml", "PseudoParaDetox's J", False),
+    ("detoxify-llama3-8b.yaml", "PseudoParaDetox's J", True),  # evaluate.similarity: BLEURT, as the reference
     ("translate-qwen25.yaml", "multilingual J", True),
 ])
 def test_card_names_the_j_reference_and_the_sim_model(name, follows, comparable):
     recipe = load_recipe(FULL / name)
     sentence = fidelity.j_reference(recipe)
-    assert follows in sentence and f"SIM here: `{recipe.models.similarity.ref}`" in sentence
+    sim = recipe.evaluate.similarity or recipe.models.similarity
+    assert follows in sentence and f"SIM here: `{sim.ref}`" in sentence
     assert ("not comparable" not in sentence) == comparable
+
+
+def _bleurt_like(folder: Path, labels: int = 1) -> Path:
+    """A tiny BERT pair classifier with BLEURT's layout (one regression output)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from factory.hubsim import minidata, minitok
+
+    folder.mkdir(parents=True)
+    ids = minitok.bert(folder, minidata.tokenizer_corpus()[:200])
+    config = BertConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                        max_position_embeddings=64, num_labels=labels, **ids,
+                        architectures=["BertForSequenceClassification"])
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+def test_j_similarity_from_a_pair_classifier_is_the_sigmoid_of_its_score_input_first(tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from factory.models.pair_similarity import PairSimilarity, load_j_similarity
+    from factory.recipe.base import ModelSpec
+
+    folder = _bleurt_like(tmp_path / "bleurt")
+    scorer = load_j_similarity(ModelSpec(ref=str(folder)), tmp_path)
+    assert isinstance(scorer, PairSimilarity) and scorer.max_length == 64
+    inputs, outputs = ["you are a stupid idiot", "shut up"], ["you are wrong", "please be quiet"]
+    got = scorer.pairwise(inputs, outputs)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    for i, (source, output) in enumerate(zip(inputs, outputs)):
+        with torch.inference_mode():
+            logit = model(**tokenizer(source, output, return_tensors="pt")).logits[0, 0].item()
+        assert got[i] == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-6)
+    assert not np.allclose(got, scorer.pairwise(outputs, inputs))  # the order matters: input first
+
+
+def test_a_j_similarity_classifier_with_two_outputs_is_refused(tmp_path):
+    from factory.errors import FactoryError
+    from factory.models.pair_similarity import load_j_similarity
+    from factory.recipe.base import ModelSpec
+
+    folder = _bleurt_like(tmp_path / "two", labels=2)
+    with pytest.raises(FactoryError, match="has 2 outputs; a pair similarity classifier"):
+        load_j_similarity(ModelSpec(ref=str(folder)), tmp_path)

@@ -59,7 +59,8 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
 
 def scoring_models(recipe: Recipe) -> dict[str, dict]:
     """The exact models behind STA, SIM and FL and the detoxifiers' starting point."""
-    roles = {"STA": recipe.models.toxicity, "SIM": recipe.models.similarity, "FL": recipe.models.fluency,
+    roles = {"STA": recipe.models.toxicity, "SIM": recipe.evaluate.similarity or recipe.models.similarity,
+             "FL": recipe.models.fluency,
              "detoxifier": recipe.models.detoxifier}
     return {name: {"ref": spec.ref, "revision": spec.revision, "label": spec.label} for name, spec in roles.items()}
 

@@ -14,6 +14,7 @@ import numpy as np
 from factory import metrics
 from factory.checks import is_empty
 from factory.models.loading import load_fluency, load_similarity, load_toxicity
+from factory.models.pair_similarity import load_j_similarity
 from factory.recipe import Recipe
 from factory.records import Record
 
@@ -51,7 +52,8 @@ class Scorers:
     def __init__(self, recipe: Recipe, root: Path):
         self.toxicity = load_toxicity(recipe.models.toxicity, root)
         self.fluency = load_fluency(recipe.models.fluency, root)
-        self.similarity = load_similarity(recipe.models.similarity, root)
+        j_sim = recipe.evaluate.similarity
+        self.similarity = load_j_similarity(j_sim, root) if j_sim else load_similarity(recipe.models.similarity, root)
         self.mode = recipe.evaluate.scores
 
     def score(self, inputs: Sequence[str], outputs: Sequence[str]) -> dict[str, np.ndarray]:

@@ -97,6 +97,10 @@ MODELS: dict[str, Mini] = {
         "RobertaForSequenceClassification", {**ROBERTA, "id2label": {0: "LABEL_0", 1: "LABEL_1"},
                                              "label2id": {"LABEL_0": 0, "LABEL_1": 1}},
         "float32", minitok.roberta, "bin"),
+    "Elron/bleurt-large-128": Mini(
+        "BertForSequenceClassification", {**SMALL, "max_position_embeddings": 512, "num_labels": 1,
+                                          "id2label": {0: "LABEL_0"}, "label2id": {"LABEL_0": 0}},
+        "float32", minitok.bert, "bin"),
     "textdetox/xlmr-large-toxicity-classifier": Mini(
         "XLMRobertaForSequenceClassification", {**ROBERTA, **LABELS_TOXIC}, "float32", minitok.xlmr),
 }

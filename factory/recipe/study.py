@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.recipe.base import Ratio, Section
+from factory.recipe.base import ModelSpec, Ratio, Section
 
 
 class Mix(Section):
@@ -53,3 +53,9 @@ class Evaluate(Section):
     batch_size: int = Field(32, ge=1, description="Inputs per batch.")
     max_rows: int | None = Field(None, ge=1, description="Evaluate on at most this many test rows.")
     scores: Literal["soft", "argmax"] = Field("soft", description="STA and FL as probabilities (soft) or 0/1 decisions (argmax).")
+    similarity: ModelSpec | None = Field(
+        None, description="SIM model of J when it is not models.similarity: a sentence-embedding model (cosine) or a "
+        "one-output pair classifier such as BLEURT (sigmoid of its score on (input, output), input first, at most 512 "
+        "tokens). PseudoParaDetox reference: Elron/bleurt-large-128 (src/utils/evaluate.py). Generation checks keep "
+        "models.similarity."
+    )
