@@ -151,3 +151,21 @@ def test_full_recipes_default_to_the_reference_batching_and_prompts():
         assert recipe["lm_evaluate"]["score_groups"]["field"] == "prompt.toxicity"
         assert recipe["generate"]["sampling"]["max_new_tokens"] == 1000  # --out-seq-length 1000
         assert "allenai/real-toxicity-prompts" in minidata.DATASETS  # the rehearsal's miniature Hub serves it
+
+
+def test_adam_beta2_reaches_the_optimiser(tiny_lm, tmp_path, monkeypatch):
+    import torch
+
+    from factory.train.causal import fine_tune
+
+    seen = []
+    real = torch.optim.AdamW
+
+    def spy(params, **kwargs):
+        seen.append(kwargs["betas"])
+        return real(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", spy)
+    settings = CausalFineTune(adam_beta2=0.95, max_steps=1, batch_size=2, max_length=16, save_every=100)
+    fine_tune(ModelSpec(ref=str(tiny_lm)), TEXTS, settings, root=tmp_path, seed=0, checkpoints=tmp_path / "ckpt")
+    assert seen == [(0.9, 0.95)]

@@ -60,6 +60,10 @@ class CausalFineTune(Section):
     schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
     max_length: int = Field(256, ge=8, description="Tokens per text at most; longer texts are truncated (published: 256).")
     save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
+    adam_beta2: float = Field(
+        0.999, gt=0, lt=1, description="AdamW's beta2, beta1 being 0.9 (HF Trainer default 0.999, as UniDetox; "
+        "SGEAT reference: 0.95, examples/detxoify_lm/finetune_gpt_distributed-1.3b.sh)."
+    )
     padding: Literal["masked", "in_loss"] = Field(
         "masked",
         description="masked: each batch padded to its longest text, pads left out of the loss; in_loss: every text "
@@ -98,7 +102,8 @@ class CausalFineTune(Section):
         """The same numbers as the settings of the shared training loop (`factory.train.loop`)."""
         return Train(epochs=self.epochs, max_steps=self.max_steps, learning_rate=self.learning_rate,
                      weight_decay=self.weight_decay, batch_size=self.batch_size, warmup_steps=self.warmup_steps,
-                     schedule=self.schedule, max_length=self.max_length, save_every=self.save_every)
+                     schedule=self.schedule, max_length=self.max_length, save_every=self.save_every,
+                     adam_beta2=self.adam_beta2)
 
 
 def _toxic_model_defaults() -> CausalFineTune:

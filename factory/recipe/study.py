@@ -43,6 +43,7 @@ class Train(Section):
     schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
     max_length: int = Field(256, ge=8, description="Maximum tokens of input and of target.")
     save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
+    adam_beta2: float = Field(0.999, gt=0, lt=1, description="AdamW's beta2 (beta1 is 0.9).")
 
 
 class Evaluate(Section):

@@ -154,7 +154,8 @@ def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, s
 
     torch.manual_seed(seed)
     steps = total_steps(settings, n_examples)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay,
+                                  betas=(0.9, settings.adam_beta2))
     scheduler = _schedule(optimizer, settings, steps)
     log, start = TrainLog(), 0
     latest = _latest_checkpoint(checkpoints)
