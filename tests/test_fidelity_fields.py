@@ -66,7 +66,7 @@ def test_packing_trains_every_next_token_pair_once_with_eos_between_texts(tiny_l
     from factory.train.causal_batches import token_stream
 
     tokenizer = _gpt2_like_tokenizer(tiny_lm)
-    stream = token_stream(tokenizer, TEXTS)
+    stream = token_stream(tokenizer, TEXTS).tolist()
     assert stream.count(tokenizer.eos_token_id) == len(TEXTS) and stream[-1] == tokenizer.eos_token_id
     collate, blocks = batches(tokenizer, TEXTS, CausalFineTune(packing=True, max_length=8), "cpu")
     batch = collate(list(range(blocks)))

@@ -25,7 +25,7 @@ from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
 from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
-from factory.train.causal_batches import packed_blocks, packed_collate, padded_in_loss_collate, token_stream
+from factory.train.causal_batches import packed_collate, packed_spans, padded_in_loss_collate, token_stream
 from factory.train.loop import TrainLog, train
 
 
@@ -58,10 +58,11 @@ def batches(tokenizer: Any, texts: Sequence[str], settings: CausalFineTune, devi
     """(collate function, number of examples) for `settings`: masked padding, padding in the loss, or packing
     (`factory.train.causal_batches`)."""
     if settings.packing:
-        blocks = packed_blocks(token_stream(tokenizer, texts), settings.max_length)
-        if not blocks:
+        stream = token_stream(tokenizer, texts)
+        spans = packed_spans(len(stream), settings.max_length)
+        if not spans:
             raise FactoryError("lm_train.packing: the training texts hold fewer than two tokens")
-        return packed_collate(blocks, tokenizer.pad_token_id, device), len(blocks)
+        return packed_collate(stream, spans, tokenizer.pad_token_id, device), len(spans)
     if settings.padding == "in_loss":
         prefixed = with_bos(tokenizer, texts) if settings.bos_prefix else list(texts)
         return padded_in_loss_collate(tokenizer, prefixed, settings.max_length, device), len(texts)

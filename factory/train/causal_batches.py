@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from factory.errors import FactoryError
 
 Batch = dict[str, Any]
@@ -42,36 +44,37 @@ def padded_in_loss_collate(tokenizer: Any, texts: Sequence[str], max_length: int
     return collate
 
 
-def token_stream(tokenizer: Any, texts: Sequence[str]) -> list[int]:
-    """The ids of every text, each followed by EOS, in order (no BOS, no other special token)."""
+def token_stream(tokenizer: Any, texts: Sequence[str], chunk: int = 1000) -> np.ndarray:
+    """The ids of every text, each followed by EOS, in order (no BOS, no other special token), as one array."""
     if tokenizer.eos_token_id is None:
         raise FactoryError("lm_train.packing: the tokenizer has no EOS token to end each text with")
-    stream: list[int] = []
-    for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
-        stream += [*ids, tokenizer.eos_token_id]
-    return stream
+    parts = []
+    for start in range(0, len(texts), chunk):
+        for ids in tokenizer(list(texts[start : start + chunk]), add_special_tokens=False)["input_ids"]:
+            parts.append(np.asarray([*ids, tokenizer.eos_token_id], dtype=np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def packed_blocks(stream: Sequence[int], max_length: int) -> list[list[int]]:
-    """`stream` cut into blocks of `max_length` tokens, each starting at the last token of the one before."""
-    step = max_length - 1
-    if len(stream) < 2:
+def packed_spans(tokens: int, max_length: int) -> list[tuple[int, int]]:
+    """(start, stop) of the blocks of a stream of `tokens` tokens: `max_length` long, each starting at the last
+    token of the one before (the last may be shorter)."""
+    if tokens < 2:
         return []
-    return [list(stream[start : start + max_length]) for start in range(0, len(stream) - 1, step)]
+    return [(start, min(start + max_length, tokens)) for start in range(0, tokens - 1, max_length - 1)]
 
 
-def packed_collate(blocks: Sequence[Sequence[int]], pad_id: int,
+def packed_collate(stream: np.ndarray, spans: Sequence[tuple[int, int]], pad_id: int,
                    device: str = "cpu") -> Callable[[Sequence[int]], Batch]:
     """Collate function of `packing: true`: whole blocks, loss on every token; a short last block padded and masked."""
     import torch
 
     def collate(indices: Sequence[int]) -> Batch:
-        chosen = [blocks[i] for i in indices]
+        chosen = [stream[spans[i][0] : spans[i][1]] for i in indices]
         width = max(len(block) for block in chosen)
         ids = torch.full((len(chosen), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(chosen), width), dtype=torch.long)
         for row, block in enumerate(chosen):
-            ids[row, : len(block)] = torch.tensor(block, dtype=torch.long)
+            ids[row, : len(block)] = torch.from_numpy(block)
             mask[row, : len(block)] = 1
         labels = ids.masked_fill(mask == 0, -100)
         batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
