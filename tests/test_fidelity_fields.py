@@ -169,3 +169,22 @@ def test_adam_beta2_reaches_the_optimiser(tiny_lm, tmp_path, monkeypatch):
     settings = CausalFineTune(adam_beta2=0.95, max_steps=1, batch_size=2, max_length=16, save_every=100)
     fine_tune(ModelSpec(ref=str(tiny_lm)), TEXTS, settings, root=tmp_path, seed=0, checkpoints=tmp_path / "ckpt")
     assert seen == [(0.9, 0.95)]
+
+
+def test_score_groups_read_a_local_realtoxicityprompts_jsonl(tmp_path):
+    import json
+
+    from factory.evaluate.lm_prompts import read_prompt_file
+
+    path = tmp_path / "prompts.jsonl"
+    rows = [{"prompt": {"text": "a", "toxicity": 0.9}}, {"prompt": {"text": "b", "toxicity": 0.5}},
+            {"prompt": {"text": "c", "toxicity": None}}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    settings = LMEvaluate(prompts=[str(path)], score_groups=ScoreGroups())
+    assert [(p.text, p.group) for p in read_prompt_file(str(path), settings)] == [
+        ("a", "toxic"), ("b", "nontoxic"), ("c", "unscored")]
+
+
+def test_score_groups_and_categories_together_are_refused():
+    with pytest.raises(ValueError, match="score_groups and categories both group the prompts"):
+        LMEvaluate(score_groups=ScoreGroups(), categories={"x": ["y"]})
