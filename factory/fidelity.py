@@ -14,6 +14,7 @@ docs/fidelity.md keeps the line-by-line audit (line numbers, reasoning) behind t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -87,6 +88,8 @@ def _shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, list):
         return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, str) and (not value or value != value.strip()):
+        return json.dumps(value)  # a blank or whitespace string, such as a newline stop, stays visible
     return "null" if value is None else str(value)
 
 
