@@ -37,11 +37,12 @@ class LoraSettings(Section):
     )
 
 
-class CausalFineTune(Section):
+class CausalFineTune(Train):
     """Fine-tuning of a causal LM on free text: next-token loss, pad tokens masked out of it.
 
-    Defaults are the published UniDetox detoxification settings (lr 5e-5, 3,000 steps,
-    batch 8, max length 256; HF Trainer defaults otherwise: AdamW, no warm-up, linear decay).
+    The training loop's settings are those of `train` (the seq2seq detoxifier's), with other defaults:
+    the published UniDetox detoxification settings (lr 5e-5, 3,000 steps, batch 8, max length 256;
+    HF Trainer defaults otherwise: AdamW, no warm-up, linear decay).
     """
 
     method: Literal["full", "lora"] = Field(
@@ -50,13 +51,9 @@ class CausalFineTune(Section):
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings (method: lora).")
     epochs: float = Field(3, gt=0, description="Training epochs, when max_steps is not set.")
     max_steps: int | None = Field(3000, ge=1, description="Optimiser steps (overrides epochs; published: 3,000).")
-    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate (published: 5e-5).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     batch_size: int = Field(8, ge=1, description="Texts per optimiser step (published: 8).")
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps.")
-    schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
-    max_length: int = Field(256, ge=8, description="Tokens per text at most; longer texts are truncated (published: 256).")
-    save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
     # Reference code (to verify): UniDetox and SGEAT load their target LMs in bf16/fp16 for fine-tuning.
     # Plain AdamW on fp16 weights breaks (eps 1e-8 is 0 in fp16: NaN after the first step), hence fp32 masters.
     precision: Literal["fp32", "bf16-autocast"] = Field(
@@ -68,10 +65,8 @@ class CausalFineTune(Section):
     )
 
     def loop_settings(self) -> Train:
-        """The same numbers as the settings of the shared training loop (`factory.train.loop`)."""
-        return Train(epochs=self.epochs, max_steps=self.max_steps, learning_rate=self.learning_rate,
-                     weight_decay=self.weight_decay, batch_size=self.batch_size, warmup_steps=self.warmup_steps,
-                     schedule=self.schedule, max_length=self.max_length, save_every=self.save_every)
+        """The settings of the shared training loop (`factory.train.loop`), as a plain `Train`."""
+        return Train(**{name: getattr(self, name) for name in Train.model_fields})
 
 
 def _toxic_model_defaults() -> CausalFineTune:

@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from pydantic import Field, field_validator
 
 from factory.recipe.base import ExistingPathOrId, Ratio, Section
+from factory.recipe.generate import OutputChecks
 
 Language = Literal["am", "ar", "de", "en", "es", "hi", "ru", "uk", "zh"]
 """The nine languages (ISO 639-1) of multilingual ParaDetox and of the published grid."""
@@ -29,7 +30,7 @@ DEFAULT_DPO_PROMPT = "Rewrite the following text in a neutral way: {text}"
 """The published DPO prompt (Beniwal et al. 2025); `{text}` is the toxic side."""
 
 
-class TranslateChecks(Section):
+class TranslateChecks(OutputChecks):
     """Checks of every translated side; a failed check drops the pair with its reason.
 
     Order: empty, truncated, refusal, copy, wrong_script / mixed_script, wrong_language,
@@ -48,14 +49,9 @@ class TranslateChecks(Section):
     mixed_script_words: bool = Field(False, description="Also mixed_script when one word mixes letters of two scripts "
                                                         "(homoglyphs). Off by default: real Ukrainian text often types "
                                                         "a Latin i for the Cyrillic one.")
-    truncated: bool = Field(True, description="Drop a translated side whose generation hit generate.sampling.max_new_tokens "
-                                               "without ending (no EOS, no stop string): cut off mid-sentence.")
-    refusal: bool = Field(True, description="Drop a side that is a refusal, not a translation "
-                                             "(factory.checks.is_refusal).")
     reject_copies: bool = Field(True, description="Drop a translated side equal to its source after normalisation (copy).")
     min_similarity: Ratio = Field(0.5, description="Cross-lingual cosine (models.similarity: LaBSE in full) of "
                                                    "source side and translated side below which: meaning_lost.")
-    toxicity_threshold: Ratio = Field(0.5, description="P(toxic) from models.toxicity above which a text counts as toxic.")
     toxic_stays_toxic: bool = Field(True, description="Drop a pair whose translated toxic side is not toxic (toxicity_lost).")
     neutral_stays_neutral: bool = Field(True, description="Drop a pair whose translated neutral side is toxic (neutral_toxic).")
     human_rows: Literal["language", "all"] = Field(
