@@ -105,6 +105,11 @@ def _read_yaml(path: Path) -> Any:
         raise RecipeError(str(path), [f"{where}not valid YAML ({problem})"]) from None
 
 
+def read_recipe_yaml(path: Path | str) -> Any:
+    """The recipe file's YAML as read (not validated), for callers that need what the file spells out."""
+    return _read_yaml(Path(path))
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
