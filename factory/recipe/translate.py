@@ -5,7 +5,8 @@
   the pair id in `group` across languages; optionally also read human pairs that already
   exist in the target languages (multilingual ParaDetox). The generic `generate` section
   supplies the backend, `max_inputs` (source train pairs translated), `batch_size`,
-  sampling and engine settings; its `prompt` and `checks` are not used by this kind.
+  sampling and engine settings; it has no `prompt` or `checks` in this kind (the prompt is
+  `translate.system`, the checks `translate.checks`).
 - `Grid`: one reference detoxifier per train-language setting, each scored on every
   eval language with the multilingual joint score J = mean of STA * SIM * ChrF.
 """
