@@ -17,7 +17,7 @@ check fails, scripts/repro.sh regenerates dvc.yaml).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from factory.recipe.loader import read_recipe_yaml
 
@@ -49,7 +49,7 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
 """Stage verb -> the top-level recipe sections its command reads (or `WHOLE`)."""
 
 
-def recipe_params(verb: str, recipe_file: str) -> list[dict[str, Optional[list[str]]]]:
+def recipe_params(verb: str, recipe_file: str) -> list[dict[str, list[str] | None]]:
     """The dvc.yaml `params:` entry of stage `verb` for the recipe at `recipe_file`: the sections it reads that
     the file spells out (`{file: [generate, models, seed]}`), or `{file: None}` (every field)."""
     reads = STAGE_READS.get(verb, WHOLE)  # a verb missing from the table tracks everything

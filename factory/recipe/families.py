@@ -40,7 +40,7 @@ class RewriteRecipe(Recipe):
                                                             "(`factory abliterate RECIPE`).")
 
     @model_validator(mode="after")
-    def _pair_mix_has_human_baseline(self) -> "RewriteRecipe":
+    def _pair_mix_has_human_baseline(self) -> RewriteRecipe:
         if 0.0 not in self.mix.ratios:
             raise ValueError("mix.ratios: include 0 (the human-data detoxifier the certificate compares with)")
         return self
@@ -55,7 +55,7 @@ class LMRecipe(Recipe):
     lm_certify: LMCertify = Field(default_factory=LMCertify, description="LM certification gates.")
 
     @model_validator(mode="after")
-    def _has_base_lm(self) -> "LMRecipe":
+    def _has_base_lm(self) -> LMRecipe:
         if self.models.generator is None:
             raise ValueError(f"models.generator: kind {self.kind} needs the base LM here")
         return self
@@ -76,7 +76,7 @@ class SelfgenRecipe(LMRecipe):
     selfgen: SelfGen = Field(description="SGEAT self-generation settings.")
 
     @model_validator(mode="after")
-    def _plain_prompt(self) -> "SelfgenRecipe":
+    def _plain_prompt(self) -> SelfgenRecipe:
         if self.generate.backend == "openai" and self.generate.server.mode == "chat":
             raise ValueError("generate.server.mode: selfgen sends a plain BOS prompt; use completion")
         return self
@@ -94,7 +94,7 @@ class TranslateRecipe(Recipe):
     certify: PairCertify = Field(default_factory=PairCertify, description="Certification gates.")
 
     @model_validator(mode="after")
-    def _translate_fits(self) -> "TranslateRecipe":
+    def _translate_fits(self) -> TranslateRecipe:
         problems = [] if self.models.generator else ["models.generator: kind translate needs the translation LM here"]
         problems += translate_problems(self.human.lang, self.translate, self.grid)
         if problems:

@@ -83,7 +83,8 @@ class CertifyStatistics(RejectsUnread, Section):
     bootstrap_seed: int = Field(
         0, description="Seed of the bootstrap resamples (and of the equal-size diversity sample)."
     )
-    min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, at least.")
+    min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, "
+                                                            "at least.")
 
 
 class PairCertify(CertifyStatistics):
