@@ -37,18 +37,24 @@ class LoraSettings(Section):
     )
 
 
-class CausalFineTune(Train):
-    """Fine-tuning of a causal LM on free text: next-token loss, pad tokens masked out of it.
-
-    The training loop's settings are those of `train` (the seq2seq detoxifier's), with other defaults:
-    the published UniDetox detoxification settings (lr 5e-5, 3,000 steps, batch 8, max length 256;
-    HF Trainer defaults otherwise: AdamW, no warm-up, linear decay).
-    """
+class Adapters(Section):
+    """How much of a causal LM fine-tuning changes: every weight, or LoRA adapters."""
 
     method: Literal["full", "lora"] = Field(
         "full", description="full: every weight; lora: adapters only (SGEAT: better toxicity/perplexity trade-off on large LMs)."
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings (method: lora).")
+
+
+class CausalFineTune(Train, Adapters):
+    """Fine-tuning of a causal LM on free text: next-token loss, pad tokens masked out of it.
+
+    The training loop's settings are those of `train` (the seq2seq detoxifier's), with other defaults:
+    the published UniDetox detoxification settings (lr 5e-5, 3,000 steps, batch 8, max length 256;
+    HF Trainer defaults otherwise: AdamW, no warm-up, linear decay). Fields keep the order they
+    had before the merge (`Adapters` first), so the JSON that keys cached models is unchanged.
+    """
+
     epochs: float = Field(3, gt=0, description="Training epochs, when max_steps is not set.")
     max_steps: int | None = Field(3000, ge=1, description="Optimiser steps (overrides epochs; published: 3,000).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
