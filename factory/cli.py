@@ -171,7 +171,7 @@ def _sends(path: Path) -> str:
         recipe = load_recipe(path)
     except FactoryError:
         return ""
-    if recipe.generate.backend != "openai" or recipe.kind == "distill":
+    if recipe.generate is None or recipe.generate.backend != "openai":
         return ""
     return f" ({recipe.generate.server.key_destination()})"
 

@@ -8,8 +8,9 @@ depends on
   imports), and the package data those modules read;
 - the local files and folders its recipe names (`factory.pipeline_inputs`), where its code
   reads them;
-- as `params`, the whole recipe file: `dvc params diff`, `dvc exp show` and
-  `dvc exp run -S recipes/<profile>/<name>.yaml:<field>=<value>` see every recipe field.
+- as `params`, the recipe sections its code reads (`factory.pipeline_params`; certify and publish:
+  the whole file), so editing `evaluate.num_beams` re-runs evaluate, not generate; `dvc params diff`,
+  `dvc exp show` and `dvc exp run -S recipes/<profile>/<name>.yaml:<field>=<value>` see them.
 
 `render(pipeline_stages())` depends only on its inputs (same inputs, same bytes); run from the project root.
 """
@@ -25,6 +26,7 @@ import yaml
 from factory.errors import FactoryError
 from factory.import_closure import code_files, package_data
 from factory.pipeline_inputs import keyword_paths, recipe_inputs
+from factory.pipeline_params import recipe_params
 from factory.recipe import Params, Recipe, load_params, load_recipe
 from factory.recipe.check import listed_recipes
 from factory.recipe.loader import recipe_problems
@@ -45,8 +47,10 @@ HEADER = """\
 # One stage per verb and recipe, `<verb>-<recipe>`; `dvc repro --glob 'train-*'` runs one verb.
 # Each command is `scripts/factory <verb> RECIPE` (`python -m factory` with the project's .venv).
 # deps: the upstream data, the package files the command imports (transitively, lazy imports
-# included), the package data it reads and the local files its recipe names; params: the recipe
-# file, every field (`dvc exp run -S recipes/<profile>/<name>.yaml:<field>=<value>`).
+# included), the package data it reads and the local files its recipe names; params: the sections
+# of the recipe the stage reads that the file spells out (certify, publish: every field), per
+# factory/pipeline_params.py (`dvc exp run -S recipes/<profile>/<name>.yaml:<field>=<value>`).
+# Writing a section a recipe left at its defaults changes this file: run `factory pipeline`.
 """
 
 
@@ -180,6 +184,7 @@ class _Context:
     recipe: Optional[Recipe] = None
     file: str = ""
     keys: dict[str, str] = field(default_factory=dict)
+    verb: str = ""
 
 
 def _fill(template: Any, values: dict[str, str]) -> Any:
@@ -215,7 +220,7 @@ def build_stage(spec: StageSpec, name: str, context: _Context) -> Stage:
     values = {**context.keys, "file": context.file}
     body: dict[str, Any] = {"cmd": f"{RUNNER} {_fill(spec.args, values)}",
                             "deps": stage_deps(spec, context.recipe, values)}
-    params: list[Any] = [{context.file: None}] if spec.recipe_params else []
+    params: list[Any] = recipe_params(context.verb, context.file) if spec.recipe_params else []
     params += list(spec.params)
     if params:
         body["params"] = params
@@ -256,7 +261,7 @@ def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
     for verb, spec in RECIPE_STAGES.items():
         for index, recipe in enumerate(r for r in recipes if not spec.section or getattr(r, spec.section) is not None):
             stage = build_stage(spec, stage_name(verb, recipe.name),
-                                _Context(recipe, recipe.path, {"recipe": recipe.name}))
+                                _Context(recipe, recipe.path, {"recipe": recipe.name}, verb))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     grid = [r for r in recipes if params.grid and r.name in params.grid.recipes]
     for verb, spec in GRID_STAGES.items():
@@ -265,7 +270,7 @@ def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
         for index, (recipe, setting, lang) in enumerate(cells):
             keys = {"recipe": recipe.name, "setting": setting, "lang": lang}
             name = stage_name(verb, *(k for k in (recipe.name, setting, lang) if k))
-            stage = build_stage(spec, name, _Context(recipe, recipe.path, keys))
+            stage = build_stage(spec, name, _Context(recipe, recipe.path, keys, verb))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     yield build_stage(PLOTS, "plots", _Context())
     yield from _report_stages(recipes, {r.name for r in grid})
@@ -279,7 +284,7 @@ def _report_stages(recipes: list[Recipe], grid: set[str]) -> Iterator[Stage]:
         extra = images + ([f"data/grid/{recipe.name}/report/grid.json"] if recipe.name in grid else [])
         spec = replace(REPORT, deps=(*REPORT.deps, *extra))
         stage = build_stage(spec, stage_name("report", recipe.name),
-                            _Context(recipe, recipe.path, {"recipe": recipe.name}))
+                            _Context(recipe, recipe.path, {"recipe": recipe.name}, "report"))
         yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     summaries = [p for r in recipes for p in (f"data/certify/{r.name}/certificate.json", f"data/report/{r.name}.html",
                                               f"data/metrics/{r.name}.json")]

@@ -123,8 +123,8 @@ def hub_commit(repo_id: str, revision: str | None, repo_type: str = "model") -> 
 
 SEED_USES = ("recipe: human train/test split, mixes, training order and initialisation; sampling: per-request "
              "generation seeds (derived with the row id); few_shot: the choice of few-shot examples")
-KIND_SECTIONS = ("lm_train", "lm_evaluate", "distill", "selfgen", "translate", "grid")
-"""Optional recipe sections of some kinds, recorded when present."""
+KIND_SECTIONS = ("train", "evaluate", "lm_train", "lm_evaluate", "distill", "selfgen", "translate", "grid")
+"""Recipe sections of some kinds (`factory.recipe.families`), recorded when the recipe's kind has them."""
 
 
 def human_data(recipe: Recipe) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def human_data(recipe: Recipe) -> dict[str, Any]:
 
 def study_settings(recipe: Recipe) -> dict[str, Any]:
     """Mixing, training and evaluation settings (and the kind's own sections, when present)."""
-    settings = {"mix": recipe.mix.model_dump(), "train": recipe.train.model_dump(), "evaluate": recipe.evaluate.model_dump()}
+    settings = {"mix": recipe.mix.model_dump()}
     for name in KIND_SECTIONS:
         section = getattr(recipe, name, None)
         if section is not None:
@@ -145,8 +145,20 @@ def study_settings(recipe: Recipe) -> dict[str, Any]:
     return settings
 
 
+def generation(recipe: Recipe) -> dict[str, Any] | None:
+    """Backend, sampling and prompt settings, as far as the recipe's kind has them (distill: None)."""
+    generate = recipe.generate
+    if generate is None:
+        return None
+    prompt = getattr(generate, "prompt", None)
+    return {"backend": generate.backend, "sampling": generate.sampling.model_dump(),
+            "prompt": prompt.model_dump() if prompt else None}
+
+
 def collect(recipe: Recipe, root: Path) -> dict[str, Any]:
     """Everything needed to say how a release was made."""
+    generate = recipe.generate
+    prompt = getattr(generate, "prompt", None)
     return {
         "recipe": {"name": recipe.name, "path": recipe.path, "sha256": recipe.fingerprint(), "kind": recipe.kind},
         "profile": recipe.profile,
@@ -155,11 +167,10 @@ def collect(recipe: Recipe, root: Path) -> dict[str, Any]:
         "inputs": input_hashes(recipe.name, root),
         "human_data": human_data(recipe),
         "models": model_roles(recipe, root),
-        "generation": {"backend": recipe.generate.backend, "sampling": recipe.generate.sampling.model_dump(),
-                       "prompt": recipe.generate.prompt.model_dump()},
+        "generation": generation(recipe),
         "study": study_settings(recipe),
-        "seeds": {"recipe": recipe.seed, "sampling": recipe.generate.sampling.seed,
-                  "few_shot": recipe.generate.prompt.few_shot_seed, "uses": SEED_USES},
+        "seeds": {"recipe": recipe.seed, "sampling": generate.sampling.seed if generate else None,
+                  "few_shot": prompt.few_shot_seed if prompt else None, "uses": SEED_USES},
         "packages": package_versions(),
         "python": platform.python_version(),
         "limits": limits.collect(recipe.name, root),

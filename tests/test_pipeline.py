@@ -14,8 +14,8 @@ from factory.cli import app
 from factory.import_closure import code_files, package_data
 from factory.pipeline import pipeline_stages, render
 from factory.pipeline_inputs import KEYWORD_DATA, PATH_READERS
-from factory.recipe import Recipe
 from factory.recipe.base import _must_exist
+from factory.recipe.families import FAMILIES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,8 +62,11 @@ def test_stages_skip_code_of_other_kinds_and_commands(repo_stages):
 
 
 def test_recipe_is_a_params_file_and_keywords_bring_their_package_data(repo_stages):
-    assert repo_stages["ingest-toxify"]["params"] == [{"recipes/tiny/toxify.yaml": None}]
-    assert repo_stages["grid-report-translate"]["params"] == [{"recipes/tiny/translate.yaml": None}]
+    assert repo_stages["ingest-toxify"]["params"] == [{"recipes/tiny/toxify.yaml": ["name", "kind", "profile",
+                                                                                    "seed", "human"]}]
+    assert repo_stages["grid-report-translate"]["params"] == [{"recipes/tiny/translate.yaml": [
+        "name", "kind", "profile", "seed", "human", "models", "train", "evaluate", "translate", "grid"]}]
+    assert repo_stages["certify-toxify"]["params"] == [{"recipes/tiny/toxify.yaml": None}]  # hashes every field
     assert repo_stages["zoo"]["params"] == ["seed", "zoo_scale"] and repo_stages["plots"]["params"] == ["recipes"]
     assert "factory/data/seed/pairs.tsv" in repo_stages["ingest-toxify"]["deps"]  # human.source: seed
     assert "factory/data/seed/toxic.txt" in repo_stages["generate-distill"]["deps"]  # distill.toxic_corpus: seed
@@ -107,7 +110,8 @@ def _path_fields(model: type[BaseModel], seen: set) -> set[tuple[str, str]]:
 
 
 def test_every_recipe_field_that_names_a_path_has_a_reader():
-    fields = _path_fields(Recipe, set())
+    seen: set = set()
+    fields = set().union(*(_path_fields(family, seen) for family in FAMILIES.values()))
     assert {("HumanData", "source"), ("ModelSpec", "ref"), ("LMEvaluate", "prompts")} <= fields
     assert fields == set(PATH_READERS), "add the field and the module that reads it to PATH_READERS"
     for (section, name), reader in PATH_READERS.items():

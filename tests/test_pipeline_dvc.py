@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from factory.errors import FactoryError
 from factory.pipeline import write_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,12 +133,35 @@ def test_an_edited_local_human_file_re_runs_ingest_of_its_recipe_only(project):
         assert _changed(project) == {"ingest-local"}
 
 
-def test_an_edited_recipe_field_re_runs_that_recipe_and_shows_in_params_diff(project):
+def test_an_edited_recipe_field_re_runs_the_stages_that_read_it_and_shows_in_params_diff(project):
     with _Edit(project, "recipes/tiny/local.yaml", "min_rows: 20", "min_rows: 25"):
         changed = _changed(project)
         diff = json.loads(_run(project, "dvc", "params", "diff", "--json"))
-    assert changed == {f"{verb}-local" for verb in VERBS}
+    assert changed == {"certify-local", "publish-local"}  # the two stages that read the whole recipe
     assert diff == {"recipes/tiny/local.yaml": {"certify.min_rows": {"old": 20, "new": 25, "diff": 5}}}
+
+
+def test_an_evaluation_setting_re_runs_evaluate_not_generate(project):
+    with _Edit(project, "recipes/tiny/local.yaml", "evaluate:\n", "evaluate:\n  num_beams: 2\n"):
+        changed = _changed(project)
+    assert changed == {"evaluate-local", "certify-local", "publish-local"}
+
+
+def test_a_sampling_setting_re_runs_generate(project):
+    with _Edit(project, "recipes/tiny/local.yaml", "temperature: 0.8", "temperature: 0.7"):
+        changed = _changed(project)
+    assert {"generate-local", "certify-local", "publish-local"} <= changed
+    assert not {f"{verb}-local" for verb in ("ingest", "filter", "mix", "train", "evaluate", "report")} & changed
+
+
+def test_a_section_written_out_later_makes_the_pipeline_stale(project, monkeypatch):
+    """A section left at its defaults has no value DVC could track; writing it changes what `factory pipeline`
+    generates, so the stale-pipeline check (and scripts/repro.sh, which regenerates) catch it."""
+    monkeypatch.chdir(project)
+    write_pipeline(check=True)
+    with _Edit(project, "recipes/tiny/local.yaml", "evaluate:\n", "engine:\n  name: local\nevaluate:\n"):
+        with pytest.raises(FactoryError, match="is not what `factory pipeline` writes"):
+            write_pipeline(check=True)
 
 
 def test_a_comment_in_a_recipe_changes_nothing(project):
@@ -159,7 +183,7 @@ def test_exp_run_sets_a_recipe_field_without_the_venv_on_path(project):
     dvc = str(BIN / "dvc")
     try:
         _run(project, dvc, "exp", "run", "-q", "-n", "split30", "-S", "recipes/tiny/local.yaml:human.test_fraction=0.3",
-             "ingest-local", path="/usr/bin:/bin")
+             "-S", "recipes/tiny/local.yaml:generate.sampling.temperature=0.7", "ingest-local", path="/usr/bin:/bin")
         shown = _run(project, dvc, "exp", "show", "--json", path="/usr/bin:/bin")
         stats = json.loads((project / "data" / "human" / "local" / "stats.json").read_text())
     finally:
@@ -170,4 +194,5 @@ def test_exp_run_sets_a_recipe_field_without_the_venv_on_path(project):
     runs = {run["name"]: run for e in experiments for run in e.get("revs", [])}
     params = runs["split30"]["data"]["params"]["recipes/tiny/local.yaml"]["data"]
     assert params["human"]["test_fraction"] == 0.3
+    assert params["generate"]["sampling"]["temperature"] == 0.7  # a field of another stage (generate) is set too
     assert stats  # ingest really ran, through scripts/factory and the project's .venv

@@ -53,14 +53,15 @@ RAY_KINDS = ("toxify", "detoxify")
 """Recipe kinds whose generation runs on Ray (the others use generation code of their own)."""
 
 
-def engine_problems(kind: str, backend: str, engine: Engine) -> list[str]:
-    """What stops this recipe from running on `engine` ([] when nothing does)."""
+def engine_problems(kind: str, backend: str | None, engine: Engine) -> list[str]:
+    """What stops this recipe from running on `engine` ([] when nothing does); `backend` None: the kind has no
+    `generate` section."""
     if engine.name != "ray":
         return []
     problems = []
     if kind not in RAY_KINDS:
         problems.append(f"engine.name: ray runs kinds {', '.join(RAY_KINDS)}; kind {kind} runs on the local engine")
-    if backend not in ("vllm", "openai"):
+    if backend is not None and backend not in ("vllm", "openai"):
         problems.append(f"generate.backend: engine ray generates with vllm (vLLM on Ray) or openai "
                         f"(Ray HTTP clients of OpenAI-compatible servers), not {backend}")
     return problems

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from factory.recipe.base import ApiKeyEnv, Dtype, HttpUrl, Ratio, Section, Seed
 from factory.recipe.sources import PairSource
+from factory.recipe.unread import RejectsUnread
 
 
 class Sampling(Section):
@@ -86,28 +87,49 @@ class ServerSettings(Section):
         return f"sends ${self.api_key_env} to {self.base_url}"
 
 
-class Checks(Section):
-    """Output checks; a failed check drops the row with the check's name as reason."""
+class OutputChecks(Section):
+    """Checks every generated text goes through, whatever the kind: a failed check drops the row with its name."""
 
-    truncated: bool = Field(True, description="Drop outputs whose generation hit sampling.max_new_tokens without ending "
-                                               "(no EOS, no stop string): cut off mid-sentence.")
-    refusal: bool = Field(True, description="Drop refusals: replies about the request, not rewrites of the "
-                                             "input (factory.checks.is_refusal).")
+    truncated: bool = Field(True, description="Drop an output (a translated side) whose generation hit "
+                                               "generate.sampling.max_new_tokens without ending (no EOS, no stop "
+                                               "string): cut off mid-sentence.")
+    refusal: bool = Field(True, description="Drop refusals: replies about the request, not rewrites (or "
+                                             "translations) of the input (factory.checks.is_refusal).")
+    toxicity_threshold: Ratio = Field(0.5, description="P(toxic) from models.toxicity above which a text counts "
+                                                       "as toxic.")
+
+
+class Checks(OutputChecks):
+    """Output checks of toxify and detoxify; a failed check drops the row with the check's name as reason."""
+
     copy_max_similarity: Ratio = Field(0.97, description="Drop outputs whose similarity to the input is above this (copies).")
     min_similarity: Ratio = Field(0.3, description="Drop outputs whose similarity to the input is below this (meaning lost).")
     direction: bool = Field(True, description="Drop toxify outputs scored non-toxic and detoxify outputs scored toxic.")
-    toxicity_threshold: Ratio = Field(0.5, description="P(toxic) above which a text counts as toxic.")
     max_attempts: int = Field(1, ge=1, description="Re-sample rejected rows with a new seed up to this many attempts in all.")
 
 
-class Generate(Section):
-    """How rows are generated: backend, prompt, sampling, checks and limits."""
+class Generation(RejectsUnread, Section):
+    """How texts are generated: backend, sampling and limits (selfgen and translate; their prompts are their own)."""
+
+    UNREAD: ClassVar[dict[str, str]] = {
+        "prompt": "not read by kinds selfgen and translate (selfgen prompts with BOS alone; translate's prompt "
+                  "is translate.system)",
+        "checks": "not read by kinds selfgen and translate (selfgen keeps its least toxic share, "
+                  "selfgen.keep_fraction; translate's checks are translate.checks)",
+    }
 
     backend: Literal["hf", "vllm", "openai"] = Field("hf", description="hf (transformers), vllm (offline engine) or openai (server client).")
     max_inputs: int | None = Field(None, ge=1, description="Use at most this many input rows (after a seeded shuffle).")
     batch_size: int = Field(16, ge=1, description="Prompts per batch (hf backend).")
-    prompt: Prompt = Field(default_factory=Prompt, description="System prompt and few-shot settings.")
     sampling: Sampling = Field(default_factory=Sampling, description="Sampling settings.")
-    checks: Checks = Field(default_factory=Checks, description="Output checks.")
     vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM engine settings.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="OpenAI-compatible server settings.")
+
+
+class Generate(Generation):
+    """How rows are generated (toxify, detoxify): backend, prompt, sampling, checks and limits."""
+
+    UNREAD: ClassVar[dict[str, str]] = {}
+
+    prompt: Prompt = Field(default_factory=Prompt, description="System prompt and few-shot settings.")
+    checks: Checks = Field(default_factory=Checks, description="Output checks.")

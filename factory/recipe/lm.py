@@ -37,29 +37,31 @@ class LoraSettings(Section):
     )
 
 
-class CausalFineTune(Section):
-    """Fine-tuning of a causal LM on free text: next-token loss.
-
-    Defaults are the published UniDetox detoxification settings (lr 5e-5, 3,000 steps,
-    batch 8, max length 256; HF Trainer defaults otherwise: AdamW, no warm-up, linear decay),
-    except the batching: by default pads are masked out of the loss and a BOS is prefixed;
-    `padding`, `bos_prefix` and `packing` give the references' batching
-    (`factory.train.causal_batches`).
-    """
+class Adapters(Section):
+    """How much of a causal LM fine-tuning changes: every weight, or LoRA adapters."""
 
     method: Literal["full", "lora"] = Field(
         "full", description="full: every weight; lora: adapters only (SGEAT: better toxicity/perplexity trade-off on large LMs)."
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings (method: lora).")
+
+
+class CausalFineTune(Train, Adapters):
+    """Fine-tuning of a causal LM on free text: next-token loss.
+
+    The training loop's settings are those of `train` (the seq2seq detoxifier's), with other defaults:
+    the published UniDetox detoxification settings (lr 5e-5, 3,000 steps, batch 8, max length 256;
+    HF Trainer defaults otherwise: AdamW, no warm-up, linear decay). Fields keep the order they
+    had before the merge (`Adapters` first), so the JSON that keys cached models is unchanged.
+    By default pads are masked out of the loss and a BOS is prefixed; `padding`, `bos_prefix` and
+    `packing` give the references' batching (`factory.train.causal_batches`).
+    """
+
     epochs: float = Field(3, gt=0, description="Training epochs, when max_steps is not set.")
     max_steps: int | None = Field(3000, ge=1, description="Optimiser steps (overrides epochs; published: 3,000).")
-    learning_rate: float = Field(5e-5, gt=0, description="Peak learning rate (published: 5e-5).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     batch_size: int = Field(8, ge=1, description="Texts per optimiser step (published: 8).")
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps.")
-    schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
-    max_length: int = Field(256, ge=8, description="Tokens per text at most; longer texts are truncated (published: 256).")
-    save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
     adam_beta2: float = Field(
         0.999, gt=0, lt=1, description="AdamW's beta2, beta1 being 0.9 (HF Trainer default 0.999, as UniDetox; "
         "SGEAT reference: 0.95, examples/detxoify_lm/finetune_gpt_distributed-1.3b.sh)."
@@ -99,11 +101,8 @@ class CausalFineTune(Section):
         return self
 
     def loop_settings(self) -> Train:
-        """The same numbers as the settings of the shared training loop (`factory.train.loop`)."""
-        return Train(epochs=self.epochs, max_steps=self.max_steps, learning_rate=self.learning_rate,
-                     weight_decay=self.weight_decay, batch_size=self.batch_size, warmup_steps=self.warmup_steps,
-                     schedule=self.schedule, max_length=self.max_length, save_every=self.save_every,
-                     adam_beta2=self.adam_beta2)
+        """The settings of the shared training loop (`factory.train.loop`), as a plain `Train`."""
+        return Train(**{name: getattr(self, name) for name in Train.model_fields})
 
 
 def _toxic_model_defaults() -> CausalFineTune:

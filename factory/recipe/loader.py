@@ -22,7 +22,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from factory.errors import FactoryError, RecipeError
 from factory.recipe.base import Section, Seed
+from factory.recipe.families import FAMILIES, family_of
 from factory.recipe.schema import Recipe
+from factory.recipe.unread import UNREAD
 from factory.recipe.translate import GridParams
 
 
@@ -103,6 +105,11 @@ def _read_yaml(path: Path) -> Any:
         raise RecipeError(str(path), [f"{where}not valid YAML ({problem})"]) from None
 
 
+def read_recipe_yaml(path: Path | str) -> Any:
+    """The recipe file's YAML as read (not validated), for callers that need what the file spells out."""
+    return _read_yaml(Path(path))
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -111,8 +118,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = Recipe
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = Recipe) -> type[BaseModel] | None:
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -125,11 +132,14 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def describe_error(err: dict[str, Any]) -> str:
-    """Turn one pydantic error into `field.path: reason (got value)`."""
+def describe_error(err: dict[str, Any], root: type[BaseModel] = Recipe) -> str:
+    """Turn one pydantic error into `field.path: reason (got value)`; `root` is the model validated (the recipe's
+    family), where the allowed fields of an unknown one are looked up."""
     loc = tuple(err["loc"])
+    if err["type"] == UNREAD:
+        return f"{_field_path(loc)}: {err['msg']}"
     if err["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent = _model_at(loc[:-1], root)
         allowed = ", ".join(parent.model_fields) if parent else "see the recipe reference"
         return f"{_field_path(loc)}: unknown field (allowed here: {allowed})"
     message = err["msg"]
@@ -160,9 +170,11 @@ def load_recipe(path: Path | str) -> Recipe:
     if not isinstance(raw, dict):
         raise RecipeError(str(path), [f"a recipe is a mapping of fields, got {type(raw).__name__}"])
     try:
-        recipe = Recipe.model_validate(raw)
+        family = family_of(raw)
+        recipe = family.model_validate(raw)
     except ValidationError as exc:
-        raise RecipeError(str(path), [describe_error(e) for e in exc.errors()]) from None
+        root = FAMILIES.get(raw.get("kind"), Recipe) if isinstance(raw.get("kind"), str) else Recipe
+        raise RecipeError(str(path), [describe_error(e, root) for e in exc.errors()]) from None
     recipe._path = str(path)
     return recipe
 

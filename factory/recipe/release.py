@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from factory.recipe.base import Ratio, Section
+from factory.recipe.unread import RejectsUnread
 
 HUB_LICENSES = (
     "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
@@ -51,12 +52,24 @@ def repo_id_problem(repo_id: str) -> str | None:
     return None
 
 
-class Certify(Section):
-    """Gates a release must pass; each is written to certificate.json with value, 95% interval and threshold.
+PAIR_GATES = ("min_reference_margin", "min_j_ratio", "max_contamination", "max_near_dup_rate", "max_refusal_rate",
+              "max_copy_rate", "min_distinct2_ratio", "min_rows", "min_test_rows")
+"""`certify` gates of the pair kinds (toxify, detoxify, translate)."""
+QUALITY_FLOORS = ("min_sim_ratio", "min_fl_ratio", "min_sta_ratio", "min_toxicity_ratio")
+"""`certify` quality floors of toxify and detoxify (`factory.certify_floors`)."""
+
+
+class CertifyStatistics(RejectsUnread, Section):
+    """How every kind decides its gates, and its per-language row gate (the LM kinds' `certify`).
 
     The statistics settings (`decision`, `bootstrap_resamples`, `bootstrap_seed`) apply to
-    every kind, the LM kinds included.
+    every kind; the LM kinds' own gates are `lm_certify`.
     """
+
+    UNREAD: ClassVar[dict[str, str]] = {
+        name: "not read by kinds distill and selfgen (their gates are lm_certify)"
+        for name in (*PAIR_GATES, *QUALITY_FLOORS)
+    }
 
     decision: Literal["interval", "point"] = Field(
         "interval",
@@ -70,6 +83,18 @@ class Certify(Section):
     bootstrap_seed: int = Field(
         0, description="Seed of the bootstrap resamples (and of the equal-size diversity sample)."
     )
+    min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, "
+                                                            "at least.")
+
+
+class PairCertify(CertifyStatistics):
+    """Gates of the pair kinds (translate's `certify`; toxify and detoxify add quality floors)."""
+
+    UNREAD: ClassVar[dict[str, str]] = {
+        name: "not read by kind translate (its quality gates are translate.gates)"
+        for name in QUALITY_FLOORS
+    }
+
     min_reference_margin: float = Field(
         0.01,
         ge=0,
@@ -77,6 +102,32 @@ class Certify(Section):
         "at least; below it the test cannot tell good data from bad and the verdict is INCONCLUSIVE.",
     )
     min_j_ratio: Ratio = Field(0.7, description="J of the certified mix / J of the human-only detoxifier, at least.")
+    max_contamination: int = Field(0, ge=0, description="Kept rows that near-duplicate a test row, at most.")
+    max_near_dup_rate: Ratio = Field(0.5, description="Share of generated rows dropped as duplicates, at most.")
+    max_refusal_rate: Ratio = Field(0.2, description="Share of generated rows that were refusals, at most.")
+    max_copy_rate: Ratio = Field(0.3, description="Share of generated rows that copied the input, at most.")
+    min_distinct2_ratio: Ratio = Field(
+        0.6,
+        description="distinct-2 of the synthetic side / that of the human side, at least; toxify and detoxify count "
+        "only rows above the SIM and FL floors, compared at equal size (translate: not gated).",
+    )
+    min_rows: int = Field(
+        1,
+        ge=0,
+        description="Kept synthetic rows, at least (toxify, detoxify: also the fewest rows above the quality floors "
+        "that distinct2_ratio compares).",
+    )
+    min_test_rows: int = Field(1, ge=0, description="Human test rows, at least.")
+
+
+class Certify(PairCertify):
+    """Gates a release must pass; each is written to certificate.json with value, 95% interval and threshold.
+
+    toxify and detoxify: the pair gates, plus quality floors on the synthetic side.
+    """
+
+    UNREAD: ClassVar[dict[str, str]] = {}
+
     min_sim_ratio: float = Field(
         0.8,
         ge=0,
@@ -95,23 +146,6 @@ class Certify(Section):
         ge=0,
         description="toxify: mean toxicity (1 - STA) of the synthetic toxic side / of the human toxic side, at least.",
     )
-    max_contamination: int = Field(0, ge=0, description="Kept rows that near-duplicate a test row, at most.")
-    max_near_dup_rate: Ratio = Field(0.5, description="Share of generated rows dropped as duplicates, at most.")
-    max_refusal_rate: Ratio = Field(0.2, description="Share of generated rows that were refusals, at most.")
-    max_copy_rate: Ratio = Field(0.3, description="Share of generated rows that copied the input, at most.")
-    min_distinct2_ratio: Ratio = Field(
-        0.6,
-        description="distinct-2 of the synthetic side / that of the human side, at least; toxify and detoxify count "
-        "only rows above the SIM and FL floors, compared at equal size (translate: not gated).",
-    )
-    min_rows: int = Field(
-        1,
-        ge=0,
-        description="Kept synthetic rows, at least (toxify, detoxify: also the fewest rows above the quality floors "
-        "that distinct2_ratio compares).",
-    )
-    min_rows_per_language: int = Field(1, ge=0, description="Kept synthetic rows in each language of the release, at least.")
-    min_test_rows: int = Field(1, ge=0, description="Human test rows, at least.")
 
 
 class Publish(Section):

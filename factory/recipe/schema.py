@@ -1,4 +1,4 @@
-"""The top-level recipe: one section per stage, plus the JSON schema for editors."""
+"""The top-level recipe: the sections every kind reads, plus the JSON schema for editors."""
 
 from __future__ import annotations
 
@@ -8,22 +8,30 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from factory.recipe.abliterate import Abliterate, abliterate_problems
+from factory.recipe.abliterate import abliterate_problems
 from factory.recipe.base import Section, Seed, name_model_roles
 from factory.recipe.data import HumanData, Models
 from factory.recipe.engine import Engine, engine_problems
 from factory.recipe.filter import Filter
-from factory.recipe.generate import Generate
-from factory.recipe.lm import LM_KINDS, Distill, LMCertify, LMEvaluate, LMTrain, SelfGen
-from factory.recipe.release import Certify, Publish
-from factory.recipe.study import Evaluate, Mix, Train
-from factory.recipe.translate import Grid, Translate, translate_problems
+from factory.recipe.release import CertifyStatistics, Publish
+from factory.recipe.study import Mix
+from factory.recipe.unread import RejectsUnread
 
 RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate"]
 
+KIND_SECTIONS = ("generate", "train", "evaluate", "distill", "selfgen", "lm_train", "lm_evaluate", "lm_certify",
+                 "translate", "grid", "abliterate")
+"""Top-level sections that only some kinds read (`factory.recipe.families`); reading one that a recipe's kind
+does not have gives None."""
 
-class Recipe(Section):
-    """One dataset release: what to generate, how to filter, mix, train, evaluate and certify it."""
+
+class Recipe(RejectsUnread, Section):
+    """One dataset release: what to generate, how to filter, mix, train, evaluate and certify it.
+
+    The sections every kind reads; each kind family (`factory.recipe.families`) adds its own,
+    and a section of another family is an error. `Recipe(...)` and `Recipe.model_validate(...)`
+    build the family of the recipe's `kind`; `isinstance(x, Recipe)` holds for every family.
+    """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Release name; also the folder name under data/*/.")
     kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen or translate.")
@@ -32,68 +40,50 @@ class Recipe(Section):
     seed: Seed = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")
     human: HumanData = Field(default_factory=HumanData, description="Human data: few-shot pool, mixing partner, test split.")
     models: Models = Field(default_factory=Models, description="Models by role.")
-    generate: Generate = Field(default_factory=Generate, description="Generation settings.")
     filter: Filter = Field(default_factory=Filter, description="Dedupe, decontamination and diversity settings.")
     mix: Mix = Field(default_factory=Mix, description="Mixing study.")
-    train: Train = Field(default_factory=Train, description="Reference detoxifier training.")
-    evaluate: Evaluate = Field(default_factory=Evaluate, description="Evaluation settings.")
-    certify: Certify = Field(default_factory=Certify, description="Certification gates.")
+    certify: CertifyStatistics = Field(default_factory=CertifyStatistics, description="Certification gates.")
     publish: Publish = Field(default_factory=Publish, description="Hub publishing settings.")
-    distill: Distill | None = Field(None, description="UniDetox distillation settings (kind distill only, required there).")
-    selfgen: SelfGen | None = Field(None, description="SGEAT self-generation settings (kind selfgen only, required there).")
-    lm_train: LMTrain | None = Field(None, description="Target LM fine-tuning (kinds distill and selfgen; default settings when absent).")
-    lm_evaluate: LMEvaluate | None = Field(None, description="LM toxicity evaluation (kinds distill and selfgen; defaults when absent).")
-    lm_certify: LMCertify | None = Field(None, description="LM certification gates (kinds distill and selfgen; defaults when absent).")
-    translate: Translate | None = Field(None, description="Translation settings (kind translate only, required there).")
-    grid: Grid | None = Field(None, description="Cross-lingual experiment grid (kind translate only, required there).")
     engine: Engine = Field(default_factory=Engine, description="Where generation and near-duplicate removal run: this machine or a Ray cluster.")
-    abliterate: Abliterate | None = Field(None, description="Activation patching of the generator before `generate` "
-                                                      "(kinds toxify and detoxify; `factory abliterate RECIPE`).")
 
     _path: str = PrivateAttr("")
 
-    @model_validator(mode="after")
-    def _kind_sections(self) -> "Recipe":
-        for section in ("distill", "selfgen"):
-            if (getattr(self, section) is not None) != (self.kind == section):
-                raise ValueError(f"{section}: {'required' if self.kind == section else 'only allowed'} for kind {section}")
-        if self.kind in LM_KINDS:
-            if self.models.generator is None:
-                raise ValueError(f"models.generator: kind {self.kind} needs the base LM here")
-            self.lm_train = self.lm_train or LMTrain()
-            self.lm_evaluate = self.lm_evaluate or LMEvaluate()
-            self.lm_certify = self.lm_certify or LMCertify()
-            if self.kind == "selfgen" and self.generate.backend == "openai" and self.generate.server.mode == "chat":
-                raise ValueError("generate.server.mode: selfgen sends a plain BOS prompt; use completion")
-        elif any(getattr(self, s) is not None for s in ("lm_train", "lm_evaluate", "lm_certify")):
-            raise ValueError("lm_train, lm_evaluate, lm_certify: only for kinds distill and selfgen")
-        return self
+    def __new__(cls, *args: Any, **data: Any) -> "Recipe":
+        """`Recipe(kind=..., ...)` builds the family of that kind (`factory.recipe.families`)."""
+        if cls is Recipe:
+            from factory.recipe.families import family_of
 
-    @model_validator(mode="after")
-    def _pair_mix_has_human_baseline(self) -> "Recipe":
-        if self.kind in ("toxify", "detoxify") and 0.0 not in self.mix.ratios:
-            raise ValueError("mix.ratios: include 0 (the human-data detoxifier the certificate compares with)")
-        return self
+            return object.__new__(family_of(data))
+        return object.__new__(cls)
 
-    @model_validator(mode="after")
-    def _translate_sections(self) -> "Recipe":
-        given = [s for s in ("translate", "grid") if getattr(self, s) is not None]
-        if self.kind != "translate" and given:
-            raise ValueError(f"{', '.join(given)}: only allowed for kind translate")
-        if self.kind == "translate":
-            missing = [s for s in ("translate", "grid") if getattr(self, s) is None]
-            problems = [f"{s}: required for kind translate" for s in missing]
-            if self.models.generator is None:
-                problems.append("models.generator: kind translate needs the translation LM here")
-            if not missing:
-                problems += translate_problems(self.human.lang, self.translate, self.grid)
-            if problems:
-                raise ValueError("; ".join(problems))
-        return self
+    def __getattr__(self, name: str) -> Any:
+        """A kind section this recipe's family does not have is None (`recipe.distill` of a toxify recipe)."""
+        if name in KIND_SECTIONS and name not in type(self).model_fields:
+            return None
+        return super().__getattr__(name)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> "Recipe":
+        """Validate `obj` as the family of its `kind` (called on `Recipe`) or as this family."""
+        if cls is Recipe:
+            from factory.recipe.families import family_of
+
+            return family_of(obj).model_validate(obj, **kwargs)
+        return super().model_validate(obj, **kwargs)
+
+    @classmethod
+    def unread_reasons(cls, data: dict[str, Any]) -> dict[str, str]:
+        """The kind sections of other families given in `data`, each with why this kind does not read it."""
+        from factory.recipe.families import unread_section
+
+        kind = data.get("kind")
+        return {key: unread_section(str(kind), key) for key in KIND_SECTIONS
+                if key in data and key not in cls.model_fields}
 
     @model_validator(mode="after")
     def _engine_fits(self) -> "Recipe":
-        problems = engine_problems(self.kind, self.generate.backend, self.engine)
+        generate = getattr(self, "generate", None)
+        problems = engine_problems(self.kind, generate.backend if generate else None, self.engine)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -122,8 +112,11 @@ class Recipe(Section):
 
 
 def recipe_json_schema() -> dict[str, Any]:
-    """The JSON schema of a recipe, for editors (yaml-language-server) and the docs."""
-    schema = Recipe.model_json_schema()
+    """The JSON schema of a recipe, for editors (yaml-language-server) and the docs: one branch per kind family."""
+    from factory.recipe.families import recipe_union_schema
+
+    schema = recipe_union_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Detox Factory recipe"
+    schema["description"] = (Recipe.__doc__ or "").strip().splitlines()[0]
     return schema

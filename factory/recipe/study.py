@@ -32,7 +32,10 @@ class Mix(Section):
 
 
 class Train(Section):
-    """Fine-tuning of the reference seq2seq detoxifier (published: BART-large settings)."""
+    """Fine-tuning of the reference seq2seq detoxifier (published: BART-large settings).
+
+    The same training loop fine-tunes the LM kinds' models (`lm_train`, `distill.toxic_model`), with other defaults.
+    """
 
     epochs: float = Field(10, gt=0, description="Training epochs.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps (overrides epochs).")
@@ -41,7 +44,8 @@ class Train(Section):
     batch_size: int = Field(32, ge=1, description="Examples per optimiser step.")
     warmup_steps: int = Field(200, ge=0, description="Linear warm-up steps.")
     schedule: Literal["linear", "constant"] = Field("linear", description="Learning-rate schedule after warm-up.")
-    max_length: int = Field(256, ge=8, description="Maximum tokens of input and of target.")
+    max_length: int = Field(256, ge=8, description="Tokens per text at most (seq2seq: of the input and of the "
+                            "target); longer texts are truncated.")
     save_every: int = Field(500, ge=1, description="Checkpoint every this many steps (resume picks up the latest).")
     adam_beta2: float = Field(0.999, gt=0, lt=1, description="AdamW's beta2 (beta1 is 0.9).")
 

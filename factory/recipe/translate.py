@@ -5,7 +5,8 @@
   the pair id in `group` across languages; optionally also read human pairs that already
   exist in the target languages (multilingual ParaDetox). The generic `generate` section
   supplies the backend, `max_inputs` (source train pairs translated), `batch_size`,
-  sampling and engine settings; its `prompt` and `checks` are not used by this kind.
+  sampling and engine settings; it has no `prompt` or `checks` in this kind (the prompt is
+  `translate.system`, the checks `translate.checks`).
 - `Grid`: one reference detoxifier per train-language setting, each scored on every
   eval language with the multilingual joint score J = mean of STA * SIM * ChrF.
 """
@@ -17,6 +18,7 @@ from typing import Literal, get_args
 from pydantic import Field, field_validator
 
 from factory.recipe.base import ExistingPathOrId, Ratio, Section
+from factory.recipe.generate import OutputChecks
 
 Language = Literal["am", "ar", "de", "en", "es", "hi", "ru", "uk", "zh"]
 """The nine languages (ISO 639-1) of multilingual ParaDetox and of the published grid."""
@@ -29,7 +31,7 @@ DEFAULT_DPO_PROMPT = "Rewrite the following text in a neutral way: {text}"
 """The published DPO prompt (Beniwal et al. 2025); `{text}` is the toxic side."""
 
 
-class TranslateChecks(Section):
+class TranslateChecks(OutputChecks):
     """Checks of every translated side; a failed check drops the pair with its reason.
 
     Order: empty, truncated, refusal, copy, wrong_script / mixed_script, wrong_language,
@@ -48,14 +50,9 @@ class TranslateChecks(Section):
     mixed_script_words: bool = Field(False, description="Also mixed_script when one word mixes letters of two scripts "
                                                         "(homoglyphs). Off by default: real Ukrainian text often types "
                                                         "a Latin i for the Cyrillic one.")
-    truncated: bool = Field(True, description="Drop a translated side whose generation hit generate.sampling.max_new_tokens "
-                                               "without ending (no EOS, no stop string): cut off mid-sentence.")
-    refusal: bool = Field(True, description="Drop a side that is a refusal, not a translation "
-                                             "(factory.checks.is_refusal).")
     reject_copies: bool = Field(True, description="Drop a translated side equal to its source after normalisation (copy).")
     min_similarity: Ratio = Field(0.5, description="Cross-lingual cosine (models.similarity: LaBSE in full) of "
                                                    "source side and translated side below which: meaning_lost.")
-    toxicity_threshold: Ratio = Field(0.5, description="P(toxic) from models.toxicity above which a text counts as toxic.")
     toxic_stays_toxic: bool = Field(True, description="Drop a pair whose translated toxic side is not toxic (toxicity_lost).")
     neutral_stays_neutral: bool = Field(True, description="Drop a pair whose translated neutral side is toxic (neutral_toxic).")
     human_rows: Literal["language", "all"] = Field(
