@@ -79,7 +79,7 @@ def test_merged_training_settings_keep_their_defaults():
 
     assert Train().model_dump() == {"epochs": 10, "max_steps": None, "learning_rate": 5e-5, "weight_decay": 1e-4,
                                     "batch_size": 32, "warmup_steps": 200, "schedule": "linear", "max_length": 256,
-                                    "save_every": 500}
+                                    "save_every": 500, "adam_beta2": 0.999}
     assert LMTrain().loop_settings() == Train(epochs=3, max_steps=3000, weight_decay=0.0, batch_size=8,
                                               warmup_steps=0)
     assert CausalFineTune().method == "full" and CausalFineTune().precision == "fp32"
