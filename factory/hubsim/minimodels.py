@@ -46,7 +46,8 @@ ROBERTA = {**SMALL, "max_position_embeddings": 514, "type_vocab_size": 1, "layer
 
 MODELS: dict[str, Mini] = {
     "meta-llama/Meta-Llama-3-8B-Instruct": Mini(
-        "LlamaForCausalLM", _llama(**GQA, rope_theta=500000.0, max_position_embeddings=8192),
+        "LlamaForCausalLM", _llama(**GQA, rope_theta=500000.0, max_position_embeddings=8192,
+                                   num_hidden_layers=4),  # abliteration edits layers 3..L-1 (Hub: 32 layers)
         "bfloat16", minitok.llama3, "sharded", {"do_sample": True, "temperature": 0.6, "top_p": 0.9}),
     "meta-llama/Llama-2-7b-hf": Mini(
         "LlamaForCausalLM", _llama(max_position_embeddings=4096, rms_norm_eps=1e-5, pretraining_tp=1),

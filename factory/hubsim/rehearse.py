@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ SIZES: dict[str, Any] = {
     "lm_evaluate.continuations": 2, "lm_evaluate.max_new_tokens": 6, "lm_evaluate.batch_size": 4,
     "lm_evaluate.max_prompts_per_group": 1,
     "translate.max_test_pairs": 8,
+    "abliterate.num_prompts": 8, "abliterate.heldout_prompts": 4, "abliterate.max_new_tokens": 6,
     "grid.train": ["en", "de", "am+ar+de+en+es+hi+ru+uk+zh"], "grid.eval": ["en", "de", "zh"],
     "grid.max_train_rows": 24, "grid.max_test_rows": 8,
 }
@@ -56,12 +58,14 @@ the factory: Falcon miniature, bf16, top_p 0.9); in process it runs. GPUs never 
 
 RANDOM_WEIGHTS: dict[str, Any] = {
     "generate.checks.truncated": False, "generate.checks.min_similarity": 0.0, "generate.checks.direction": False,
+    "generate.checks.copy_max_similarity": 1.0,
     "translate.checks.language": False, "translate.checks.script": False, "translate.checks.truncated": False,
     "translate.checks.min_similarity": 0.0, "translate.checks.toxic_stays_toxic": False,
     "translate.checks.neutral_stays_neutral": False,
 }
 """Output checks relaxed because the miniatures' weights are random: their rewrites never end (EOS) within
-the rehearsal's token budget, nor move toxicity or keep meaning, so every row would be dropped and the
+the rehearsal's token budget, nor move toxicity or keep meaning, and the random LaBSE rates any two texts
+above 0.999 alike (a `copy` above 0.97), so every row would be dropped and the
 mix would have nothing to mix. The checks still run and are counted; they only stop dropping."""
 
 LIMIT = 24
@@ -130,17 +134,46 @@ def _failure(output: str) -> str:
     return f"{after}: {errors[-1] if errors else output.strip().splitlines()[-1] if output.strip() else 'no output'}"
 
 
-def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path, timeout: int) -> tuple[bool, str, float]:
-    """Run `factory run` on one recipe; (passed, failure description, seconds)."""
+STAGE_LINE = re.compile(r"^([a-z]+(?: [a-z]+)?): (?:wrote|built)")
+"""A line `factory run` prints when a stage finished (`generate: wrote ...`, `grid score: wrote ...`)."""
+
+
+def stage_seconds(lines: list[tuple[float, str]], started: float) -> dict[str, float]:
+    """Seconds spent per stage from the (time, line) pairs of a `factory run` output: each stage
+    is charged the time since the previous stage line (repeated stages, as grid cells, add up)."""
+    spent: dict[str, float] = {}
+    last = started
+    for at, line in lines:
+        match = STAGE_LINE.match(line)
+        if match:
+            spent[match.group(1)] = round(spent.get(match.group(1), 0.0) + at - last, 1)
+            last = at
+    return spent
+
+
+def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path,
+               timeout: int) -> tuple[bool, str, float, dict[str, float]]:
+    """Run `factory run` on one recipe; (passed, failure description, seconds, seconds per stage)."""
     started = time.time()
     command = [sys.executable, "-m", "factory", "run", str(recipe), "--root", str(root), "--limit", str(LIMIT)]
+    lines: list[tuple[float, str]] = []
     with log.open("w") as handle:  # streamed, so a running rehearsal can be followed with tail -f
-        try:
-            code = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   errors="replace")
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        for line in process.stdout or []:
+            handle.write(line)
+            handle.flush()
+            lines.append((time.time(), line))
+        code = process.wait()
+        if not timer.is_alive():
             code = -1
             handle.write(f"\nerror: timed out after {timeout} s\n")
-    return code == 0, "" if code == 0 else _failure(log.read_text(errors="replace")), time.time() - started
+        timer.cancel()
+    ok = code == 0
+    return (ok, "" if ok else _failure(log.read_text(errors="replace")), time.time() - started,
+            stage_seconds(lines, started))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         for source in recipes:
             recipe, skipped[source.stem] = rehearsal_recipe(source, args.work / "recipes", source.stem == args.ray,
                                                             perspective.base_url)
-            ok, why, seconds = run_recipe(recipe, args.work / "root", env, args.work / "logs" / f"{source.stem}.log",
-                                          args.timeout)
+            ok, why, seconds, stages = run_recipe(recipe, args.work / "root", env,
+                                                  args.work / "logs" / f"{source.stem}.log", args.timeout)
             print(f"{'PASS' if ok else 'FAIL'} {source.stem} ({seconds:.0f} s){'' if ok else ': ' + why}", flush=True)
+            print(f"  stages (s): {json.dumps(stages)}", flush=True)
+            for setting in skipped[source.stem]:
+                print(f"  skipped: {setting}", flush=True)
             if not ok:
                 failed.append({"recipe": source.stem, "error": why})
     summary = {"recipes": len(recipes), "passed": len(recipes) - len(failed), "failed": failed,
