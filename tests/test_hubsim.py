@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,26 @@ def test_rehearsal_copy_fits_the_abliteration_into_the_limited_ingest(tmp_path):
     assert settings["num_prompts"] + settings["heldout_prompts"] <= rehearse.LIMIT // 2
     llama3 = MODELS[settings["model"]["ref"]]
     assert llama3.config["num_hidden_layers"] > REFERENCE_FIRST_EDITED
+
+
+def _hub_ids(tree: object) -> set[str]:
+    """Every `org/name` string of a recipe tree (model and dataset ids; folders and prefixed refs excluded)."""
+    if isinstance(tree, dict):
+        return set().union(*map(_hub_ids, tree.values())) if tree else set()
+    if isinstance(tree, list):
+        return set().union(*map(_hub_ids, tree)) if tree else set()
+    text = str(tree)
+    return {text} if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text) and not text.startswith("data/") else set()
+
+
+def test_the_miniature_hub_holds_every_id_a_full_recipe_names():
+    """Found by the rehearsal: distill-gpt2xl had moved to `unitary/toxic-bert`, which the miniature Hub lacked,
+    so the recipe failed at evaluate ('not found on the Hub') instead of rehearsing its scorer."""
+    import yaml
+
+    from factory.hubsim.minidata import DATASETS
+    from factory.hubsim.minimodels import LABSE, MODELS
+
+    named = set().union(*(_hub_ids(yaml.safe_load(p.read_text())) for p in (REPO / "recipes" / "full").glob("*.yaml")))
+    missing = named - set(MODELS) - {LABSE} - set(DATASETS)
+    assert not missing, f"recipes/full name ids the miniature Hub lacks: {sorted(missing)}"

@@ -42,6 +42,7 @@ def _llama(**extra: Any) -> dict[str, Any]:
 
 
 LABELS_TOXIC = {"id2label": {0: "neutral", 1: "toxic"}, "label2id": {"neutral": 0, "toxic": 1}}
+TOXIC_BERT_LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 ROBERTA = {**SMALL, "max_position_embeddings": 514, "type_vocab_size": 1, "layer_norm_eps": 1e-5}
 
 MODELS: dict[str, Mini] = {
@@ -98,6 +99,11 @@ MODELS: dict[str, Mini] = {
         "RobertaForSequenceClassification", {**ROBERTA, "id2label": {0: "LABEL_0", 1: "LABEL_1"},
                                              "label2id": {"LABEL_0": 0, "LABEL_1": 1}},
         "float32", minitok.roberta, "bin"),
+    "unitary/toxic-bert": Mini(  # Jigsaw's six labels, multi-label (sigmoid), bert-base-uncased's tokenizer
+        "BertForSequenceClassification",
+        {**SMALL, "max_position_embeddings": 512, "problem_type": "multi_label_classification",
+         "id2label": dict(enumerate(TOXIC_BERT_LABELS)), "label2id": {n: i for i, n in enumerate(TOXIC_BERT_LABELS)}},
+        "float32", lambda folder, corpus: minitok.bert(folder, corpus, lowercase=True), "bin"),
     "textdetox/xlmr-large-toxicity-classifier": Mini(
         "XLMRobertaForSequenceClassification", {**ROBERTA, **LABELS_TOXIC}, "float32", minitok.xlmr),
 }

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -151,10 +152,18 @@ def stage_seconds(lines: list[tuple[float, str]], started: float) -> dict[str, f
     return spent
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path,
                timeout: int) -> tuple[bool, str, float, dict[str, float]]:
-    """Run `factory run` on one recipe; (passed, failure description, seconds, seconds per stage)."""
-    started = time.time()
+    """Run `factory run` on one recipe; (passed, failure description, seconds, seconds per stage).
+
+    The stage seconds also hold `cpu`: the CPU seconds of the run's own processes (Ray's workers not
+    counted), which a loaded machine does not stretch as it stretches the wall time."""
+    started, cpu = time.time(), _children_cpu()
     command = [sys.executable, "-m", "factory", "run", str(recipe), "--root", str(root), "--limit", str(LIMIT)]
     lines: list[tuple[float, str]] = []
     with log.open("w") as handle:  # streamed, so a running rehearsal can be followed with tail -f
@@ -173,7 +182,7 @@ def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path,
         timer.cancel()
     ok = code == 0
     return (ok, "" if ok else _failure(log.read_text(errors="replace")), time.time() - started,
-            stage_seconds(lines, started))
+            stage_seconds(lines, started) | {"cpu": round(_children_cpu() - cpu, 1)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     for sub in ("recipes", "logs", "hf_home", "root"):  # a fresh start: nothing cached from an earlier rehearsal
         shutil.rmtree(args.work / sub, ignore_errors=True)
         (args.work / sub).mkdir(parents=True)
-    failed, skipped = [], {}
+    failed, skipped, timing = [], {}, {}
     with HubSim(args.hub) as hub, FakePerspective() as perspective:
         env = {**_environment(hub.url, args.work / "hf_home"), "PERSPECTIVE_API_KEY": PERSPECTIVE_KEY}
         for source in recipes:
@@ -202,12 +211,13 @@ def main(argv: list[str] | None = None) -> int:
                                                   args.work / "logs" / f"{source.stem}.log", args.timeout)
             print(f"{'PASS' if ok else 'FAIL'} {source.stem} ({seconds:.0f} s){'' if ok else ': ' + why}", flush=True)
             print(f"  stages (s): {json.dumps(stages)}", flush=True)
+            timing[source.stem] = {"seconds": round(seconds), "cpu_seconds": stages["cpu"]}
             for setting in skipped[source.stem]:
                 print(f"  skipped: {setting}", flush=True)
             if not ok:
                 failed.append({"recipe": source.stem, "error": why})
     summary = {"recipes": len(recipes), "passed": len(recipes) - len(failed), "failed": failed,
-               "seconds": round(time.time() - started), "skipped": skipped}
+               "seconds": round(time.time() - started), "skipped": skipped, "timing": timing}
     print(json.dumps(summary))
     return 1 if failed else 0
 
