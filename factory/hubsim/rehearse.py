@@ -69,6 +69,9 @@ the rehearsal's token budget, nor move toxicity or keep meaning, and the random 
 above 0.999 alike (a `copy` above 0.97), so every row would be dropped and the
 mix would have nothing to mix. The checks still run and are counted; they only stop dropping."""
 
+STAND_IN_QPS = 100.0
+"""`perspective.qps` towards the loopback Perspective stand-in (the requests stay one at a time)."""
+
 LIMIT = 24
 """`factory run --limit` of every recipe."""
 
@@ -103,9 +106,11 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
                 if _set(recipe, dotted, value)]
     toxicity = recipe.get("models", {}).get("toxicity")
     if perspective_url and isinstance(toxicity, dict) and str(toxicity.get("ref", "")).startswith("perspective:"):
-        toxicity.setdefault("perspective", {})["base_url"] = perspective_url
+        toxicity.setdefault("perspective", {}).update(base_url=perspective_url, qps=STAND_IN_QPS)
         skipped.append(f"models.toxicity.perspective.base_url={perspective_url!r}: the Perspective API is remote; "
                        "a loopback stand-in answers (factory/hubsim/perspective_sim.py)")
+        skipped.append(f"models.toxicity.perspective.qps={STAND_IN_QPS}: 1 is the real API's quota; the stand-in "
+                       "has none (at 1 QPS its ~80 scores took 80 s of each selfgen rehearsal)")
     if ray:
         worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS}
         recipe["engine"] = {"name": "ray", "env": worker_env,
