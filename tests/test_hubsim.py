@@ -192,3 +192,14 @@ def test_the_miniature_hub_holds_every_id_a_full_recipe_names():
     named = set().union(*(_hub_ids(yaml.safe_load(p.read_text())) for p in (REPO / "recipes" / "full").glob("*.yaml")))
     missing = named - set(MODELS) - {LABSE} - set(DATASETS)
     assert not missing, f"recipes/full name ids the miniature Hub lacks: {sorted(missing)}"
+
+
+def test_rehearsal_copy_asks_the_perspective_stand_in_without_the_api_quota(tmp_path):
+    """Measured in the rehearsal: at the real API's 1 QPS, each selfgen recipe waited ~80 s on the loopback stand-in."""
+    import yaml
+
+    copy, skipped = rehearse.rehearsal_recipe(REPO / "recipes" / "full" / "selfgen-opt-6.7b.yaml", tmp_path, ray=False,
+                                              perspective_url="http://127.0.0.1:9/v1alpha1")
+    perspective = yaml.safe_load(copy.read_text())["models"]["toxicity"]["perspective"]
+    assert perspective["base_url"] == "http://127.0.0.1:9/v1alpha1" and perspective["qps"] >= 50
+    assert any(s.startswith("models.toxicity.perspective.qps=") for s in skipped)
