@@ -203,3 +203,15 @@ def test_rehearsal_copy_asks_the_perspective_stand_in_without_the_api_quota(tmp_
     perspective = yaml.safe_load(copy.read_text())["models"]["toxicity"]["perspective"]
     assert perspective["base_url"] == "http://127.0.0.1:9/v1alpha1" and perspective["qps"] >= 50
     assert any(s.startswith("models.toxicity.perspective.qps=") for s in skipped)
+
+
+def test_rehearsal_copy_runs_tensor_parallel_recipes_on_one_process_and_says_so(tmp_path):
+    import yaml
+
+    source = yaml.safe_load((REPO / "recipes" / "full" / "translate-qwen25.yaml").read_text())
+    source["generate"]["vllm"]["tensor_parallel_size"] = 4
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "tp.yaml").write_text(yaml.safe_dump(source))
+    copy, skipped = rehearse.rehearsal_recipe(tmp_path / "in" / "tp.yaml", tmp_path, ray=False)
+    assert yaml.safe_load(copy.read_text())["generate"]["vllm"]["tensor_parallel_size"] == 1
+    assert any(s.startswith("generate.vllm.tensor_parallel_size=1 (recipe: 4)") for s in skipped)

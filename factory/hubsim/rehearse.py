@@ -92,6 +92,29 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> bool:
     return True
 
 
+def _gpu_only(recipe: dict[str, Any]) -> list[str]:
+    """Set the GPU-only settings of `recipe` to what one CPU process can run; each with its reason.
+
+    The recipe schema has no 4-bit quantisation or flash-attention setting (the trainers and vLLM
+    pick their attention kernels themselves), so tensor parallelism is the one to cut; vLLM's CPU
+    backend ignores `gpu_memory_utilization` (its KV cache is VLLM_CPU_KVCACHE_SPACE, 1 GiB here).
+    """
+    notes = []
+    for dotted in ("generate.vllm.tensor_parallel_size", "engine.vllm.tensor_parallel_size"):
+        section, leaf = dotted.rsplit(".", 1)
+        parent = recipe
+        for key in section.split("."):
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and (parent.get(leaf) or 1) > 1:
+            notes.append(f"{dotted}=1 (recipe: {parent[leaf]}): tensor parallelism splits the model over GPUs; "
+                         "one CPU process holds it whole, so the code runs up to the engine's start with 1")
+            parent[leaf] = 1
+    if isinstance(recipe.get("generate", {}).get("vllm"), dict):
+        notes.append("generate.vllm.gpu_memory_utilization: ignored by vLLM's CPU backend "
+                     "(KV cache from VLLM_CPU_KVCACHE_SPACE=1 GiB)")
+    return notes
+
+
 def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
                      perspective_url: str | None = None) -> tuple[Path, list[str]]:
     """Copy `source` with the rehearsal's sizes and CPU settings; the path and the skipped settings.
@@ -109,6 +132,7 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
                if _set(recipe, dotted, value)]
     skipped += [f"{dotted}={value!r}: random weights (see RANDOM_WEIGHTS)" for dotted, value in RANDOM_WEIGHTS.items()
                 if _set(recipe, dotted, value)]
+    skipped += _gpu_only(recipe)
     toxicity = recipe.get("models", {}).get("toxicity")
     if perspective_url and isinstance(toxicity, dict) and str(toxicity.get("ref", "")).startswith("perspective:"):
         toxicity.setdefault("perspective", {}).update(base_url=perspective_url, qps=STAND_IN_QPS)
@@ -117,7 +141,7 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
         skipped.append(f"models.toxicity.perspective.qps={STAND_IN_QPS}: 1 is the real API's quota; the stand-in "
                        "has none (at 1 QPS its ~80 scores took 80 s of each selfgen rehearsal)")
     if ray:
-        worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS}
+        worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS, **ONE_THREAD}
         recipe["engine"] = {"name": "ray", "env": worker_env,
                             "generate": {"num_cpus": 1, "num_gpus": 0, "concurrency": 1, "batch_size": 16}}
         skipped.append("engine.generate.num_gpus=0: no GPU to reserve on the local Ray")
