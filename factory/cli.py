@@ -39,8 +39,8 @@ PIPELINE = (*STAGES, "publish")
 
 RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/toxify.yaml) or name (toxify).")
 RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", min=1, help="Process at most this many rows (for quick trials; the card then "
-                                               "says LIMITED RUN).")
+LimitOpt = typer.Option(None, "--limit", min=1, help="Process at most this many rows, of each language (for quick "
+                                               "trials; the card then says LIMITED RUN).")
 
 
 def _version(show: bool) -> None:

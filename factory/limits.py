@@ -51,3 +51,21 @@ def limited_stages(certificate: dict[str, Any]) -> dict[str, int]:
 def describe(limited: dict[str, int]) -> str:
     """`generate --limit 8, filter --limit 8` for the card and messages."""
     return ", ".join(f"{stage} --limit {limit}" for stage, limit in limited.items())
+
+
+def head_per_language(rows: list[Any], limit: int | None) -> list[Any]:
+    """The first `limit` rows of each language (`row.lang`), in their order; all rows when `limit` is None.
+
+    A stage's `--limit` caps every language alike: the generated rows of a translate recipe come
+    language by language, so a plain head kept only the first language and left the grid's other
+    settings without training rows. One language: the same as `rows[:limit]`.
+    """
+    if limit is None:
+        return list(rows)
+    taken: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        if taken.get(row.lang, 0) < limit:
+            taken[row.lang] = taken.get(row.lang, 0) + 1
+            kept.append(row)
+    return kept

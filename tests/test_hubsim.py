@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -78,19 +79,47 @@ def test_rehearsal_copy_shrinks_sizes_and_reports_cpu_skips(tmp_path):
     assert any(s.startswith("generate.vllm.enforce_eager") for s in skipped)
 
 
+def _check_lm(work: Path) -> None:
+    """LM kinds: the Hub download happened and the training losses are finite."""
+    assert (work / "hf_home" / "hub" / "models--openai-community--gpt2-xl").is_dir()
+    log = json.loads(next((work / "root" / "trained").rglob("train_log.json")).read_text())
+    assert math.isfinite(log["first_loss"]) and math.isfinite(log["final_loss"])
+
+
+def _check_rewrite(work: Path) -> None:
+    """Rewrite kinds: the abliterated generator was written and used, and the dry-run release exists."""
+    assert (work / "root" / "models" / "abliterated" / "detoxify-llama3-8b").is_dir()
+    assert (work / "root" / "release" / "detoxify-llama3-8b" / "certificate.json").is_file()
+    assert (work / "hf_home" / "hub" / "models--meta-llama--Meta-Llama-3-8B-Instruct").is_dir()
+
+
+def _check_translate(work: Path) -> None:
+    """Translate: every grid setting trained, every cell scored, the export written."""
+    grid = work / "root" / "grid" / "translate-qwen25"
+    assert sorted(p.name for p in (grid / "trained").iterdir()) == ["am+ar+de+en+es+hi+ru+uk+zh", "de", "en"]
+    assert len(list((grid / "cells").iterdir())) == 9
+    assert (work / "root" / "exports" / "translate-qwen25").is_dir()
+
+
+FAMILIES = {"lm": ("selfgen-gpt2xl", _check_lm), "rewrite": ("detoxify-llama3-8b", _check_rewrite),
+            "translate": ("translate-qwen25", _check_translate)}
+"""One full recipe per family, rehearsed end to end (the rewrite one with its abliteration)."""
+
+
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_rehearses_selfgen_gpt2xl_through_the_miniature_hub(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_rehearses_one_full_recipe_per_family_through_the_miniature_hub(family, tmp_path, capsys, monkeypatch):
     pytest.importorskip("vllm")
     monkeypatch.chdir(REPO)
-    code = rehearse.main([str(REPO / "recipes" / "full" / "selfgen-gpt2xl.yaml"), "--work", str(tmp_path / "work"),
-                          "--hub", str(tmp_path / "hub"), "--timeout", "600"])
+    name, check = FAMILIES[family]
+    work = tmp_path / "work"
+    code = rehearse.main([str(REPO / "recipes" / "full" / f"{name}.yaml"), "--work", str(work),
+                          "--hub", str(tmp_path / "hub"), "--timeout", "600", "--ray", ""])
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 0, summary
     assert summary["recipes"] == 1 and summary["passed"] == 1
-    assert (tmp_path / "work" / "hf_home" / "hub" / "models--openai-community--gpt2-xl").is_dir()
-    log = json.loads(next((tmp_path / "work" / "root" / "trained").rglob("train_log.json")).read_text())
-    assert math.isfinite(log["first_loss"]) and math.isfinite(log["final_loss"])
+    check(work)
 
 
 def test_prompt_longer_than_the_vllm_context_is_a_named_error():
@@ -118,3 +147,71 @@ def test_ray_generation_failure_names_the_workers_own_error():
     assert root_cause(wrapper) == f"ValueError: {inner}"
     flat = TaskError("ray::MapWorker.submit() (pid=1)\n  File x\nvllm.exceptions.VLLMValidationError: too long\n")
     assert root_cause(flat) == "TaskError: vllm.exceptions.VLLMValidationError: too long"
+
+
+def test_stage_seconds_charges_each_stage_the_time_since_the_previous_one():
+    lines = [(10.0, "ingest: wrote x\n"), (11.0, "noise\n"), (25.0, "generate: wrote y\n"),
+             (27.0, "grid score: wrote a\n"), (30.0, "grid score: wrote b\n"), (30.5, "publish: built z (dry run)\n")]
+    assert rehearse.stage_seconds(lines, started=4.0) == {"ingest": 6.0, "generate": 15.0, "grid score": 5.0,
+                                                          "publish": 0.5}
+
+
+def test_rehearsal_copy_fits_the_abliteration_into_the_limited_ingest(tmp_path):
+    """Found by the rehearsal: 32 direction prompts asked of a --limit 24 ingest (14 toxic train rows), and a
+    2-layer Llama 3 miniature, where the reference edits layers 3..L-1 (the Hub model has 32 layers)."""
+    import yaml
+
+    from factory.hubsim.minimodels import MODELS
+    from factory.recipe.abliterate import REFERENCE_FIRST_EDITED
+
+    copy, _ = rehearse.rehearsal_recipe(REPO / "recipes" / "full" / "toxify-llama3-8b.yaml", tmp_path, ray=False)
+    settings = yaml.safe_load(copy.read_text())["abliterate"]
+    assert settings["num_prompts"] + settings["heldout_prompts"] <= rehearse.LIMIT // 2
+    llama3 = MODELS[settings["model"]["ref"]]
+    assert llama3.config["num_hidden_layers"] > REFERENCE_FIRST_EDITED
+
+
+def _hub_ids(tree: object) -> set[str]:
+    """Every `org/name` string of a recipe tree (model and dataset ids; folders and prefixed refs excluded)."""
+    if isinstance(tree, dict):
+        return set().union(*map(_hub_ids, tree.values())) if tree else set()
+    if isinstance(tree, list):
+        return set().union(*map(_hub_ids, tree)) if tree else set()
+    text = str(tree)
+    return {text} if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text) and not text.startswith("data/") else set()
+
+
+def test_the_miniature_hub_holds_every_id_a_full_recipe_names():
+    """Found by the rehearsal: distill-gpt2xl had moved to `unitary/toxic-bert`, which the miniature Hub lacked,
+    so the recipe failed at evaluate ('not found on the Hub') instead of rehearsing its scorer."""
+    import yaml
+
+    from factory.hubsim.minidata import DATASETS
+    from factory.hubsim.minimodels import LABSE, MODELS
+
+    named = set().union(*(_hub_ids(yaml.safe_load(p.read_text())) for p in (REPO / "recipes" / "full").glob("*.yaml")))
+    missing = named - set(MODELS) - {LABSE} - set(DATASETS)
+    assert not missing, f"recipes/full name ids the miniature Hub lacks: {sorted(missing)}"
+
+
+def test_rehearsal_copy_asks_the_perspective_stand_in_without_the_api_quota(tmp_path):
+    """Measured in the rehearsal: at the real API's 1 QPS, each selfgen recipe waited ~80 s on the loopback stand-in."""
+    import yaml
+
+    copy, skipped = rehearse.rehearsal_recipe(REPO / "recipes" / "full" / "selfgen-opt-6.7b.yaml", tmp_path, ray=False,
+                                              perspective_url="http://127.0.0.1:9/v1alpha1")
+    perspective = yaml.safe_load(copy.read_text())["models"]["toxicity"]["perspective"]
+    assert perspective["base_url"] == "http://127.0.0.1:9/v1alpha1" and perspective["qps"] >= 50
+    assert any(s.startswith("models.toxicity.perspective.qps=") for s in skipped)
+
+
+def test_rehearsal_copy_runs_tensor_parallel_recipes_on_one_process_and_says_so(tmp_path):
+    import yaml
+
+    source = yaml.safe_load((REPO / "recipes" / "full" / "translate-qwen25.yaml").read_text())
+    source["generate"]["vllm"]["tensor_parallel_size"] = 4
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "tp.yaml").write_text(yaml.safe_dump(source))
+    copy, skipped = rehearse.rehearsal_recipe(tmp_path / "in" / "tp.yaml", tmp_path, ray=False)
+    assert yaml.safe_load(copy.read_text())["generate"]["vllm"]["tensor_parallel_size"] == 1
+    assert any(s.startswith("generate.vllm.tensor_parallel_size=1 (recipe: 4)") for s in skipped)

@@ -79,6 +79,15 @@ def test_ray_dedupe_gives_the_local_clusters_and_kept_rows(keep):
     assert sizes[-1] > 16 and sizes.count(2) > 3, "the corpus has star buckets and small near-duplicate clusters"
 
 
+def test_ray_dedupe_of_texts_without_candidate_pairs_keeps_every_row():
+    """Found by the rehearsal (toxify-llama3-8b): no two texts shared a band, the pair dataset was empty
+    and Ray's join of it failed with polars ColumnNotFoundError "j" (a traceback)."""
+    texts = [f"text {i}: " + " ".join(f"w{i * 7 + k}" for k in range(10)) for i in range(23)]
+    engine = CPU_ENGINE.model_copy(update={"shuffle_partitions": 8})
+    on_ray = ray_dedupe.dedupe(texts, MinHashSettings(threshold=0.7), engine=engine)
+    assert on_ray.keep.tolist() == [True] * 23 and on_ray.dup_of == local_dedupe(texts, MinHashSettings()).dup_of
+
+
 def test_filter_stage_on_ray_drops_the_rows_the_local_engine_drops():
     recipe = load_recipe(REPO / "recipes" / "tiny" / "toxify.yaml")
     minhash = recipe.filter.minhash.model_copy(update={"keep": "attribute", "keep_attribute": "score"})

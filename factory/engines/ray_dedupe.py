@@ -178,14 +178,18 @@ def _side(signed: "Dataset", name: str) -> "Dataset":
     return signed.select_columns(list(columns)).rename_columns(columns)
 
 
-def verified_edges(signed: "Dataset", settings: MinHashSettings, params: LshParams, engine: Engine) -> "Dataset":
-    """Steps 2 and 3: buckets by group-by, candidate pairs, verification by two joins."""
+def verified_edges(signed: "Dataset", settings: MinHashSettings, params: LshParams,
+                   engine: Engine) -> "Dataset | None":
+    """Steps 2 and 3: buckets by group-by, candidate pairs, verification by two joins; None without
+    candidate pairs (Ray's join of an empty side loses its columns: ColumnNotFoundError "j")."""
     parts = engine.shuffle_partitions
     triples = signed.map_batches(band_rows, fn_kwargs={"bands": params.bands, "parts": parts},
                                  batch_format="pyarrow", batch_size=None)
     pairs = (triples.groupby("part", num_partitions=parts).map_groups(partition_pairs, batch_format="pyarrow")
              .map_batches(pair_partitions, fn_kwargs={"parts": parts}, batch_format="pyarrow", batch_size=None)
-             .groupby("part", num_partitions=parts).map_groups(unique_pairs, batch_format="pyarrow"))
+             .groupby("part", num_partitions=parts).map_groups(unique_pairs, batch_format="pyarrow")).materialize()
+    if pairs.count() == 0:
+        return None
     joined = (pairs.join(_side(signed, "i"), "inner", num_partitions=parts, on=("i",))
               .join(_side(signed, "j"), "inner", num_partitions=parts, on=("j",)))
     return joined.map_batches(verify_batch, fn_kwargs={"threshold": params.threshold, "num_perm": settings.num_perm},
@@ -259,7 +263,8 @@ def dedupe(texts: Sequence[str], settings: MinHashSettings, scores: Sequence[flo
     rows = _rows_dataset(texts, priority, engine.dedupe.batch_size)
     signed = rows.map_batches(sign_batch, fn_kwargs={"settings": settings, "params": params}, batch_format="pyarrow",
                               batch_size=engine.dedupe.batch_size, **task_kwargs(engine.dedupe)).materialize()
-    edges = collect(verified_edges(signed, settings, params, engine))
+    verified = verified_edges(signed, settings, params, engine)
+    edges = collect(verified) if verified is not None else None
     nodes, node_cluster, node_priority = components(edges) if edges is not None else (np.zeros(0, np.int64),) * 3
     dropped = dropped_rows(nodes, node_cluster, node_priority)
     kept = collect(remove(rows.select_columns(["row"]), dropped, engine))

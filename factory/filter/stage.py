@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from factory import limits
 from factory.errors import check_limit
 from factory.filter.diversity import corpus_report, select_diverse
 from factory.filter.minhash import DedupeResult, contamination, dedupe, exact_duplicates
@@ -156,7 +157,7 @@ def _lexicon(recipe: Recipe) -> list[str] | None:
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Filter the generated rows; write data/filtered/<recipe>/{rows.parquet,report.json}."""
     check_limit(limit, "filter")
-    rows = read_records(Path(root) / "generated" / recipe.name / "rows.parquet")[:limit]
+    rows = limits.head_per_language(read_records(Path(root) / "generated" / recipe.name / "rows.parquet"), limit)
     human = Path(root) / "human" / recipe.name
     train, test = read_records(human / "train.parquet"), read_records(human / "test.parquet")
     if recipe.filter.exact:

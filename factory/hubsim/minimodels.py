@@ -42,11 +42,13 @@ def _llama(**extra: Any) -> dict[str, Any]:
 
 
 LABELS_TOXIC = {"id2label": {0: "neutral", 1: "toxic"}, "label2id": {"neutral": 0, "toxic": 1}}
+TOXIC_BERT_LABELS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 ROBERTA = {**SMALL, "max_position_embeddings": 514, "type_vocab_size": 1, "layer_norm_eps": 1e-5}
 
 MODELS: dict[str, Mini] = {
     "meta-llama/Meta-Llama-3-8B-Instruct": Mini(
-        "LlamaForCausalLM", _llama(**GQA, rope_theta=500000.0, max_position_embeddings=8192),
+        "LlamaForCausalLM", _llama(**GQA, rope_theta=500000.0, max_position_embeddings=8192,
+                                   num_hidden_layers=4),  # abliteration edits layers 3..L-1 (Hub: 32 layers)
         "bfloat16", minitok.llama3, "sharded", {"do_sample": True, "temperature": 0.6, "top_p": 0.9}),
     "meta-llama/Llama-2-7b-hf": Mini(
         "LlamaForCausalLM", _llama(max_position_embeddings=4096, rms_norm_eps=1e-5, pretraining_tp=1),
@@ -101,6 +103,11 @@ MODELS: dict[str, Mini] = {
         "BertForSequenceClassification", {**SMALL, "max_position_embeddings": 512, "num_labels": 1,
                                           "id2label": {0: "LABEL_0"}, "label2id": {"LABEL_0": 0}},
         "float32", minitok.bert, "bin"),
+    "unitary/toxic-bert": Mini(  # Jigsaw's six labels, multi-label (sigmoid), bert-base-uncased's tokenizer
+        "BertForSequenceClassification",
+        {**SMALL, "max_position_embeddings": 512, "problem_type": "multi_label_classification",
+         "id2label": dict(enumerate(TOXIC_BERT_LABELS)), "label2id": {n: i for i, n in enumerate(TOXIC_BERT_LABELS)}},
+        "float32", lambda folder, corpus: minitok.bert(folder, corpus, lowercase=True), "bin"),
     "textdetox/xlmr-large-toxicity-classifier": Mini(
         "XLMRobertaForSequenceClassification", {**ROBERTA, **LABELS_TOXIC}, "float32", minitok.xlmr),
 }

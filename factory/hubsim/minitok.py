@@ -228,11 +228,12 @@ def xlmr(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
     return {"vocab_size": _convert_to_json(folder), "bos_token_id": 0, "pad_token_id": 1, "eos_token_id": 2}
 
 
-def bert(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
-    """BERT WordPiece, cased (LaBSE): vocab.txt plus tokenizer.json, [CLS] A [SEP]."""
+def bert(folder: Path, corpus: Sequence[str], *, lowercase: bool = False) -> dict[str, int]:
+    """BERT WordPiece, cased (LaBSE) or uncased (toxic-bert, bert-base-uncased's): vocab.txt plus tokenizer.json,
+    [CLS] A [SEP]."""
     from tokenizers import BertWordPieceTokenizer
 
-    tok = BertWordPieceTokenizer(lowercase=False, strip_accents=False)
+    tok = BertWordPieceTokenizer(lowercase=lowercase, strip_accents=None if lowercase else False)
     tok.train_from_iterator(corpus, vocab_size=VOCAB, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
                             show_progress=False)
     vocab = sorted(tok.get_vocab().items(), key=lambda item: item[1])
@@ -240,7 +241,7 @@ def bert(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
     tok.save(str(folder / "tokenizer.json"))
     names = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
              "mask_token": "[MASK]"}
-    _write_json(folder / "tokenizer_config.json", {"tokenizer_class": "BertTokenizer", "do_lower_case": False,
+    _write_json(folder / "tokenizer_config.json", {"tokenizer_class": "BertTokenizer", "do_lower_case": lowercase,
                                                    "model_max_length": 512, "strip_accents": None, **names})
     _write_json(folder / "special_tokens_map.json", names)
     return {"vocab_size": len(vocab), "pad_token_id": 0}

@@ -13,9 +13,11 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ SIZES: dict[str, Any] = {
     "lm_evaluate.continuations": 2, "lm_evaluate.max_new_tokens": 6, "lm_evaluate.batch_size": 4,
     "lm_evaluate.max_prompts_per_group": 1,
     "translate.max_test_pairs": 8,
+    "abliterate.num_prompts": 8, "abliterate.heldout_prompts": 4, "abliterate.max_new_tokens": 6,
     "grid.train": ["en", "de", "am+ar+de+en+es+hi+ru+uk+zh"], "grid.eval": ["en", "de", "zh"],
     "grid.max_train_rows": 24, "grid.max_test_rows": 8,
 }
@@ -56,13 +59,23 @@ the factory: Falcon miniature, bf16, top_p 0.9); in process it runs. GPUs never 
 
 RANDOM_WEIGHTS: dict[str, Any] = {
     "generate.checks.truncated": False, "generate.checks.min_similarity": 0.0, "generate.checks.direction": False,
+    "generate.checks.copy_max_similarity": 1.0,
     "translate.checks.language": False, "translate.checks.script": False, "translate.checks.truncated": False,
     "translate.checks.min_similarity": 0.0, "translate.checks.toxic_stays_toxic": False,
     "translate.checks.neutral_stays_neutral": False,
 }
 """Output checks relaxed because the miniatures' weights are random: their rewrites never end (EOS) within
-the rehearsal's token budget, nor move toxicity or keep meaning, so every row would be dropped and the
+the rehearsal's token budget, nor move toxicity or keep meaning, and the random LaBSE rates any two texts
+above 0.999 alike (a `copy` above 0.97), so every row would be dropped and the
 mix would have nothing to mix. The checks still run and are counted; they only stop dropping."""
+
+STAND_IN_QPS = 100.0
+"""`perspective.qps` towards the loopback Perspective stand-in (the requests stay one at a time)."""
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""Torch's intra-op threads of the rehearsal's processes. The miniatures' ops are tiny, so a second
+thread buys nothing, while OpenMP threads spin-waiting on a loaded machine cost much: the
+selfgen-falcon-7b evaluate stage took 28 s wall / 15 s CPU with 2 threads, 12 s / 6 s with 1."""
 
 LIMIT = 24
 """`factory run --limit` of every recipe."""
@@ -77,6 +90,29 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> bool:
         tree = tree[key]
     tree[leaf] = value
     return True
+
+
+def _gpu_only(recipe: dict[str, Any]) -> list[str]:
+    """Set the GPU-only settings of `recipe` to what one CPU process can run; each with its reason.
+
+    The recipe schema has no 4-bit quantisation or flash-attention setting (the trainers and vLLM
+    pick their attention kernels themselves), so tensor parallelism is the one to cut; vLLM's CPU
+    backend ignores `gpu_memory_utilization` (its KV cache is VLLM_CPU_KVCACHE_SPACE, 1 GiB here).
+    """
+    notes = []
+    for dotted in ("generate.vllm.tensor_parallel_size", "engine.vllm.tensor_parallel_size"):
+        section, leaf = dotted.rsplit(".", 1)
+        parent = recipe
+        for key in section.split("."):
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and (parent.get(leaf) or 1) > 1:
+            notes.append(f"{dotted}=1 (recipe: {parent[leaf]}): tensor parallelism splits the model over GPUs; "
+                         "one CPU process holds it whole, so the code runs up to the engine's start with 1")
+            parent[leaf] = 1
+    if isinstance(recipe.get("generate", {}).get("vllm"), dict):
+        notes.append("generate.vllm.gpu_memory_utilization: ignored by vLLM's CPU backend "
+                     "(KV cache from VLLM_CPU_KVCACHE_SPACE=1 GiB)")
+    return notes
 
 
 def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
@@ -96,13 +132,16 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
                if _set(recipe, dotted, value)]
     skipped += [f"{dotted}={value!r}: random weights (see RANDOM_WEIGHTS)" for dotted, value in RANDOM_WEIGHTS.items()
                 if _set(recipe, dotted, value)]
+    skipped += _gpu_only(recipe)
     toxicity = recipe.get("models", {}).get("toxicity")
     if perspective_url and isinstance(toxicity, dict) and str(toxicity.get("ref", "")).startswith("perspective:"):
-        toxicity.setdefault("perspective", {})["base_url"] = perspective_url
+        toxicity.setdefault("perspective", {}).update(base_url=perspective_url, qps=STAND_IN_QPS)
         skipped.append(f"models.toxicity.perspective.base_url={perspective_url!r}: the Perspective API is remote; "
                        "a loopback stand-in answers (factory/hubsim/perspective_sim.py)")
+        skipped.append(f"models.toxicity.perspective.qps={STAND_IN_QPS}: 1 is the real API's quota; the stand-in "
+                       "has none (at 1 QPS its ~80 scores took 80 s of each selfgen rehearsal)")
     if ray:
-        worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS}
+        worker_env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": IN_PROCESS, **ONE_THREAD}
         recipe["engine"] = {"name": "ray", "env": worker_env,
                             "generate": {"num_cpus": 1, "num_gpus": 0, "concurrency": 1, "batch_size": 16}}
         skipped.append("engine.generate.num_gpus=0: no GPU to reserve on the local Ray")
@@ -116,7 +155,8 @@ def _environment(hub_url: str, hf_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in offline}
     env.update(HF_ENDPOINT=hub_url, HF_HOME=str(hf_home), VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1",
                HF_HUB_DISABLE_TELEMETRY="1", _TYPER_STANDARD_TRACEBACK="1",
-               VLLM_ENABLE_V1_MULTIPROCESSING=IN_PROCESS, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+               VLLM_ENABLE_V1_MULTIPROCESSING=IN_PROCESS, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1",
+               **ONE_THREAD)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")]))
     return env
 
@@ -130,17 +170,54 @@ def _failure(output: str) -> str:
     return f"{after}: {errors[-1] if errors else output.strip().splitlines()[-1] if output.strip() else 'no output'}"
 
 
-def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path, timeout: int) -> tuple[bool, str, float]:
-    """Run `factory run` on one recipe; (passed, failure description, seconds)."""
-    started = time.time()
+STAGE_LINE = re.compile(r"^([a-z]+(?: [a-z]+)?): (?:wrote|built)")
+"""A line `factory run` prints when a stage finished (`generate: wrote ...`, `grid score: wrote ...`)."""
+
+
+def stage_seconds(lines: list[tuple[float, str]], started: float) -> dict[str, float]:
+    """Seconds spent per stage from the (time, line) pairs of a `factory run` output: each stage
+    is charged the time since the previous stage line (repeated stages, as grid cells, add up)."""
+    spent: dict[str, float] = {}
+    last = started
+    for at, line in lines:
+        match = STAGE_LINE.match(line)
+        if match:
+            spent[match.group(1)] = round(spent.get(match.group(1), 0.0) + at - last, 1)
+            last = at
+    return spent
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_recipe(recipe: Path, root: Path, env: dict[str, str], log: Path,
+               timeout: int) -> tuple[bool, str, float, dict[str, float]]:
+    """Run `factory run` on one recipe; (passed, failure description, seconds, seconds per stage).
+
+    The stage seconds also hold `cpu`: the CPU seconds of the run's own processes (Ray's workers not
+    counted), which a loaded machine does not stretch as it stretches the wall time."""
+    started, cpu = time.time(), _children_cpu()
     command = [sys.executable, "-m", "factory", "run", str(recipe), "--root", str(root), "--limit", str(LIMIT)]
+    lines: list[tuple[float, str]] = []
     with log.open("w") as handle:  # streamed, so a running rehearsal can be followed with tail -f
-        try:
-            code = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   errors="replace")
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        for line in process.stdout or []:
+            handle.write(line)
+            handle.flush()
+            lines.append((time.time(), line))
+        code = process.wait()
+        if not timer.is_alive():
             code = -1
             handle.write(f"\nerror: timed out after {timeout} s\n")
-    return code == 0, "" if code == 0 else _failure(log.read_text(errors="replace")), time.time() - started
+        timer.cancel()
+    ok = code == 0
+    return (ok, "" if ok else _failure(log.read_text(errors="replace")), time.time() - started,
+            stage_seconds(lines, started) | {"cpu": round(_children_cpu() - cpu, 1)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,19 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     for sub in ("recipes", "logs", "hf_home", "root"):  # a fresh start: nothing cached from an earlier rehearsal
         shutil.rmtree(args.work / sub, ignore_errors=True)
         (args.work / sub).mkdir(parents=True)
-    failed, skipped = [], {}
+    failed, skipped, timing = [], {}, {}
     with HubSim(args.hub) as hub, FakePerspective() as perspective:
         env = {**_environment(hub.url, args.work / "hf_home"), "PERSPECTIVE_API_KEY": PERSPECTIVE_KEY}
         for source in recipes:
             recipe, skipped[source.stem] = rehearsal_recipe(source, args.work / "recipes", source.stem == args.ray,
                                                             perspective.base_url)
-            ok, why, seconds = run_recipe(recipe, args.work / "root", env, args.work / "logs" / f"{source.stem}.log",
-                                          args.timeout)
+            ok, why, seconds, stages = run_recipe(recipe, args.work / "root", env,
+                                                  args.work / "logs" / f"{source.stem}.log", args.timeout)
             print(f"{'PASS' if ok else 'FAIL'} {source.stem} ({seconds:.0f} s){'' if ok else ': ' + why}", flush=True)
+            print(f"  stages (s): {json.dumps(stages)}", flush=True)
+            timing[source.stem] = {"seconds": round(seconds), "cpu_seconds": stages["cpu"]}
+            for setting in skipped[source.stem]:
+                print(f"  skipped: {setting}", flush=True)
             if not ok:
                 failed.append({"recipe": source.stem, "error": why})
     summary = {"recipes": len(recipes), "passed": len(recipes) - len(failed), "failed": failed,
-               "seconds": round(time.time() - started), "skipped": skipped}
+               "seconds": round(time.time() - started), "skipped": skipped, "timing": timing}
     print(json.dumps(summary))
     return 1 if failed else 0
 
