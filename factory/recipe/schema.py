@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from factory.recipe.abliterate import Abliterate, abliterate_problems
 from factory.recipe.base import Section, Seed, name_model_roles
+from factory.recipe.crosslingual import CrossLingual
 from factory.recipe.data import HumanData, Models
 from factory.recipe.engine import Engine, engine_problems
 from factory.recipe.filter import Filter
@@ -19,14 +20,14 @@ from factory.recipe.release import Certify, Publish
 from factory.recipe.study import Evaluate, Mix, Train
 from factory.recipe.translate import Grid, Translate, translate_problems
 
-RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate"]
+RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate", "crosslingual"]
 
 
 class Recipe(Section):
     """One dataset release: what to generate, how to filter, mix, train, evaluate and certify it."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Release name; also the folder name under data/*/.")
-    kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen or translate.")
+    kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen, translate or crosslingual.")
     profile: Literal["tiny", "full"] = Field("tiny", description="tiny: offline zoo models on CPU; full: Hub models, published settings.")
     description: str = Field("", description="What this release is for; shown on the dataset card.")
     seed: Seed = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")
@@ -46,6 +47,8 @@ class Recipe(Section):
     lm_certify: LMCertify | None = Field(None, description="LM certification gates (kinds distill and selfgen; defaults when absent).")
     translate: Translate | None = Field(None, description="Translation settings (kind translate only, required there).")
     grid: Grid | None = Field(None, description="Cross-lingual experiment grid (kind translate only, required there).")
+    crosslingual: CrossLingual | None = Field(None, description="Cross-lingual SFT/DPO detoxification, Beniwal et "
+                                              "al. 2025 (kind crosslingual only, required there).")
     engine: Engine = Field(default_factory=Engine, description="Where generation and near-duplicate removal run: this machine or a Ray cluster.")
     abliterate: Abliterate | None = Field(None, description="Activation patching of the generator before `generate` "
                                                       "(kinds toxify and detoxify; `factory abliterate RECIPE`).")
@@ -89,6 +92,13 @@ class Recipe(Section):
                 problems += translate_problems(self.human.lang, self.translate, self.grid)
             if problems:
                 raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _crosslingual_section(self) -> "Recipe":
+        if (self.crosslingual is not None) != (self.kind == "crosslingual"):
+            raise ValueError(f"crosslingual: {'required' if self.kind == 'crosslingual' else 'only allowed'} "
+                             "for kind crosslingual")
         return self
 
     @model_validator(mode="after")
