@@ -281,7 +281,8 @@ def plots(
     from factory.recipe import load_params
     from factory.status import recipe_name, without_results
 
-    names = [recipe_name(r) for r in recipes] if recipes else load_params().recipes
+    names = [recipe_name(r) for r in recipes] if recipes else [
+        name for name in load_params().recipes if load_recipe(_recipe_file(name)).kind != "crosslingual"]
     missing = without_results(names, root)
     if missing and (recipes or missing == names):
         raise FactoryError(f"plots: nothing to plot for {', '.join(map(repr, missing))}: no {root}/eval/{missing[0]}/"

@@ -33,7 +33,7 @@ class CrossData(Section):
     languages: list[str] = Field(
         default_factory=lambda: list(PAPER_LANGUAGES),
         description="Languages to train and evaluate on (reference: am ar de en es hi ru uk zh).", min_length=1)
-    language_sources: dict[str, str] = Field(
+    language_sources: dict[str, ExistingPathOrId] = Field(
         default_factory=dict,
         description="Per-language source overriding `source`: `seed` (the project's English seed pairs, "
         "factory/data/seed/pairs.tsv) or a folder in the layout of `source`.")
