@@ -113,7 +113,13 @@ def train_rows(split: dict[str, Any], data: str) -> dict[str, list[tuple[str, st
 def planned_runs(recipe: Recipe) -> list[tuple[str, str, float]]:
     """(method, data, share) of every model the recipe trains, in order."""
     cl = recipe.crosslingual
-    return [(method, data, share) for method in cl.methods for data in cl.settings() for share in cl.shares]
+    runs = []
+    for method in cl.methods:
+        for data in cl.settings():
+            if method == "dpo" and cl.dpo_settings is not None and data not in cl.dpo_settings:
+                continue
+            runs += [(method, data, share) for share in cl.shares if share >= 1 or data in cl.share_settings]
+    return runs
 
 
 def run_spec(recipe: Recipe, method: str, share: float) -> Any:
@@ -125,6 +131,7 @@ def run_spec(recipe: Recipe, method: str, share: float) -> Any:
     common = {"lora": lora, "seed": cl.continuation.seed, "quantization": cl.quantization}
     if method == "dpo":
         d = cl.dpo
+        common["quantization"] = d.quantization
         return RunSpec("dpo", d.epochs, d.learning_rate, d.batch_size, d.grad_accumulation, d.max_length,
                        warmup_steps=d.warmup_steps, max_grad_norm=d.max_grad_norm, beta=d.beta, scheduler="cosine",
                        **common)
@@ -157,6 +164,8 @@ def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     check_limit(limit, "train")
     cl = recipe.crosslingual
     require_quantization(cl.quantization, f"{_where(recipe)}: crosslingual.quantization")
+    if "dpo" in cl.methods:
+        require_quantization(cl.dpo.quantization, f"{_where(recipe)}: crosslingual.dpo.quantization")
     split = read_json(base_dir(recipe, root) / "split" / "split.json")
     target = model_target(recipe, root)
     summary: dict[str, Any] = {}

@@ -96,6 +96,8 @@ class DPOSettings(Section):
     warmup_steps: int = Field(100, ge=0, description="Warm-up steps of the cosine schedule (reference: 100).")
     max_grad_norm: float = Field(0.3, gt=0, description="Gradient clipping norm (reference: 0.3).")
     beta: float = Field(0.1, gt=0, description="DPO beta (reference: TRL's default, 0.1).")
+    quantization: Literal["nf4", "none"] = Field("none", description="4-bit base for DPO (reference 10_DPO_aya_8.py: "
+                                                 "none, fp16 weights; 10_DPO_aya_23_quant.py: nf4).")
     max_length: int = Field(256, ge=8, description="Tokens of prompt plus answer at most.")
 
 
@@ -145,8 +147,12 @@ class CrossLingual(Section):
         description="`each` (one model per language), `all` (all languages together), a language code, or "
         "`corpus` (data.corpus; added automatically when data.corpus is set).")
     shares: list[Ratio] = Field(default_factory=lambda: [0.1, 0.2, 0.3, 1.0], min_length=1,
-                                description="Shares of each setting's train rows (the first rows; reference: "
-                                "10/20/30/100%).")
+                                description="Shares of the train rows (reference 11_finetune_all_percentage.py: "
+                                "10/20/30%, and 100%); shares below 1 train only the `share_settings`.")
+    share_settings: list[str] = Field(default_factory=lambda: ["all"], description="Data settings trained on the "
+                                      "shares below 1 (reference: all languages together).")
+    dpo_settings: list[str] | None = Field(default_factory=lambda: ["all"], description="Data settings DPO trains "
+                                           "(reference 10_DPO_aya_8.py: all languages together); null: every one.")
     toxicity: ModelSpec = Field(ModelSpec(ref="perspective:TOXICITY"),
                                 description="Toxicity scorer of the continuations (reference: the Perspective API).")
     toxicity_fallback: ModelSpec | None = Field(
@@ -171,8 +177,13 @@ class CrossLingual(Section):
                              f"of data.languages")
         if "corpus" in self.train_settings and self.data.corpus is None:
             raise ValueError("train_settings: corpus needs data.corpus (the recipe whose kept pairs to train on)")
+        named = [*self.share_settings, *(self.dpo_settings or [])]
+        unknown = sorted({s for s in named if s not in {"all", "corpus", *self.data.languages}})
+        if unknown:
+            raise ValueError(f"share_settings, dpo_settings: {', '.join(unknown)} are neither all, corpus nor one "
+                             "of data.languages")
         if self.architecture == "seq2seq" and "dpo" in self.methods:
-            raise ValueError("methods: dpo trains causal LMs only (the reference trains mT5 by SFT)")
+            raise ValueError("methods: dpo trains causal LMs only here (TRL's DPOTrainer has no encoder-decoder path)")
         return self
 
     def settings(self) -> list[str]:
