@@ -39,13 +39,15 @@ def _rows(recipe: Recipe, root: Path) -> list[dict[str, Any]]:
     return frame.to_dict("records")
 
 
-def _off_diagonal(rows: list[dict[str, Any]], method: str, langs: list[str], recipe: Recipe) -> list[dict[str, Any]]:
-    """Rows of the single-language settings on the other languages, relabelled as one setting."""
-    labels = {setting_label(method, lang, 1.0): lang for lang in langs}
-    picked = [{**r, "setting": "cross", "lang": f"{labels[r['setting']]}>{r['lang']}"}
-              for r in rows if r["setting"] in labels and labels[r["setting"]] != r["lang"]]
+def _off_diagonal(rows: list[dict[str, Any]], method: str, langs: list[str]) -> list[dict[str, Any]]:
+    """Rows of the single-language settings on the *other* languages as one setting `cross`, each
+    (train > eval) language pair its own language, with the zero-shot rows copied to every pair."""
+    settings = {r["setting"] for r in rows}
+    trained = {setting_label(method, lang, 1.0): lang for lang in langs if setting_label(method, lang, 1.0) in settings}
+    picked = [{**r, "setting": "cross", "lang": f"{trained[r['setting']]}>{r['lang']}"}
+              for r in rows if r["setting"] in trained and trained[r["setting"]] != r["lang"]]
     zero = [{**r, "lang": f"{train}>{r['lang']}"} for r in rows if r["setting"] == ZERO_SHOT
-            for train in langs if train != r["lang"] and setting_label(method, train, 1.0) in {x["setting"] for x in rows}]
+            for train in trained.values() if train != r["lang"]]
     return picked + zero
 
 
@@ -64,7 +66,7 @@ def method_gates(recipe: Recipe, rows: list[dict[str, Any]], method: str, langs:
         gates.append(estimate_gate(f"{method}/all perplexity ratio", pooled(rows, every, ZERO_SHOT, langs,
                                                                             "perplexity", "ratio", n, seed),
                                    c.max_perplexity_ratio, "<=", c.decision, "fine-tuned / zero-shot perplexity"))
-    cross = _off_diagonal(rows, method, langs, recipe)
+    cross = _off_diagonal(rows, method, langs)
     if cross:
         pairs = sorted({r["lang"] for r in cross})
         gates.append(estimate_gate(f"{method}/cross-lingual reduction",

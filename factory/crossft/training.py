@@ -139,7 +139,8 @@ def _seq2seq_trainer(spec: RunSpec, model: Any, tokenizer: Any, data: Any, check
 
     def encode(batch: dict[str, list[str]]) -> dict[str, Any]:
         inputs = tokenizer(batch["source"], truncation=True, max_length=spec.max_length)
-        inputs["labels"] = tokenizer(text_target=batch["target"], truncation=True, max_length=spec.max_length)["input_ids"]
+        targets = tokenizer(text_target=batch["target"], truncation=True, max_length=spec.max_length)
+        inputs["labels"] = targets["input_ids"]
         return inputs
 
     encoded = data.map(encode, batched=True, remove_columns=data.column_names)

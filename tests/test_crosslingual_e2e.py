@@ -1,0 +1,51 @@
+"""The tiny crosslingual recipe end to end on the test zoo: split, SFT and DPO, matrices, heat maps, certificate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import copy_recipe
+from factory import certify, evaluate, generate, train
+from factory.recipe import load_recipe
+
+pytestmark = pytest.mark.slow
+
+
+def _small_recipe(tmp_path):
+    path = copy_recipe("crosslingual", tmp_path)
+    data = yaml.safe_load(path.read_text())
+    section = data["crosslingual"]
+    section["data"].update(languages=["en", "de"], train_rows=6, test_rows=3, corpus=None)
+    section["continuation"]["max_new_tokens"] = 4
+    section["certify"]["bootstrap_resamples"] = 200
+    path.write_text(yaml.safe_dump(data))
+    return load_recipe(path)
+
+
+def test_tiny_kind_end_to_end(tmp_path, data_root):
+    recipe = _small_recipe(tmp_path)
+    generate.run(recipe, root=data_root)
+    trained = train.run(recipe, root=data_root)
+    summary = json.loads((trained / "summary.json").read_text())
+    assert sorted(summary) == ["dpo-all-100", "dpo-de-100", "dpo-en-100", "sft-all-100", "sft-de-100", "sft-en-100"]
+    assert summary["sft-all-100"]["rows"] == 12 and summary["dpo-en-100"]["rows"] == 6
+    out = evaluate.run(recipe, root=data_root)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"zero-shot", *summary} and set(metrics["sft-en-100"]) == {"en", "de"}
+    numbers = [v for langs in metrics.values() for cell in langs.values() for v in cell.values()]
+    assert numbers and all(isinstance(v, float) for v in numbers)
+    assert "reduction" in metrics["dpo-de-100"]["en"] and "reduction" not in metrics["zero-shot"]["en"]
+    cells = json.loads((out / "matrices.json").read_text())["cells"]
+    assert len(cells) == 7 * 2 and all(c["toxicity"]["interval"] for c in cells)
+    for metric in ("toxicity", "reduction", "perplexity"):
+        assert (out / f"heatmap-{metric}.png").read_bytes().startswith(b"\x89PNG")
+    certificate = json.loads((certify.run(recipe, root=data_root) / "certificate.json").read_text())
+    names = [g["name"] for g in certificate["gates"]]
+    assert names[0] == "zero_shot_toxicity" and "sft/cross-lingual reduction" in names
+    assert "dpo/all reduction" in names and certificate["verdict"] in ("certified", "not_certified", "inconclusive")
+    assert certificate["models"]["toxicity"]["ref"] == "zoo:toxicity"
+    again = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
+    assert again == summary  # every run resumed from its finished adapter
