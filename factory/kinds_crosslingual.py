@@ -33,6 +33,13 @@ def base_dir(recipe: Recipe, root: Path) -> Path:
     return Path(root) / "crosslingual" / recipe.name
 
 
+def read_upstream(recipe: Recipe, path: Path, verb: str) -> Any:
+    """The JSON an earlier stage wrote; a missing one names the stage to run first (`FactoryError`)."""
+    if not Path(path).is_file():
+        raise FactoryError(f"{path}: missing; run `factory {verb} {recipe.path or recipe.name}` first")
+    return read_json(path)
+
+
 def setting_label(method: str, data: str, share: float) -> str:
     """`sft-de-100`: method, train data (a language, all or corpus) and share in percent."""
     return f"{method}-{data}-{round(share * 100)}"
@@ -166,7 +173,7 @@ def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     require_quantization(cl.quantization, f"{_where(recipe)}: crosslingual.quantization")
     if "dpo" in cl.methods:
         require_quantization(cl.dpo.quantization, f"{_where(recipe)}: crosslingual.dpo.quantization")
-    split = read_json(base_dir(recipe, root) / "split" / "split.json")
+    split = read_upstream(recipe, base_dir(recipe, root) / "split" / "split.json", "generate")
     target = model_target(recipe, root)
     summary: dict[str, Any] = {}
     out = base_dir(recipe, root) / "trained"

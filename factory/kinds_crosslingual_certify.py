@@ -24,9 +24,9 @@ from typing import Any
 from factory.bootstrap import Estimate
 from factory.crossft.matrices import ZERO_SHOT, estimate_mean, pooled
 from factory.gates import Gate, estimate_gate, settle, verdict_of
-from factory.kinds_crosslingual import base_dir, setting_label
+from factory.kinds_crosslingual import base_dir, read_upstream, setting_label
 from factory.recipe import Recipe
-from factory.records import atomic_dir, read_json, write_json
+from factory.records import atomic_dir, write_json
 
 REFERENCE = "zero_shot_toxicity"
 
@@ -101,7 +101,7 @@ def certify(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     from factory import provenance
 
     root = Path(root)
-    matrices = read_json(base_dir(recipe, root) / "eval" / "matrices.json")
+    matrices = read_upstream(recipe, base_dir(recipe, root) / "eval" / "matrices.json", "evaluate")
     rows = _rows(recipe, root)
     langs = matrices["languages"]
     gates = [reference_gate(recipe, rows)]

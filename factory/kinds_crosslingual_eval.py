@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from factory.crossft.matrices import METRICS, ZERO_SHOT, build_cells
-from factory.kinds_crosslingual import base_dir, model_target, toxicity_spec
+from factory.kinds_crosslingual import base_dir, model_target, read_upstream, toxicity_spec
 from factory.recipe import Recipe
-from factory.records import atomic_dir, read_json, write_json
+from factory.records import atomic_dir, write_json
 
 
 def _prompts(split: dict[str, Any], limit: int | None) -> dict[str, list[str]]:
@@ -92,7 +92,8 @@ def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
     from factory.crossft.heatmaps import heatmap_png
 
     folder = base_dir(recipe, root)
-    split, trained = read_json(folder / "split" / "split.json"), read_json(folder / "trained" / "summary.json")
+    split = read_upstream(recipe, folder / "split" / "split.json", "generate")
+    trained = read_upstream(recipe, folder / "trained" / "summary.json", "train")
     prompts = _prompts(split, limit)
     target = model_target(recipe, root)
     outputs = {ZERO_SHOT: _continue(recipe, target, None, prompts)}

@@ -122,3 +122,15 @@ def test_nf4_without_bitsandbytes_or_cuda_is_one_clear_line(monkeypatch):
     assert "\n" not in str(caught.value)
     assert str(caught.value).startswith("r.yaml: crosslingual.quantization: nf4 (4-bit QLoRA) needs bitsandbytes")
     require_quantization("none", "unused")
+
+
+def test_a_missing_upstream_output_names_the_stage_to_run(tmp_path):
+    from factory import kinds_crosslingual
+
+    recipe = Recipe.model_validate(_recipe())
+    with pytest.raises(FactoryError, match=r"split\.json: missing; run `factory generate x` first$"):
+        kinds_crosslingual.train(recipe, tmp_path)
+    with pytest.raises(FactoryError, match=r"matrices\.json: missing; run `factory evaluate x` first$"):
+        from factory.kinds_crosslingual_certify import certify
+
+        certify(recipe, tmp_path)
