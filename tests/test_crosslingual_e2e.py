@@ -49,3 +49,22 @@ def test_tiny_kind_end_to_end(tmp_path, data_root):
     assert certificate["models"]["toxicity"]["ref"] == "zoo:toxicity"
     again = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
     assert again == summary  # every run resumed from its finished adapter
+
+
+def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
+    path = copy_recipe("crosslingual", tmp_path)
+    data = yaml.safe_load(path.read_text())
+    section = data["crosslingual"]
+    section.update(model="zoo:seq2seq", architecture="seq2seq", methods=["sft"], train_settings=["all"],
+                   dpo_settings=None)
+    section["lora"]["target_modules"] = ["q_proj", "v_proj"]  # the zoo BART's names
+    section["data"].update(languages=["en", "de"], train_rows=4, test_rows=2, corpus=None)
+    section["continuation"]["max_new_tokens"] = 4
+    section["certify"]["bootstrap_resamples"] = 100
+    path.write_text(yaml.safe_dump(data))
+    recipe = load_recipe(path)
+    generate.run(recipe, root=data_root)
+    summary = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
+    assert summary["sft-all-100"]["method"] == "seq2seq" and summary["sft-all-100"]["rows"] == 8
+    metrics = json.loads((evaluate.run(recipe, root=data_root) / "metrics.json").read_text())
+    assert set(metrics) == {"zero-shot", "sft-all-100"} and set(metrics["sft-all-100"]) == {"en", "de"}
