@@ -134,3 +134,21 @@ def test_a_missing_upstream_output_names_the_stage_to_run(tmp_path):
         from factory.kinds_crosslingual_certify import certify
 
         certify(recipe, tmp_path)
+
+
+def test_corpus_pairs_are_kept_or_counted_by_reason(tmp_path):
+    from factory.kinds_crosslingual import _corpus_pairs
+    from factory.records import Record, write_records
+
+    recipe = Recipe.model_validate(_recipe(data={"languages": ["en", "de"], "corpus": "made", "train_rows": 2}))
+    rows = [Record.make("pair", lang="de", toxic=f"du Idiot {i}", neutral=f"du irrst {i}") for i in range(3)]
+    rows += [Record.make("pair", lang="fr", toxic="idiot", neutral="non"),
+             Record.make("pair", lang="en", toxic="in the test", neutral="x"),
+             Record.make("pair", lang="en", toxic="empty neutral", neutral=" "),
+             Record.make("text", lang="en", text="a text")]
+    write_records(tmp_path / "filtered" / "made" / "rows.parquet", rows)
+    corpus = _corpus_pairs(recipe, tmp_path, {"in the test"})
+    assert corpus["train"] == {"de": [["du Idiot 0", "du irrst 0"], ["du Idiot 1", "du irrst 1"]]}
+    assert corpus["dropped"] == {"not a pair": 1, "language not evaluated": 1, "empty side": 1,
+                                 "toxic side in a test split": 1, "over train_rows": 1}
+    assert corpus["kept_rows_read"] == 7
