@@ -135,7 +135,7 @@ def run_spec(recipe: Recipe, method: str, share: float) -> Any:
 
     cl = recipe.crosslingual
     lora = LoraSpec(cl.lora.r, cl.lora.alpha, cl.lora.dropout, list(cl.lora.target_modules))
-    common = {"lora": lora, "seed": cl.continuation.seed, "quantization": cl.quantization}
+    common = {"lora": lora, "seed": cl.continuation.seed, "quantization": cl.quantization, "dtype": cl.model.dtype}
     if method == "dpo":
         d = cl.dpo
         common["quantization"] = d.quantization

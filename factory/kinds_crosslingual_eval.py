@@ -30,7 +30,8 @@ def _continue(recipe: Recipe, target: str, adapter: Path | None, prompts: dict[s
     from factory.crossft.training import load_adapted
 
     cl, c = recipe.crosslingual, recipe.crosslingual.continuation
-    model, tokenizer = load_adapted(target, cl.model.revision, adapter, cl.architecture)
+    model, tokenizer = load_adapted(target, cl.model.revision, adapter, cl.architecture, cl.quantization,
+                                    cl.model.dtype)
     return {lang: continuations(model, tokenizer, items, max_new_tokens=c.max_new_tokens, temperature=c.temperature,
                                 top_p=c.top_p, batch_size=c.batch_size, seed=c.seed,
                                 seq2seq=cl.architecture == "seq2seq")
@@ -91,6 +92,9 @@ def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
 
     from factory.crossft.heatmaps import heatmap_png
 
+    from factory.crossft.training import require_quantization
+
+    require_quantization(recipe.crosslingual.quantization, f"{recipe.path or recipe.name}: crosslingual.quantization")
     folder = base_dir(recipe, root)
     split = read_upstream(recipe, folder / "split" / "split.json", "generate")
     trained = read_upstream(recipe, folder / "trained" / "summary.json", "train")

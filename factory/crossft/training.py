@@ -47,6 +47,7 @@ class RunSpec:
     max_grad_norm: float = 1.0
     beta: float = 0.1
     scheduler: str = "linear"
+    dtype: str = "auto"
 
 
 def require_quantization(quantization: str, where: str) -> None:
@@ -73,15 +74,21 @@ def _quantization_config(quantization: str) -> Any:
                               bnb_4bit_use_double_quant=True)
 
 
-def load_base(target: str, revision: str | None, architecture: str, quantization: str = "none") -> tuple[Any, Any]:
-    """The base model (4-bit when nf4) and its tokenizer (a pad token set when missing)."""
+def load_base(target: str, revision: str | None, architecture: str, quantization: str = "none",
+              dtype: str = "auto") -> tuple[Any, Any]:
+    """The base model (4-bit when nf4, else in `dtype` on the GPU when one is visible) and its tokenizer
+    (a pad token set when missing)."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     auto = AutoModelForSeq2SeqLM if architecture == "seq2seq" else AutoModelForCausalLM
     quantized = _quantization_config(quantization)
     extra = {"quantization_config": quantized, "device_map": "auto"} if quantized is not None else {}
+    if quantized is None and torch.cuda.is_available():
+        extra["device_map"] = "cuda"
     tokenizer = AutoTokenizer.from_pretrained(target, revision=revision)
-    model = auto.from_pretrained(target, revision=revision, **extra)
+    model = auto.from_pretrained(target, revision=revision, dtype=dtype if dtype == "auto" else getattr(torch, dtype),
+                                 **extra)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if quantized is not None:
@@ -165,7 +172,7 @@ def train_adapter(spec: RunSpec, target: str, revision: str | None, examples: li
         if not examples:
             raise FactoryError(f"{out}: no training rows")
         model, tokenizer = load_base(target, revision, "seq2seq" if spec.method == "seq2seq" else "causal",
-                                     spec.quantization)
+                                     spec.quantization, spec.dtype)
         trainer = _trainer(spec, model, tokenizer, examples, Path(checkpoints))
         resumed = _last_checkpoint(Path(checkpoints))
         result = trainer.train(resume_from_checkpoint=resumed)
@@ -178,9 +185,11 @@ def train_adapter(spec: RunSpec, target: str, revision: str | None, examples: li
     return json.loads((final / "train_log.json").read_text())
 
 
-def load_adapted(target: str, revision: str | None, adapter: Path | None, architecture: str) -> tuple[Any, Any]:
-    """The base model with the LoRA adapter at `adapter` applied (None: the zero-shot base), in eval mode."""
-    model, tokenizer = load_base(target, revision, architecture)
+def load_adapted(target: str, revision: str | None, adapter: Path | None, architecture: str,
+                 quantization: str = "none", dtype: str = "auto") -> tuple[Any, Any]:
+    """The base model (loaded as it was trained) with the LoRA adapter at `adapter` applied (None: the
+    zero-shot base), in eval mode."""
+    model, tokenizer = load_base(target, revision, architecture, quantization, dtype)
     if adapter is not None:
         from peft import PeftModel
 
