@@ -109,11 +109,13 @@ def generate(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     return out
 
 
-def train_rows(split: dict[str, Any], data: str) -> dict[str, list[tuple[str, str]]]:
-    """The train pairs of one data setting, per language: one language, `all`, or `corpus`."""
+def train_rows(split: dict[str, Any], data: str, order: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The train pairs of one data setting, per language in `order` (the recipe's: the share draws and
+    the all-language data follow it, as the reference's LANGUAGES): one language, `all`, or `corpus`."""
     if data == "corpus":
-        return {lang: [tuple(p) for p in rows] for lang, rows in split["corpus"]["train"].items()}
-    langs = list(split["languages"]) if data == "all" else [data]
+        corpus = split["corpus"]["train"]
+        return {lang: [tuple(p) for p in corpus[lang]] for lang in order if lang in corpus}
+    langs = order if data == "all" else [data]
     return {lang: [tuple(p) for p in split["languages"][lang]["train"]] for lang in langs}
 
 
@@ -180,7 +182,7 @@ def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     with atomic_dir(out) as tmp:
         for method, data, share in planned_runs(recipe):
             spec = run_spec(recipe, method, share)
-            pairs = share_rows(train_rows(split, data), share, cl.data.shuffle_seed)
+            pairs = share_rows(train_rows(split, data, cl.data.languages), share, cl.data.shuffle_seed)
             examples = examples_for(spec.method, pairs)[:limit]
             label = setting_label(method, data, share)
             fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))

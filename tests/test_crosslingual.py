@@ -152,3 +152,13 @@ def test_corpus_pairs_are_kept_or_counted_by_reason(tmp_path):
     assert corpus["dropped"] == {"not a pair": 1, "language not evaluated": 1, "empty side": 1,
                                  "toxic side in a test split": 1, "over train_rows": 1}
     assert corpus["kept_rows_read"] == 7
+
+
+def test_all_language_rows_follow_the_recipe_order_not_the_file_order():
+    from factory.kinds_crosslingual import train_rows
+
+    split_json = {"languages": {lang: {"train": [[f"t {lang}", f"n {lang}"]]} for lang in ("de", "en", "es")},
+                  "corpus": {"train": {"de": [["c", "d"]], "es": [["e", "f"]]}}}
+    assert list(train_rows(split_json, "all", ["en", "es", "de"])) == ["en", "es", "de"]
+    assert list(train_rows(split_json, "corpus", ["en", "es", "de"])) == ["es", "de"]
+    assert train_rows(split_json, "de", ["en", "es", "de"]) == {"de": [("t de", "n de")]}
