@@ -141,6 +141,13 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     Like the DVC pipeline, the dry run is built even when certification failed; its card
     then says NOT CERTIFIED, and the verdict is printed last.
     """
+    if load_recipe(_recipe_file(recipe)).kind == "crosslingual":  # no corpus to filter, mix or publish
+        for stage in ("generate", "train", "evaluate", "certify"):
+            _run_stage(stage, recipe, root, limit)
+        certificate = json.loads((root / "certify" / load_recipe(_recipe_file(recipe)).name /
+                                  "certificate.json").read_text())
+        typer.echo(f"certificate: {certificate['verdict'].upper().replace('_', ' ')} ({certificate['reason']})")
+        return
     for stage in STAGES:
         _run_stage(stage, recipe, root, limit)
         if stage == "ingest" and load_recipe(_recipe_file(recipe)).abliterate is not None:
