@@ -9,7 +9,7 @@ Layout under data/crosslingual/<recipe>/:
   `trained/summary.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
 - `eval/` (evaluate): rows.parquet (one continuation per model and test prompt, with its
   toxicity and perplexity), matrices.json (every cell with 95% intervals), heatmap-*.png,
-  and `metrics.json` (DVC metrics: numbers only, per cell).
+  and `cells/<setting>__<lang>.json` (DVC metrics: toxicity and perplexity, one file per cell).
 
 The certificate is `factory.kinds_crosslingual_certify`.
 """

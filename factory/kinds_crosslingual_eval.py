@@ -68,12 +68,24 @@ def score_rows(recipe: Recipe, root: Path, outputs: dict[str, dict[str, list[str
     return rows
 
 
-def dvc_metrics(cells: list[Any]) -> dict[str, Any]:
-    """Numbers only, per cell: {setting: {lang: {toxicity, reduction, perplexity}}} (missing ones left out)."""
-    out: dict[str, Any] = {}
+def cell_file(setting: str, lang: str) -> str:
+    """The DVC metrics file of one cell, relative to eval/: `cells/<setting>__<lang>.json`."""
+    return f"cells/{setting}__{lang}.json"
+
+
+DVC_METRICS = ("toxicity", "perplexity")
+"""Per-cell DVC metrics. The reduction is the zero-shot row's toxicity minus the cell's (both rows are in the
+table; matrices.json and the heat map hold it with its interval): two columns keep `dvc metrics show` at
+most 30 columns wide over every kind."""
+
+
+def dvc_metrics(cells: list[Any]) -> dict[str, dict[str, float]]:
+    """Numbers only, one file per cell (so `dvc metrics show` prints a row per cell):
+    {cell file: {toxicity, perplexity}}, undefined values left out."""
+    out: dict[str, dict[str, float]] = {}
     for cell in cells:
-        values = {m: getattr(cell, m).value for m in METRICS if getattr(cell, m) is not None}
-        out.setdefault(cell.setting, {})[cell.lang] = {m: round(v, 6) for m, v in values.items() if v is not None}
+        values = {m: getattr(cell, m).value for m in DVC_METRICS}
+        out[cell_file(cell.setting, cell.lang)] = {m: round(v, 6) for m, v in values.items() if v is not None}
     return out
 
 
@@ -113,7 +125,8 @@ def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
         write_json(tmp / "matrices.json", {"settings": settings, "languages": langs, "models": scorer_names(recipe),
                                            "prompts_per_language": {k: len(v) for k, v in prompts.items()},
                                            "cells": [cell.as_dict() for cell in cells]})
-        write_json(tmp / "metrics.json", dvc_metrics(cells))
+        for name, numbers in dvc_metrics(cells).items():
+            write_json(tmp / name, numbers)
         for metric in METRICS:
             (tmp / f"heatmap-{metric}.png").write_bytes(heatmap_png(cells, metric, settings, langs, recipe.name))
     return out

@@ -33,11 +33,11 @@ def test_tiny_kind_end_to_end(tmp_path, data_root):
     assert sorted(summary) == ["dpo-all-100", "dpo-de-100", "dpo-en-100", "sft-all-100", "sft-de-100", "sft-en-100"]
     assert summary["sft-all-100"]["rows"] == 12 and summary["dpo-en-100"]["rows"] == 6
     out = evaluate.run(recipe, root=data_root)
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"zero-shot", *summary} and set(metrics["sft-en-100"]) == {"en", "de"}
-    numbers = [v for langs in metrics.values() for cell in langs.values() for v in cell.values()]
+    metrics = {path.stem: json.loads(path.read_text()) for path in (out / "cells").glob("*.json")}
+    assert set(metrics) == {f"{s}__{lang}" for s in ("zero-shot", *summary) for lang in ("en", "de")}
+    numbers = [v for cell in metrics.values() for v in cell.values()]
     assert numbers and all(isinstance(v, float) for v in numbers)
-    assert "reduction" in metrics["dpo-de-100"]["en"] and "reduction" not in metrics["zero-shot"]["en"]
+    assert set(metrics["dpo-de-100__en"]) == set(metrics["zero-shot__en"]) == {"toxicity", "perplexity"}
     cells = json.loads((out / "matrices.json").read_text())["cells"]
     assert len(cells) == 7 * 2 and all(c["toxicity"]["interval"] for c in cells)
     for metric in ("toxicity", "reduction", "perplexity"):
@@ -66,5 +66,5 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     generate.run(recipe, root=data_root)
     summary = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
     assert summary["sft-all-100"]["method"] == "seq2seq" and summary["sft-all-100"]["rows"] == 8
-    metrics = json.loads((evaluate.run(recipe, root=data_root) / "metrics.json").read_text())
-    assert set(metrics) == {"zero-shot", "sft-all-100"} and set(metrics["sft-all-100"]) == {"en", "de"}
+    cells = sorted(path.stem for path in (evaluate.run(recipe, root=data_root) / "cells").glob("*.json"))
+    assert cells == ["sft-all-100__de", "sft-all-100__en", "zero-shot__de", "zero-shot__en"]
