@@ -83,6 +83,10 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     """Write the certificate of the recipe's release."""
     check_limit(limit, "certify")
     root = Path(root)
+    if recipe.kind == "crosslingual":
+        from factory.kinds_crosslingual_certify import certify as certify_crosslingual
+
+        return certify_crosslingual(recipe, root, limit)
     report = read_json(root / "filtered" / recipe.name / "report.json")
     evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
     stats = read_json(root / "human" / recipe.name / "stats.json")

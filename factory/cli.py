@@ -141,6 +141,13 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     Like the DVC pipeline, the dry run is built even when certification failed; its card
     then says NOT CERTIFIED, and the verdict is printed last.
     """
+    if load_recipe(_recipe_file(recipe)).kind == "crosslingual":  # no corpus to filter, mix or publish
+        for stage in ("generate", "train", "evaluate", "certify"):
+            _run_stage(stage, recipe, root, limit)
+        certificate = json.loads((root / "certify" / load_recipe(_recipe_file(recipe)).name /
+                                  "certificate.json").read_text())
+        typer.echo(f"certificate: {certificate['verdict'].upper().replace('_', ' ')} ({certificate['reason']})")
+        return
     for stage in STAGES:
         _run_stage(stage, recipe, root, limit)
         if stage == "ingest" and load_recipe(_recipe_file(recipe)).abliterate is not None:
@@ -284,7 +291,8 @@ def plots(
     from factory.recipe import load_params
     from factory.status import recipe_name, without_results
 
-    names = [recipe_name(r) for r in recipes] if recipes else load_params().recipes
+    names = [recipe_name(r) for r in recipes] if recipes else [
+        name for name in load_params().recipes if load_recipe(_recipe_file(name)).kind != "crosslingual"]
     missing = without_results(names, root)
     if missing and (recipes or missing == names):
         raise FactoryError(f"plots: nothing to plot for {', '.join(map(repr, missing))}: no {root}/eval/{missing[0]}/"

@@ -256,7 +256,10 @@ def load_pipeline_inputs(params_file: Path) -> tuple[Params, list[Recipe]]:
     return params, recipes
 
 
-def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
+def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
+    from factory.kinds_crosslingual_stages import crosslingual_stages
+
+    recipes = [r for r in every_recipe if r.kind != "crosslingual"]
     yield build_stage(ZOO, "zoo", _Context())
     for verb, spec in RECIPE_STAGES.items():
         for index, recipe in enumerate(r for r in recipes if not spec.section or getattr(r, spec.section) is not None):
@@ -272,6 +275,7 @@ def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
             name = stage_name(verb, *(k for k in (recipe.name, setting, lang) if k))
             stage = build_stage(spec, name, _Context(recipe, recipe.path, keys, verb))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
+    yield from crosslingual_stages([r for r in every_recipe if r.kind == "crosslingual"])
     yield build_stage(PLOTS, "plots", _Context())
     yield from _report_stages(recipes, {r.name for r in grid})
 

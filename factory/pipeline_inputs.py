@@ -31,6 +31,8 @@ PATH_READERS: dict[tuple[str, str], str] = {
     ("Diversity", "lexicon"): "factory/filter/stage.py",
     ("TextSource", "source"): "factory/text_sources.py",
     ("PairSource", "source"): "factory/text_sources.py",
+    ("CrossData", "source"): "factory/kinds_crosslingual.py",
+    ("CrossData", "language_sources"): "factory/kinds_crosslingual.py",
 }
 """(recipe section class, field) of every field that may name a local path -> the module that opens it."""
 
@@ -39,6 +41,9 @@ KEYWORD_DATA: dict[tuple[str, str, str], str] = {
     ("Distill", "toxic_corpus", "seed"): "factory/data/seed/toxic.txt",
     ("LMEvaluate", "prompts", "seed"): "factory/data/seed/prompts.jsonl",
     ("Translate", "parallel", "fixture"): "factory/data/multilingual",
+    ("CrossData", "source", "fixture"): "factory/data/multilingual",
+    ("CrossData", "language_sources", "seed"): "factory/data/seed/pairs.tsv",
+    ("CrossData", "language_sources", "fixture"): "factory/data/multilingual",
 }
 """(section, field, keyword) -> the package data the keyword stands for."""
 
@@ -79,6 +84,7 @@ def input_path(section: str, field: str, value: str) -> Optional[str]:
 def _walk(section: BaseModel) -> Iterator[tuple[str, str, Any]]:
     for name in type(section).model_fields:
         value = getattr(section, name)
+        value = list(value.values()) if isinstance(value, dict) else value
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, BaseModel):
                 yield from _walk(item)

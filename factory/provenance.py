@@ -123,7 +123,8 @@ def hub_commit(repo_id: str, revision: str | None, repo_type: str = "model") -> 
 
 SEED_USES = ("recipe: human train/test split, mixes, training order and initialisation; sampling: per-request "
              "generation seeds (derived with the row id); few_shot: the choice of few-shot examples")
-KIND_SECTIONS = ("train", "evaluate", "lm_train", "lm_evaluate", "distill", "selfgen", "translate", "grid")
+KIND_SECTIONS = ("train", "evaluate", "lm_train", "lm_evaluate", "distill", "selfgen", "translate", "grid",
+                 "crosslingual")
 """Recipe sections of some kinds (`factory.recipe.families`), recorded when the recipe's kind has them."""
 
 

@@ -24,6 +24,10 @@ PLOT_FIELDS = ("ratio", "STA", "SIM", "FL", "J", "ChrF")
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Evaluate every trained mix on the human test split."""
     check_limit(limit, "evaluate")
+    if recipe.kind == "crosslingual":
+        from factory.kinds_crosslingual import evaluate as evaluate_crosslingual
+
+        return evaluate_crosslingual(recipe, root, limit)
     if recipe.kind in ("distill", "selfgen"):
         from factory.evaluate.lm import run as evaluate_lms
 

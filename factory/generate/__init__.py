@@ -23,6 +23,10 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         from factory.generate import selfgen
 
         return selfgen.run(recipe, root=root, limit=limit)
+    if recipe.kind == "crosslingual":
+        from factory.kinds_crosslingual import generate as generate_split
+
+        return generate_split(recipe, root, limit)
     if recipe.kind == "translate":
         from factory.generate import translate
 

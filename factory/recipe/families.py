@@ -7,6 +7,7 @@
   (no prompt or checks) and `selfgen`.
 - translate: `generate` (no prompt or checks), `translate`, `grid`, `train`, `evaluate`,
   `certify` without quality floors.
+- crosslingual: `crosslingual` (its data, training, continuation and gate settings).
 
 What each kind reads was taken from the stages' code (`recipe.<section>` per kind). A section
 of another family is refused with its path and why (`factory.recipe.unread`).
@@ -20,6 +21,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import InitErrorDetails
 
 from factory.recipe.abliterate import Abliterate
+from factory.recipe.crosslingual import CrossLingual
 from factory.recipe.generate import Generate, Generation
 from factory.recipe.lm import Distill, LMCertify, LMEvaluate, LMTrain, SelfGen
 from factory.recipe.release import Certify, PairCertify
@@ -102,9 +104,17 @@ class TranslateRecipe(Recipe):
         return self
 
 
+class CrosslingualRecipe(Recipe):
+    """crosslingual (Breaking mBad): LMs fine-tuned (SFT, DPO) per language, toxicity of their continuations in
+    every language."""
+
+    kind: Literal["crosslingual"] = Field(description="Method: crosslingual.")
+    crosslingual: CrossLingual = Field(description="Cross-lingual SFT/DPO detoxification, Beniwal et al. 2025.")
+
+
 FAMILIES: dict[str, type[Recipe]] = {
     "toxify": RewriteRecipe, "detoxify": RewriteRecipe, "distill": DistillRecipe, "selfgen": SelfgenRecipe,
-    "translate": TranslateRecipe,
+    "translate": TranslateRecipe, "crosslingual": CrosslingualRecipe,
 }
 """The recipe class of every kind."""
 

@@ -17,10 +17,10 @@ from factory.recipe.release import CertifyStatistics, Publish
 from factory.recipe.study import Mix
 from factory.recipe.unread import RejectsUnread
 
-RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate"]
+RecipeKind = Literal["toxify", "detoxify", "distill", "selfgen", "translate", "crosslingual"]
 
 KIND_SECTIONS = ("generate", "train", "evaluate", "distill", "selfgen", "lm_train", "lm_evaluate", "lm_certify",
-                 "translate", "grid", "abliterate")
+                 "translate", "grid", "abliterate", "crosslingual")
 """Top-level sections that only some kinds read (`factory.recipe.families`); reading one that a recipe's kind
 does not have gives None."""
 
@@ -34,7 +34,7 @@ class Recipe(RejectsUnread, Section):
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Release name; also the folder name under data/*/.")
-    kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen or translate.")
+    kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen, translate or crosslingual.")
     profile: Literal["tiny", "full"] = Field("tiny", description="tiny: offline zoo models on CPU; full: Hub models, published settings.")
     description: str = Field("", description="What this release is for; shown on the dataset card.")
     seed: Seed = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")

@@ -46,6 +46,10 @@ def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<mix>/ (model + train_log.json) for every mix."""
     check_limit(limit, "train")
+    if recipe.kind == "crosslingual":
+        from factory.kinds_crosslingual import train as train_crosslingual
+
+        return train_crosslingual(recipe, root, limit)
     if recipe.kind in ("distill", "selfgen"):
         from factory.train.causal import run as train_causal_lms
 

@@ -1,0 +1,133 @@
+"""The (train setting x eval language) matrices, with 95% paired bootstrap intervals per cell.
+
+Input: one score row per (setting, lang, index): the continuation of test prompt `index` of
+language `lang` by the model of `setting` (`ZERO_SHOT` for the base model), its `toxicity`
+and `perplexity` (None when undefined). Per cell (as `evaluation/cross-lingual_toxic.py`
+averages each (trained, evaluated) file, extended with intervals):
+
+- `toxicity`: mean toxicity of the cell's continuations;
+- `reduction`: mean zero-shot toxicity minus mean toxicity, over the prompts both scored
+  (paired: the same prompt resampled for both);
+- `perplexity`: mean perplexity of the continuations that have one.
+
+Intervals come from `factory.bootstrap` (percentile, `resamples` draws of the cell's prompts).
+Rows without a score are left out of that statistic and counted in the cell (`missing_*`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from factory.bootstrap import Estimate, Paired, difference, draw_counts, mean_of, ratio
+
+ZERO_SHOT = "zero-shot"
+"""Setting name of the base model, not fine-tuned: the baseline row."""
+METRICS = ("toxicity", "reduction", "perplexity")
+
+
+@dataclass
+class Cell:
+    """One matrix cell: estimates with intervals and how many prompts each used."""
+
+    setting: str
+    lang: str
+    prompts: int
+    toxicity: Estimate
+    reduction: Estimate | None
+    perplexity: Estimate
+    missing_toxicity: int
+    missing_perplexity: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        if self.reduction is None:
+            data["reduction"] = None
+        return data
+
+
+def _index(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[int, Mapping[str, Any]]]:
+    table: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
+    for row in rows:
+        table.setdefault((row["setting"], row["lang"]), {})[int(row["index"])] = row
+    return table
+
+
+def _defined(value: Any) -> bool:
+    return value is not None and np.isfinite(float(value))
+
+
+def estimate_mean(values: Sequence[float], resamples: int, seed: int) -> Estimate:
+    """Mean and percentile interval of `values` (units resampled with replacement)."""
+    array = np.asarray(values, dtype=np.float64)
+    if len(array) == 0:
+        return Estimate(None, None)
+    return Paired({"x": array}, draw_counts(len(array), resamples, seed)).estimate(mean_of("x"))
+
+
+def estimate_paired(left: Sequence[float], right: Sequence[float], statistic: str, resamples: int,
+                    seed: int) -> Estimate:
+    """`difference` (mean left - mean right) or `ratio` (mean left / mean right) of aligned units."""
+    if len(left) == 0:
+        return Estimate(None, None)
+    columns = {"left": np.asarray(left, dtype=np.float64), "right": np.asarray(right, dtype=np.float64)}
+    chosen = difference("left", "right") if statistic == "difference" else ratio("left", "right")
+    return Paired(columns, draw_counts(len(left), resamples, seed)).estimate(chosen)
+
+
+def aligned(base: Mapping[int, Mapping[str, Any]], other: Mapping[int, Mapping[str, Any]],
+            metric: str) -> tuple[list[float], list[float]]:
+    """Values of `metric` of the prompts both row sets scored, in prompt order."""
+    shared = sorted(i for i in base if i in other and _defined(base[i].get(metric)) and _defined(other[i].get(metric)))
+    return [float(base[i][metric]) for i in shared], [float(other[i][metric]) for i in shared]
+
+
+def build_cells(rows: Iterable[Mapping[str, Any]], resamples: int, seed: int) -> list[Cell]:
+    """Every (setting, lang) cell of the score rows; reduction against the ZERO_SHOT cell of the language."""
+    table = _index(rows)
+    cells = []
+    for (setting, lang), prompts in table.items():
+        tox = [float(r["toxicity"]) for r in prompts.values() if _defined(r.get("toxicity"))]
+        ppl = [float(r["perplexity"]) for r in prompts.values() if _defined(r.get("perplexity"))]
+        reduction = None
+        if setting != ZERO_SHOT and (ZERO_SHOT, lang) in table:
+            zero, mine = aligned(table[(ZERO_SHOT, lang)], prompts, "toxicity")
+            reduction = estimate_paired(zero, mine, "difference", resamples, seed)
+        cells.append(Cell(setting, lang, len(prompts), estimate_mean(tox, resamples, seed), reduction,
+                          estimate_mean(ppl, resamples, seed), len(prompts) - len(tox), len(prompts) - len(ppl)))
+    return cells
+
+
+def pooled(rows: Iterable[Mapping[str, Any]], setting: str, baseline: str, langs: Sequence[str], metric: str,
+           statistic: str, resamples: int, seed: int) -> Estimate:
+    """`statistic` of baseline vs setting over the prompts of every language in `langs`, paired per prompt.
+
+    `difference`: mean(baseline) - mean(setting) (a toxicity reduction when the baseline is
+    zero-shot); `ratio`: mean(setting) / mean(baseline) (e.g. perplexity relative to zero-shot).
+    """
+    table = _index(rows)
+    left: list[float] = []
+    right: list[float] = []
+    for lang in langs:
+        base, mine = aligned(table.get((baseline, lang), {}), table.get((setting, lang), {}), metric)
+        left += base
+        right += mine
+    if statistic == "ratio":
+        return estimate_paired(right, left, "ratio", resamples, seed)
+    return estimate_paired(left, right, "difference", resamples, seed)
+
+
+def matrix(cells: Sequence[Cell], metric: str, settings: Sequence[str], langs: Sequence[str]) -> list[list[Any]]:
+    """Rows = settings, columns = langs: the point estimate of `metric` (None where missing)."""
+    by_key = {(c.setting, c.lang): c for c in cells}
+    out = []
+    for setting in settings:
+        row = []
+        for lang in langs:
+            estimate = getattr(by_key[(setting, lang)], metric) if (setting, lang) in by_key else None
+            row.append(estimate.value if estimate is not None else None)
+        out.append(row)
+    return out
