@@ -267,7 +267,8 @@ def _stages(params: Params, recipes: list[Recipe]) -> Iterator[Stage]:
             name = stage_name(verb, *(k for k in (recipe.name, setting, lang) if k))
             stage = build_stage(spec, name, _Context(recipe, recipe.path, keys))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
-    yield build_stage(PLOTS, "plots", _Context())
+    losses = ("data/trained", *(["data/grid"] if grid else []))  # the loss curves (factory.plots_loss)
+    yield build_stage(replace(PLOTS, deps=(*PLOTS.deps, *losses)), "plots", _Context())
     yield from _report_stages(recipes, {r.name for r in grid})
 
 
