@@ -122,6 +122,7 @@ for _stage in STAGES:
 
 @app.command()
 @reports_errors
+@progress.logs_to_file("publish")
 def publish(
     recipe: str = RecipeArg,
     repo_id: Optional[str] = typer.Option(None, "--repo-id", help="Hub dataset repo ORG/NAME (default: publish.repo_id)."),
@@ -240,6 +241,7 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here in
 
 @app.command()
 @reports_errors
+@progress.logs_to_file("abliterate")
 def abliterate(
     model: str = typer.Argument(..., metavar="RECIPE|MODEL", help="A recipe with an `abliterate` section (file or "
                                 "name), or the Hub id or local folder of a causal LM (then --out is required)."),
@@ -367,9 +369,9 @@ def clean(
 from factory import cli_translate  # noqa: E402  (its commands are registered here, wrapped)
 
 for _name, _command in cli_translate.GRID_COMMANDS.items():
-    cli_translate.grid_app.command(name=_name)(reports_errors(_command))
+    cli_translate.grid_app.command(name=_name)(reports_errors(progress.logs_to_file(f"grid-{_name}")(_command)))
 app.add_typer(cli_translate.grid_app, name="grid")
-app.command(name="export")(reports_errors(cli_translate.export))
+app.command(name="export")(reports_errors(progress.logs_to_file("export")(cli_translate.export)))
 
 
 def main() -> None:

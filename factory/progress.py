@@ -18,11 +18,12 @@ whether to draw them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 log = logging.getLogger("factory")
 
@@ -183,3 +184,26 @@ def stage_log(root: Path, stage: str, recipe: str) -> Iterator[Path]:
         logging.captureWarnings(False)
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _run_name(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """`<recipe>[-<setting>][-<lang>]` of a command's arguments (a recipe file counts by its stem)."""
+    recipe = str(kwargs.get("recipe") or kwargs.get("model") or (args[0] if args else "") or "")
+    stem = Path(recipe).stem if recipe.endswith((".yaml", ".yml")) else recipe
+    parts = [stem.replace("/", "_"), kwargs.get("setting"), kwargs.get("lang")]
+    return "-".join(str(part) for part in parts if part)
+
+
+def logs_to_file(stage: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator of a CLI command with a recipe (and `root`): run it inside `stage_log`
+    (ROOT/logs/<stage>-<recipe>[-<setting>][-<lang>].log)."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with stage_log(Path(kwargs.get("root") or "data"), stage, _run_name(args, kwargs)):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

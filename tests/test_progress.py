@@ -114,3 +114,15 @@ def test_trained_models_keep_their_loss_curve_and_the_plots_draw_it(tmp_path):
     rows = loss_rows(curves)
     assert len(rows) == 2 * 300 + 2 and rows[-1] == {"model": "grid/en", "step": 900, "loss": losses[-1]}
     assert _png(loss_spec("x: training loss per step", rows)).startswith(b"\x89PNG")
+
+
+def test_publish_grid_and_export_runs_keep_a_log_too_with_the_error_that_stopped_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    root = tmp_path / "data"
+    result = CliRunner().invoke(app, ["publish", "recipes/tiny/toxify.yaml", "--root", str(root), "--dry-run",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 2
+    log = (root / "logs" / "publish-toxify.log").read_text()
+    assert "publish toxify: stopped: " in log and "missing; run `factory" in log
+    cell = CliRunner().invoke(app, ["grid", "score", "translate", "--setting", "en", "--lang", "de", "--root", str(root)])
+    assert cell.exit_code == 2 and (root / "logs" / "grid-score-translate-en-de.log").is_file()

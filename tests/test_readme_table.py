@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,12 +29,16 @@ def _readme_table() -> list[list[str]]:
 
 def test_the_script_prints_verdict_rows_and_headline_with_interval(tmp_path, monkeypatch):
     root, recipes = build_reports(tmp_path, plots=False)
+    gates = [{"name": "base_emt[causal-lm]", "value": 0.5, "interval": [0.4, 0.6], "verdict": "pass"},
+             {"name": "emt_reduction[causal-lm]", "value": 0.25, "interval": [0.1, 0.4], "verdict": "fail"}]
+    (root / "certify" / "distill" / "certificate.json").write_text(json.dumps({"verdict": "not_certified",
+                                                                               "gates": gates}))
     script = _script()
     rows = script.table_rows(list(recipes), {name: r.kind for name, r in recipes.items()}, root)
     by_name = {row[0]: row for row in rows}
     assert by_name["toxify"][2:4] == ["7", "CERTIFIED"]
     assert by_name["detoxify"][3] == "INCONCLUSIVE" and by_name["detoxify"][4].endswith("[0.610, 1.120]")
-    assert by_name["distill"][4].startswith("emt_reduction[")
+    assert by_name["distill"][3:] == ["NOT CERTIFIED", "emt_reduction[causal-lm] 0.250 [0.100, 0.400]"]
     monkeypatch.chdir(REPO)
     printed = subprocess.run([sys.executable, "scripts/readme_table.py", "--root", str(root), *recipes],
                              capture_output=True, text=True, check=True).stdout
