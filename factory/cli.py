@@ -122,7 +122,6 @@ for _stage in STAGES:
 
 @app.command()
 @reports_errors
-@progress.logs_to_file("publish")
 def publish(
     recipe: str = RecipeArg,
     repo_id: Optional[str] = typer.Option(None, "--repo-id", help="Hub dataset repo ORG/NAME (default: publish.repo_id)."),

@@ -229,7 +229,7 @@ def test_a_second_writer_stops_naming_the_first_and_leaves_its_folder_alone(tmp_
                              env=ENV)
     try:
         assert first.stdout.readline().strip() == "ready"
-        second = subprocess.run([sys.executable, "-m", "factory", "plots", "none", "--root", str(tmp_path / "data")],
+        second = subprocess.run([sys.executable, "-m", "factory", "plots", "none", "--root", "data"],
                                 capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
         assert second.returncode == 2, second.stderr
         assert f"error: data/plots: is being written by pid {first.pid} on " in second.stderr

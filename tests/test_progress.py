@@ -116,13 +116,12 @@ def test_trained_models_keep_their_loss_curve_and_the_plots_draw_it(tmp_path):
     assert _png(loss_spec("x: training loss per step", rows)).startswith(b"\x89PNG")
 
 
-def test_publish_grid_and_export_runs_keep_a_log_too_with_the_error_that_stopped_them(tmp_path, monkeypatch):
+def test_grid_and_export_runs_keep_a_log_too_with_the_error_that_stopped_them(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     root = tmp_path / "data"
-    result = CliRunner().invoke(app, ["publish", "recipes/tiny/toxify.yaml", "--root", str(root), "--dry-run",
-                                      str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["export", "recipes/tiny/toxify.yaml", "--root", str(root)])
     assert result.exit_code == 2
-    log = (root / "logs" / "publish-toxify.log").read_text()
-    assert "publish toxify: stopped: " in log and "missing; run `factory" in log
+    log = (root / "logs" / "export-toxify.log").read_text()
+    assert "export toxify: stopped: " in log and "missing; run `factory" in log
     cell = CliRunner().invoke(app, ["grid", "score", "translate", "--setting", "en", "--lang", "de", "--root", str(root)])
     assert cell.exit_code == 2 and (root / "logs" / "grid-score-translate-en-de.log").is_file()
