@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import typer
 
-from factory import limits
+from factory import limits, progress, zoo_place
 from factory.errors import FactoryError
 from factory.recipe import load_recipe, recipe_json_schema
 
@@ -57,9 +57,21 @@ def _version(show: bool) -> None:
 
 
 @app.callback()
-def _options(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                               help="Print the version and exit.")) -> None:
+def _options(
+    context: typer.Context,
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final one-line result."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print debug messages too (the log file under "
+                                                                "ROOT/logs/ always has them)."),
+    zoo: Path = typer.Option(Path("data/models/zoo"), "--zoo", envvar=zoo_place.ENV,
+                             help="Folder of the tiny zoo (`zoo:NAME` models), whatever --root says."),
+) -> None:
     """Detox Factory: recipes in, certified detoxification corpora out."""
+    if quiet and verbose:
+        raise typer.BadParameter("pass at most one of --quiet and --verbose")
+    progress.set_console("quiet" if quiet else "verbose" if verbose else "normal")
+    zoo_place.use_for_this_run(zoo, context)
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace the folder even if the factory did not make it.")
 
 
@@ -83,12 +95,15 @@ def _recipe_file(recipe: str) -> Path:
     return recipe_path(recipe)
 
 
-def _run_stage(stage: str, recipe: str, root: Path, limit: Optional[int]) -> Path:
+def _run_stage(stage: str, recipe: str, root: Path, limit: Optional[int], echo: bool = True) -> Path:
     module = importlib.import_module(STAGES[stage][0])
     loaded = load_recipe(_recipe_file(recipe))
-    out = module.run(loaded, root=root, limit=limit)
-    limits.record(stage, loaded.name, root, limit)
-    typer.echo(f"{stage}: wrote {out}")
+    with progress.stage_log(root, stage, loaded.name):
+        out = module.run(loaded, root=root, limit=limit)
+        limits.record(stage, loaded.name, root, limit)
+        progress.log.debug("%s: wrote %s", stage, out)
+    if echo:
+        typer.echo(f"{stage}: wrote {out}")
     return out
 
 
@@ -149,7 +164,7 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
         typer.echo(f"certificate: {certificate['verdict'].upper().replace('_', ' ')} ({certificate['reason']})")
         return
     for stage in STAGES:
-        _run_stage(stage, recipe, root, limit)
+        _run_stage(stage, recipe, root, limit, echo=progress.console_level() != "quiet")
         if stage == "ingest" and load_recipe(_recipe_file(recipe)).abliterate is not None:
             abliterate(recipe, out=None, layer=None, root=root)
     if load_recipe(_recipe_file(recipe)).kind == "translate":
@@ -160,9 +175,10 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     from factory.report import run as write_report
     from factory.gates import names_with
 
-    typer.echo(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
+    say = typer.echo if progress.console_level() != "quiet" else progress.log.debug
+    say(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
-    typer.echo(f"publish: built {folder} (dry run)")
+    say(f"publish: built {folder} (dry run)")
     certificate = read_json(folder / "certificate.json")
     failed = names_with(certificate, "fail")
     if certificate.get("verdict") == "inconclusive":
@@ -231,6 +247,7 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write here in
 
 @app.command()
 @reports_errors
+@progress.logs_to_file("abliterate")
 def abliterate(
     model: str = typer.Argument(..., metavar="RECIPE|MODEL", help="A recipe with an `abliterate` section (file or "
                                 "name), or the Hub id or local folder of a causal LM (then --out is required)."),
@@ -267,7 +284,7 @@ def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README
 @app.command()
 @reports_errors
 def zoo(
-    out: Path = typer.Option(Path("data/models/zoo"), "--out", help="Folder of the tiny zoo."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder of the tiny zoo (default: the --zoo folder)."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of every zoo model."),
     scale: float = typer.Option(1.0, "--scale", help="Multiplier of training steps (tests use 0.02)."),
     overwrite: bool = OverwriteOpt,
@@ -275,7 +292,7 @@ def zoo(
     """Build the tiny models of the `tiny` profile, offline and deterministically."""
     from factory.models.zoo import build
 
-    typer.echo(f"zoo: wrote {build(out, seed=seed, scale=scale, overwrite=overwrite)}")
+    typer.echo(f"zoo: wrote {build(out or zoo_place.zoo_folder(), seed=seed, scale=scale, overwrite=overwrite)}")
 
 
 @app.command()
@@ -283,7 +300,7 @@ def zoo(
 def plots(
     recipes: list[str] = typer.Argument(None, help="Recipe names or files (default: every recipe in params.yaml)."),
     root: Path = RootOpt,
-    out: Path = typer.Option(Path("data/plots"), "--out", help="Folder of the PNG plots."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder of the PNG plots (default: ROOT/plots)."),
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Render the metric plots of the listed recipes to PNG, offline."""
@@ -298,7 +315,7 @@ def plots(
         raise FactoryError(f"plots: nothing to plot for {', '.join(map(repr, missing))}: no {root}/eval/{missing[0]}/"
                            f"metrics.json, no {root}/filtered/{missing[0]}/report.json (run the pipeline, or check "
                            "the name)")
-    typer.echo(f"plots: wrote {render_all(names, root=root, out=out, overwrite=overwrite)}")
+    typer.echo(f"plots: wrote {render_all(names, root=root, out=out or root / 'plots', overwrite=overwrite)}")
 
 
 @app.command()
@@ -362,9 +379,9 @@ def clean(
 from factory import cli_translate  # noqa: E402  (its commands are registered here, wrapped)
 
 for _name, _command in cli_translate.GRID_COMMANDS.items():
-    cli_translate.grid_app.command(name=_name)(reports_errors(_command))
+    cli_translate.grid_app.command(name=_name)(reports_errors(progress.logs_to_file(f"grid-{_name}")(_command)))
 app.add_typer(cli_translate.grid_app, name="grid")
-app.command(name="export")(reports_errors(cli_translate.export))
+app.command(name="export")(reports_errors(progress.logs_to_file("export")(cli_translate.export)))
 
 
 def main() -> None:

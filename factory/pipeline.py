@@ -276,7 +276,8 @@ def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
             stage = build_stage(spec, name, _Context(recipe, recipe.path, keys, verb))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     yield from crosslingual_stages([r for r in every_recipe if r.kind == "crosslingual"])
-    yield build_stage(PLOTS, "plots", _Context())
+    losses = ("data/trained", *(["data/grid"] if grid else []))  # the loss curves (factory.plots_loss)
+    yield build_stage(replace(PLOTS, deps=(*PLOTS.deps, *losses)), "plots", _Context())
     yield from _report_stages(recipes, {r.name for r in grid})
 
 

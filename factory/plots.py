@@ -3,6 +3,7 @@
 - `<recipe>-mixing.png`: STA, SIM, FL and J of the reference detoxifier against the
   synthetic share of its training mix, with the J the certificate requires (dashed) and
   error bars on J: the certificate's 95% bootstrap interval over test inputs.
+- `<recipe>-loss.png`: training loss per step of every model the recipe trained (`factory.plots_loss`).
 - `<recipe>-diversity.png`: distinct-1/2/3 of the kept synthetic side next to the human side.
 - `recipes-j.png`: J and its parts per recipe, human-data mix next to the certified mix.
 - `<recipe>-lm.png` (kinds distill, selfgen): EMT, TP and PPL of each target LM, base vs
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 
 from factory.dvc_plots import TEMPLATE_NAME, write_template
 from factory.outputs import same_folder
+from factory.plots_loss import loss_curves, loss_rows, loss_spec
 from factory.records import atomic_dir, read_json
 from factory.upstream import missing_input
 
@@ -227,6 +229,9 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                                       j_threshold(certificate, evaluation), j_error_rows(evaluation, certificate))
                     (tmp / f"{name}-mixing.png").write_bytes(_png(spec))
                     summary_rows += certified_rows(name, evaluation, certificate)
+            if loss_rows(loss_curves(root, name)):
+                spec = loss_spec(f"{name}: training loss per step", loss_rows(loss_curves(root, name)))
+                (tmp / f"{name}-loss.png").write_bytes(_png(spec))
             if report_path.exists():
                 rows = diversity_rows(read_json(report_path))
                 if rows:

@@ -52,11 +52,12 @@ def plot_files(name: str, kind: str, root: Path, *, grid: bool) -> dict[str, Pat
     """The PNGs that the `plots` stage renders for a recipe of `kind` (and, with `grid`, the grid report's heat map).
 
     `factory.plots.render_all` draws the mixing study of pair kinds, base vs detoxified of LM
-    kinds, and the diversity of every kind.
+    kinds, and the diversity and training loss curves of every kind.
     """
     plots = Path(root) / "plots"
     study = "lm" if kind in LM_KINDS else "mixing"
-    files = {study: plots / f"{name}-{study}.png", "diversity": plots / f"{name}-diversity.png"}
+    files = {study: plots / f"{name}-{study}.png", "diversity": plots / f"{name}-diversity.png",
+             "loss": plots / f"{name}-loss.png"}
     if grid:
         files["heatmap"] = Path(root) / "grid" / name / "report" / "heatmap.png"
     return files

@@ -143,7 +143,9 @@ def training_section(facts: ReportFacts) -> str:
                      summary.get("first_loss"), summary.get("final_loss"),
                      Cell(_loss_svg(curve)) if curve else Cell('<span class="missing">no per-step log</span>')])
     note = "" if facts.losses else missing("The training logs hold the first and final loss only; no curves to draw.")
-    return section("training", "Training", table(["model", "rows", "steps", "resumed from", "first loss",
+    plot = figure(facts.images.get("loss"), "Training loss per optimiser step of every trained model",
+                  "No loss plot: run `factory plots` (the DVC stage `plots`).")
+    return section("training", "Training", plot + table(["model", "rows", "steps", "resumed from", "first loss",
                                                    "final loss (mean of last 10)", "loss curve"], rows) + note)
 
 

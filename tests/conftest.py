@@ -36,11 +36,13 @@ def zoo_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def data_root(tmp_path, zoo_dir) -> Path:
-    """A fresh pipeline data folder whose models/zoo is the session's tiny zoo."""
+def data_root(tmp_path, zoo_dir, monkeypatch) -> Path:
+    """A fresh pipeline data folder whose models/zoo is the session's tiny zoo (also `factory --zoo`'s,
+    through $FACTORY_ZOO, since the CLI's zoo does not move with --root)."""
     root = tmp_path / "data"
     (root / "models").mkdir(parents=True)
     (root / "models" / "zoo").symlink_to(zoo_dir, target_is_directory=True)
+    monkeypatch.setenv("FACTORY_ZOO", str(zoo_dir))
     return root
 
 

@@ -63,3 +63,14 @@ def test_a_stage_records_its_limit_and_the_provenance_collects_it(tmp_path, monk
     assert whole.exit_code == 0, whole.output
     assert limits.collect("toxify", root)["stages"] == {"ingest": None}
     assert limits.collect("toxify", root)["limited"] is False
+
+
+def test_plots_go_to_the_root_given_not_to_the_pipelines_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "trial"
+    (root / "filtered" / "mine").mkdir(parents=True)
+    sides = {side: {"distinct_1": 0.5, "distinct_2": 0.6, "distinct_3": 0.7} for side in ("synthetic", "human")}
+    (root / "filtered" / "mine" / "report.json").write_text(json.dumps(sides))
+    result = CliRunner().invoke(app, ["plots", "mine", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (root / "plots" / "mine-diversity.png").is_file() and not (tmp_path / "data").exists()

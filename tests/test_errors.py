@@ -212,7 +212,18 @@ def test_a_negative_limit_is_refused_before_anything_runs(tmp_path, monkeypatch)
 
 
 def test_a_missing_zoo_model_names_its_role(tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)
-    line = fails_cleanly(["generate", "selfgen", "--root", tmp_path / "data"])
-    assert line.startswith(f"error: models.generator: zoo:causal-lm: {tmp_path / 'data' / 'models' / 'zoo'}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FACTORY_ZOO", raising=False)
+    recipe = REPO / "recipes" / "tiny" / "selfgen.yaml"
+    line = fails_cleanly(["--zoo", tmp_path / "zoo", "generate", recipe, "--root", tmp_path / "data"])
+    assert line.startswith(f"error: models.generator: zoo:causal-lm: {tmp_path / 'zoo' / 'causal-lm'} does not exist")
     assert "build the zoo with `factory zoo`" in line
+
+
+def test_the_zoo_does_not_move_with_root(tmp_path, monkeypatch):
+    """--root names the data folder only: the zoo stays data/models/zoo (of the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FACTORY_ZOO", raising=False)
+    recipe = REPO / "recipes" / "tiny" / "selfgen.yaml"
+    line = fails_cleanly(["generate", recipe, "--root", tmp_path / "elsewhere"])
+    assert line.startswith(f"error: models.generator: zoo:causal-lm: {tmp_path / 'data' / 'models' / 'zoo'}/")

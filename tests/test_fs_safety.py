@@ -229,7 +229,7 @@ def test_a_second_writer_stops_naming_the_first_and_leaves_its_folder_alone(tmp_
                              env=ENV)
     try:
         assert first.stdout.readline().strip() == "ready"
-        second = subprocess.run([sys.executable, "-m", "factory", "plots", "none", "--root", str(tmp_path / "data")],
+        second = subprocess.run([sys.executable, "-m", "factory", "plots", "none", "--root", "data"],
                                 capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
         assert second.returncode == 2, second.stderr
         assert f"error: data/plots: is being written by pid {first.pid} on " in second.stderr
@@ -280,11 +280,12 @@ def test_outputs_get_the_modes_of_mkdir_and_open_under_the_umask(tmp_path, umask
 
 
 @pytest.fixture
-def data_root(tmp_path) -> Path:
-    """A data root with a stand-in zoo seq2seq folder (the fingerprints only read its files)."""
+def data_root(tmp_path, monkeypatch) -> Path:
+    """A data root with a stand-in zoo seq2seq folder (the fingerprints only read its files), also the CLI's zoo."""
     root = tmp_path / "data"
     (root / "models" / "zoo" / "seq2seq").mkdir(parents=True)
     (root / "models" / "zoo" / "seq2seq" / "config.json").write_text("{}")
+    monkeypatch.setenv("FACTORY_ZOO", str(root / "models" / "zoo"))
     return root
 
 

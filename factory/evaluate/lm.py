@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from factory.progress import progress
+
 from factory import metrics_lm
 from factory.evaluate.lm_prompts import Prompt, PromptSet, load_prompt_set
 from factory.models.loading import default_device, describe, load_causal_lm, load_toxicity
@@ -46,7 +48,7 @@ def continuations(model: Any, tokenizer: Any, prompts: Sequence[str], settings: 
 
     out: list[list[str]] = []
     k = settings.continuations
-    for start in range(0, len(prompts), settings.batch_size):
+    for start in progress(range(0, len(prompts), settings.batch_size), desc="evaluate: continuations", unit="batch"):
         tokenizer.padding_side = "left"
         enc = tokenizer(list(prompts[start : start + settings.batch_size]), return_tensors="pt", padding=True)
         enc = enc.to(model.device)
@@ -66,7 +68,7 @@ def conditional_nll(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]
 
     sums, counts = [], []
     max_len = getattr(model.config, "max_position_embeddings", None)
-    for start in range(0, len(pairs), batch_size):
+    for start in progress(range(0, len(pairs), batch_size), desc="evaluate: likelihood", unit="batch"):
         chunk = pairs[start : start + batch_size]
         prompt_ids = tokenizer([p for p, _ in chunk])["input_ids"]
         cont_ids = tokenizer([c for _, c in chunk], add_special_tokens=False)["input_ids"]

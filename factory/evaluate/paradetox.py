@@ -15,6 +15,7 @@ from factory import metrics
 from factory.checks import is_empty
 from factory.models.loading import load_fluency, load_similarity, load_toxicity
 from factory.models.pair_similarity import load_j_similarity
+from factory.progress import progress
 from factory.recipe import Recipe
 from factory.records import Record
 
@@ -36,7 +37,7 @@ def detoxify(model_dir: Path, inputs: Sequence[str], recipe: Recipe) -> list[str
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).eval()
     settings, outputs = recipe.evaluate, []
-    for start in range(0, len(inputs), settings.batch_size):
+    for start in progress(range(0, len(inputs), settings.batch_size), desc="evaluate: detoxify", unit="batch"):
         enc = tokenizer(list(inputs[start : start + settings.batch_size]), return_tensors="pt", padding=True,
                         truncation=True, max_length=recipe.train.max_length)
         with torch.inference_mode():

@@ -29,6 +29,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from factory.progress import progress
 from factory.text import normalised_codepoints
 
 MASK64 = (1 << 64) - 1
@@ -247,10 +248,13 @@ def sketch(texts: Sequence[str], *, num_perm: int = 128, shingle: str = "word", 
     a, b = permutations(num_perm, seed)
     out = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
     values, counts = [], []
+    bar = progress(total=len(texts), desc="minhash sketches", unit="text")
     for start, stop, hashes, rows in chunk_hashes(texts, shingle, ngram):
         min_hash_rows(hashes, rows, out[start:stop], a, b)
+        bar.update(stop - start)
         values.append(hashes)
         counts.append(np.bincount(rows, minlength=stop - start))
+    bar.close()
     indptr = np.zeros(len(texts) + 1, dtype=np.int64)
     if counts:
         np.cumsum(np.concatenate(counts), out=indptr[1:])

@@ -21,6 +21,7 @@ from factory import limits
 from factory.errors import check_limit
 from factory.filter.diversity import corpus_report, select_diverse
 from factory.filter.minhash import DedupeResult, contamination, dedupe, exact_duplicates
+from factory.progress import progress
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, read_records, write_json, write_records
 
@@ -160,12 +161,18 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     rows = limits.head_per_language(read_records(Path(root) / "generated" / recipe.name / "rows.parquet"), limit)
     human = Path(root) / "human" / recipe.name
     train, test = read_records(human / "train.parquet"), read_records(human / "test.parquet")
+    phases = progress(total=4, desc="filter: exact, near-duplicate, contamination, diversity", unit="phase")
     if recipe.filter.exact:
         drop_exact(rows)
+    phases.update(1)
     if recipe.filter.minhash.enabled:
         drop_near(rows, recipe)
+    phases.update(1)
     contaminated = drop_contaminated(rows, test, recipe) if recipe.filter.decontaminate else 0
+    phases.update(1)
     select(rows, recipe)
+    phases.update(1)
+    phases.close()
     out = Path(root) / "filtered" / recipe.name
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", rows)

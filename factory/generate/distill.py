@@ -23,10 +23,12 @@ from typing import Any
 from factory.errors import FactoryError
 from factory.models.contrastive import ContrastiveSettings, contrastive_generate
 from factory.models.loading import default_device, describe, load_causal_lm
+from factory.progress import progress
 from factory.recipe import Recipe
 from factory.recipe.lm import Distill
 from factory.records import Record, atomic_dir, content_id, read_json, read_parquet, write_json, write_records
 from factory.train.causal import fine_tune, log_summary, save_model
+from factory.train.loss_log import summary_only
 
 SEED_TOXIC = Path(__file__).resolve().parent.parent / "data" / "seed" / "toxic.txt"
 
@@ -110,13 +112,13 @@ def toxic_model(recipe: Recipe, root: Path) -> tuple[Path, dict[str, Any]]:
     key = toxic_model_key(recipe, texts, root)
     folder, checkpoints = toxic_folders(recipe, root, key)
     if (folder / "train_log.json").exists():
-        return folder, {**read_json(folder / "train_log.json"), "cached": True}
+        return folder, {**summary_only(read_json(folder / "train_log.json")), "cached": True}
     model, tokenizer, log = fine_tune(recipe.models.generator, texts, settings.toxic_model, root=root,
                                       seed=recipe.seed, checkpoints=checkpoints)
     if settings.toxic_model.method == "lora":
         model = model.merge_and_unload()
     info = {**log_summary(log, len(texts)), "fingerprint": key, "base": describe(recipe.models.generator, root)}
-    save_model(model, tokenizer, folder, info)
+    save_model(model, tokenizer, folder, info, log.losses)
     return folder, {**info, "cached": False}
 
 
@@ -129,9 +131,12 @@ def distil_texts(recipe: Recipe, toxic_dir: Path, root: Path, num_texts: int) ->
     if bos is None:
         raise FactoryError(f"models.generator: {recipe.models.generator.ref} has neither a BOS nor an EOS token")
     device = default_device()
-    ids = contrastive_generate(base.to(device).eval(), toxic.to(device).eval(), bos_id=bos, eos_id=tokenizer.eos_token_id,
-                               num_texts=num_texts, max_length=settings.max_length, batch_size=settings.batch_size,
-                               seed=settings.seed, settings=decoding_settings(settings))
+    with progress(total=num_texts, desc="generate: contrastive decoding", unit="text") as bar:
+        ids = contrastive_generate(base.to(device).eval(), toxic.to(device).eval(), bos_id=bos,
+                                   eos_id=tokenizer.eos_token_id, num_texts=num_texts, max_length=settings.max_length,
+                                   batch_size=settings.batch_size, seed=settings.seed,
+                                   settings=decoding_settings(settings),
+                                   progress=lambda done: bar.update(done - bar.done))
     return [tokenizer.decode(t, skip_special_tokens=True).strip() for t in ids]
 
 

@@ -11,6 +11,7 @@ its reason.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Sequence
 from factory.checks import check_outputs
 from factory.models.backends import Backend, Request, is_truncated, open_backend, request_seed
 from factory.models.loading import load_similarity, load_toxicity
+from factory.progress import log
 from factory.prompts import Direction, example_pair, rewrite_messages
 from factory.recipe import Recipe
 from factory.records import Record, atomic_dir, content_id, read_records, write_json, write_records
@@ -99,6 +101,8 @@ def generate_and_check(recipe: Recipe, backend: Backend, direction: Direction, i
     final: dict[str, list[Record]] = {}
     pending = list(inputs)
     for attempt in range(settings.checks.max_attempts):
+        log.log(logging.INFO if attempt else logging.DEBUG, "generate: attempt %d of %d: %d inputs", attempt + 1,
+                settings.checks.max_attempts, len(pending))
         requests = build_requests(recipe, direction, pending, pool, attempt)
         completions = backend.generate(requests, settings.sampling)
         flat_in = [text for text, outs in zip(pending, completions) for _ in outs]

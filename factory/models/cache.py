@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from factory.models.sqlite_store import open_store
+from factory.progress import progress
 from factory.models.backends.base import Backend, Completion, Request, is_truncated
 from factory.recipe.generate import Sampling
 
@@ -158,15 +159,18 @@ class CachedBackend:
 
     def _run(self, todo: list[tuple[str, Request]], sampling: Sampling) -> dict[str, list[Completion]]:
         done: dict[str, list[Completion]] = {}
+        bar = progress(total=len(todo), desc=f"generate ({self.name})", unit="req")
 
         def commit(index: int, outputs: list[Completion]) -> None:
             h, request = todo[index]
             self.cache.put_many([(h, request.key, outputs)])
             done[h] = outputs
+            bar.update(1)
 
         streaming: Callable[..., Any] | None = getattr(self.inner, "generate_streaming", None)
         if streaming is not None:
             streaming([r for _, r in todo], sampling, commit)
+            bar.close()
             return done
         chunk = max(1, int(getattr(self.inner, "commit_every", DEFAULT_CHUNK)))
         for start in range(0, len(todo), chunk):
@@ -174,4 +178,6 @@ class CachedBackend:
             outputs = self.inner.generate([r for _, r in part], sampling)
             self.cache.put_many([(h, r.key, out) for (h, r), out in zip(part, outputs)])
             done.update({h: out for (h, _), out in zip(part, outputs)})
+            bar.update(len(part))
+        bar.close()
         return done

@@ -2,7 +2,7 @@
 
 One code path for every profile: a `ModelSpec.ref` is resolved to what
 `from_pretrained` takes (a Hub id or a folder), then loaded the same way. Three refs are
-special: `zoo:NAME` is `<root>/models/zoo/NAME` (built by `factory zoo`), `abliterated:NAME`
+special: `zoo:NAME` is `<zoo>/NAME` (built by `factory zoo`; `factory.zoo_place`), `abliterated:NAME`
 is `<root>/models/abliterated/NAME` (written by `factory abliterate NAME`),
 `package:NAME` is a model an installed package ships (`package:all-minilm-l6-v2`,
 `package:profanity-check`), and `perspective:ATTRIBUTE` is the Perspective API as a
@@ -24,6 +24,8 @@ import numpy as np
 from factory.errors import FactoryError
 from factory.recipe.abliterate import ABLITERATED
 from factory.recipe.base import PERSPECTIVE, ModelSpec
+from factory.progress import progress
+from factory.zoo_place import zoo_folder
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
 """A classifier as a function: texts -> probability of its positive label, one per text."""
@@ -41,7 +43,7 @@ def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
     spec = _spec(spec)
     ref = spec.ref
     if ref.startswith("zoo:"):
-        folder = Path(root) / "models" / "zoo" / ref.removeprefix("zoo:")
+        folder = zoo_folder(root) / ref.removeprefix("zoo:")
         if not folder.is_dir():
             raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; build the zoo with `factory zoo` "
                                "(or `dvc repro zoo`)")
@@ -257,7 +259,7 @@ def _hf_scorer(spec: ModelSpec, root: Path, wanted: tuple[str, ...], batch_size:
 
     def score(texts: Sequence[str]) -> np.ndarray:
         out: list[np.ndarray] = []
-        for start in range(0, len(texts), batch_size):
+        for start in progress(range(0, len(texts), batch_size), desc=f"score ({spec.role})", unit="batch"):
             batch = [t or "" for t in texts[start : start + batch_size]]
             enc = tokenizer(batch, padding=True, return_tensors="pt", **cut)
             with torch.inference_mode():
@@ -378,5 +380,5 @@ def default_device() -> str:
 
 def read_manifest(root: Path = Path("data")) -> dict[str, Any]:
     """The tiny zoo's manifest ({} when the zoo is not built)."""
-    path = Path(root) / "models" / "zoo" / "manifest.json"
+    path = zoo_folder(root) / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else {}

@@ -27,6 +27,7 @@ from factory.recipe.lm import CausalFineTune, target_name
 from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 from factory.train.causal_batches import packed_collate, packed_spans, padded_in_loss_collate, token_stream
 from factory.train.loop import TrainLog, train
+from factory.train.loss_log import write_train_log
 
 
 def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
@@ -106,12 +107,12 @@ def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *
     return model, tokenizer, log
 
 
-def save_model(model: Any, tokenizer: Any, out: Path, info: dict[str, Any]) -> None:
-    """Save model (or LoRA adapters) and tokenizer to `out` atomically, with `train_log.json`."""
+def save_model(model: Any, tokenizer: Any, out: Path, info: dict[str, Any], losses: Sequence[float] = ()) -> None:
+    """Save model (or LoRA adapters) and tokenizer to `out` atomically, with `train_log.json` and `loss.csv`."""
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        write_json(tmp / "train_log.json", info)
+        write_train_log(tmp, info, losses)
 
 
 def training_texts(rows: Sequence[Record]) -> list[str]:
@@ -160,7 +161,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
                                                   checkpoints=checkpoints)
                 info = {**log_summary(log, len(texts)), "target": describe(target, root), "method": settings.method,
                         "ratio": mix["ratio"]}
-                save_model(model, tokenizer, tmp / name / stem, info)
+                save_model(model, tokenizer, tmp / name / stem, info, log.losses)
                 summaries[f"{name}/{stem}"] = info
         write_json(tmp / "summary.json", summaries)
     return out

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from factory.errors import FactoryError
+from factory.progress import progress
 from factory.recipe.study import Train
 from factory.records import atomic_file
 
@@ -162,7 +163,7 @@ def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, s
     if latest is not None:
         start = _restore(latest, model, optimizer, scheduler, log)
     model.train()
-    for step in range(start, steps):
+    for step in (bar := progress(range(start, steps), total=steps, initial=start, desc="train", unit="step")):
         batch = collate(batch_indices(n_examples, settings.batch_size, step, seed))
         with _forward_context(model, bf16_autocast):
             loss = model(**batch).loss
@@ -176,6 +177,7 @@ def train(model: Any, collate: CollateFn, n_examples: int, settings: Train, *, s
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         log.losses.append(value)
+        bar.set_loss(value)
         if (step + 1) % settings.save_every == 0 or step + 1 == steps:
             _save(checkpoints, step + 1, model, optimizer, scheduler, log)
     log.steps = steps

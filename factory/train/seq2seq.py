@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 from factory.models.loading import load_seq2seq
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, write_json
+from factory.records import Record, atomic_dir
+from factory.train.loss_log import write_train_log
 from factory.train.loop import train
 
 
@@ -35,5 +36,5 @@ def train_detoxifier(recipe: Recipe, rows: Sequence[Record], out: Path, *, root:
         tokenizer.save_pretrained(tmp)
         summary = {"rows": len(rows), "steps": log.steps, "resumed_from": log.resumed_from,
                    "final_loss": log.final_loss, "first_loss": log.losses[0] if log.losses else None}
-        write_json(tmp / "train_log.json", summary)
+        write_train_log(tmp, summary, log.losses)
     return summary

@@ -19,6 +19,7 @@ from factory.errors import FactoryError
 from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import loading, resolve
+from factory.progress import use_tqdm
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Sampling, VllmSettings
 
@@ -117,7 +118,7 @@ class VllmBackend:
         params = [sampling_params(sampling, r.seed) for r in requests]
         prompts = self.prompts(requests)
         check_prompt_lengths(requests, prompts, self.llm.model_config.max_model_len)
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        outputs = self.llm.generate(prompts, params, use_tqdm=use_tqdm())
         return [[Completion(c.text.strip(), truncated=c.finish_reason == "length")
                  for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
 
