@@ -6,7 +6,7 @@ Reasons (the strings stored in `Record.drop_reason`):
 - `truncated`: generation hit the token limit without ending (no stop string / EOS), as
   the backend reports it (`Completion.truncated`); off with `checks.truncated: false`.
 - `refusal`: the output is a reply about the request, not a rewrite of the input
-  (`is_refusal(output, input)`, on `factory.text.normalise`d text). `REQUEST_PATTERNS` (talk
+  (`is_refusal(output, input)`, on `factory.core.text.normalise`d text). `REQUEST_PATTERNS` (talk
   about the task: "I cannot create/generate/rewrite ...", "Can I help you with anything
   else?", "As an AI", "Here's a rewritten version") mark a refusal wherever they appear;
   `DECLINE_PATTERNS` (openers such as "I'm sorry", "I apologize", "Unfortunately, I",
@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from factory.recipe.generate import Checks
-from factory.text import normalise
+from factory.core.text import normalise
 
 _NEGATION = (r"i (?:cannot|can not|cant|wont|will not|am not able to|im not able to|am unable to|"
              r"im unable to|am not going to|im not going to|must decline to|refuse to|do not feel comfortable|"
@@ -69,7 +69,7 @@ DECLINE_PATTERNS: tuple[str, ...] = (
 )
 """Declining or apologising: a refusal only when it is not a rewrite (low overlap with the input)."""
 REFUSAL_PATTERNS: tuple[str, ...] = REQUEST_PATTERNS + DECLINE_PATTERNS
-"""Every refusal pattern, matched against `factory.text.normalise(output)` (so "I can't" is "i cant")."""
+"""Every refusal pattern, matched against `factory.core.text.normalise(output)` (so "I can't" is "i cant")."""
 REWRITE_OVERLAP = 0.5
 """A declining output is a rewrite when `_overlap` with its input reaches this."""
 _REQUEST = [re.compile(p) for p in REQUEST_PATTERNS]

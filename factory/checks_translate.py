@@ -8,8 +8,8 @@ side names the reason, and `drop_side` says which side failed (toxic, neutral or
   `Completion.truncated`; translated sides only).
 - `refusal`: the side is a refusal, judged against its source (`factory.checks.is_refusal`; a
   source in another language shares no words, so every refusal pattern counts).
-- `copy`: a translated side equals its source after `factory.text.normalise`.
-- `wrong_script` / `mixed_script` / `wrong_language`: see `factory.langid`.
+- `copy`: a translated side equals its source after `factory.core.text.normalise`.
+- `wrong_script` / `mixed_script` / `wrong_language`: see `factory.core.langid`.
 - `meaning_lost`: cross-lingual cosine of source side and translated side below
   `checks.min_similarity`.
 - `toxicity_lost`: the toxic side is not toxic (P(toxic) <= `checks.toxicity_threshold`).
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from factory.checks import is_refusal
-from factory.langid import LanguageCheck
+from factory.core.langid import LanguageCheck
 from factory.recipe.translate import TranslateChecks
-from factory.records import Record
-from factory.text import normalise
+from factory.core.records import Record
+from factory.core.text import normalise
 
 SIDES = ("toxic", "neutral")
 

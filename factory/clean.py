@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from factory.errors import FactoryError
-from factory.outputs import describe_holder, folder_lock, is_locked, read_holder, recover_swap
+from factory.core.errors import FactoryError
+from factory.core.outputs import describe_holder, folder_lock, is_locked, read_holder, recover_swap
 from factory.recipe import Recipe
 
 REQUESTS = "requests.sqlite"
@@ -78,15 +78,9 @@ def disk_size(path: Path) -> int:
 
 
 def _current_kinds(recipe: Recipe) -> dict[str, Callable[[Recipe, Path], list[Path]]]:
-    from factory.train import current_checkpoints
-    from factory.train.grid import current_checkpoints as grid_checkpoints
+    from factory.kinds import kind_of
 
-    kinds: dict[str, Callable[[Recipe, Path], list[Path]]] = {"train": current_checkpoints, "grid": grid_checkpoints}
-    if recipe.kind == "distill":
-        from factory.generate.distill import current_toxic_folders
-
-        kinds["toxic"] = current_toxic_folders
-    return kinds
+    return kind_of(recipe).cache_folders(recipe)
 
 
 def current_folders(recipe: Recipe, root: Path) -> tuple[set[Path], dict[str, str]]:

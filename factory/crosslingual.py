@@ -20,9 +20,9 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import Record, read_records
+from factory.core.records import Record, read_records
 
 
 def grid_dir(root: Path, recipe: Recipe) -> Path:

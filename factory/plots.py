@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from factory.dvc_plots import TEMPLATE_NAME, write_template
-from factory.outputs import same_folder
-from factory.records import atomic_dir, read_json
-from factory.upstream import missing_input
+from factory.core.outputs import same_folder
+from factory.core.records import atomic_dir, read_json
+from factory.core.upstream import missing_input
 
 PARTS = ("STA", "SIM", "FL", "J")
 Y_TITLE = "score (mean over test inputs); bars: 95% interval of J"
@@ -198,7 +198,7 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
     """Render every plot of `recipes` whose inputs exist into `out` (atomically).
 
     `out` other than <root>/plots is a folder the user named: an existing one not made by
-    `factory plots` is refused unless `overwrite` (see `factory.outputs`).
+    `factory plots` is refused unless `overwrite` (see `factory.core.outputs`).
 
     A recipe with neither evaluation metrics nor a filter report is an error: it names the
     missing folder and the stage to run first (a misspelt name is not silently skipped).

@@ -14,14 +14,15 @@ from typing import Any
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from factory import limits
-from factory.gates import format_interval, names_with, recorded_verdict
+from factory.core import limits
+from factory.kinds import kind_of
+from factory.core.gates import format_interval, names_with, recorded_verdict
 from factory.metrics import J_DEFINITION
 from factory.metrics_lm import LM_DEFINITION
 from factory.publish_fields import drop_reason_rows, example_row, field_rows
 from factory.publish_sources import METHOD_NAMES, citations, license_ids, license_parts, source_datasets, source_lines
 from factory.recipe import Recipe
-from factory.records import Record
+from factory.core.records import Record
 
 CONTENT_WARNING = (
     "> **Content warning.** This dataset contains toxic, offensive and insulting language, "
@@ -112,7 +113,7 @@ def certification_line(certificate: dict[str, Any], profile: str) -> str:
 def models_table(recipe: Recipe, certificate: dict[str, Any]) -> str:
     """Markdown table naming the exact model of every role the kind uses, its revision and scored label."""
     described = certificate.get("provenance", {}).get("models", {})
-    lm_kind = recipe.kind in ("distill", "selfgen")
+    lm_kind = kind_of(recipe).STUDY == "lm"
     uses = LM_ROLE_USE if lm_kind else ROLE_USE
     rows = []
     for role, spec in recipe.models:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from factory.kinds import kind_of
 from factory.recipe import Recipe
-from factory.records import Record, read_json, read_records
+from factory.core.records import Record, read_json, read_records
 
 VERDICTS = ("certified", "not_certified", "inconclusive")
-LM_KINDS = ("distill", "selfgen")
 SUMMARY_PLOT = "recipes-j.png"
 """The plot (in the plots folder) of every recipe's J, rendered when some recipe is of a pair kind."""
 SAMPLE_KEPT = 40
@@ -48,14 +48,14 @@ def _optional_json(path: Path) -> Any:
     return read_json(path) if path.is_file() else None
 
 
-def plot_files(name: str, kind: str, root: Path, *, grid: bool) -> dict[str, Path]:
-    """The PNGs that the `plots` stage renders for a recipe of `kind` (and, with `grid`, the grid report's heat map).
+def plot_files(name: str, study: str, root: Path, *, grid: bool) -> dict[str, Path]:
+    """The PNGs that the `plots` stage renders for a recipe whose kind's study is `study` ("mixing" or "lm"; and,
+    with `grid`, the grid report's heat map).
 
     `factory.plots.render_all` draws the mixing study of pair kinds, base vs detoxified of LM
     kinds, and the diversity of every kind.
     """
     plots = Path(root) / "plots"
-    study = "lm" if kind in LM_KINDS else "mixing"
     files = {study: plots / f"{name}-{study}.png", "diversity": plots / f"{name}-diversity.png"}
     if grid:
         files["heatmap"] = Path(root) / "grid" / name / "report" / "heatmap.png"
@@ -77,7 +77,7 @@ def load_facts(recipe: Recipe, root: Path) -> ReportFacts:
         training=training,
         losses=loss_curves(trained, training or {}),
         grid=_optional_json(root / "grid" / recipe.name / "report" / "grid.json"),
-        images={key: path for key, path in plot_files(recipe.name, recipe.kind, root, grid=True).items()
+        images={key: path for key, path in plot_files(recipe.name, kind_of(recipe).STUDY, root, grid=True).items()
                 if path.is_file()},
     )
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory import limits
+from factory.core import limits
 from factory.recipe import load_recipe
-from factory.gates import format_interval, recorded_verdict
-from factory.records import read_json
+from factory.core.gates import format_interval, recorded_verdict
+from factory.core.records import read_json
 
 
 def recipe_name(name_or_path: str) -> str:

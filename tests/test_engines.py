@@ -89,7 +89,7 @@ def test_recipes_name_what_cannot_run_on_ray():
 
 
 def test_local_runs_never_import_ray():
-    code = ("import sys, factory.filter.stage, factory.generate.rewrite, factory.engines.ray_dedupe, "
+    code = ("import sys, factory.stages.filter, factory.generate.rewrite, factory.engines.ray_dedupe, "
             "factory.engines.ray_generate; print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"

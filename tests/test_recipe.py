@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from factory.cli import app
-from factory.errors import RecipeError
+from factory.core.errors import RecipeError
 from factory.recipe import Recipe, load_recipe, recipe_json_schema, recipe_problems
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from factory.models.backends.hf import HFBackend
 from factory.recipe import Recipe, load_recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Sampling
-from factory.records import Record
+from factory.core.records import Record
 
 REPO = Path(__file__).resolve().parent.parent
 ANSWER = " please rewrite the following text"

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from factory.engines.ray_session import connect, task_kwargs
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.filter.minhash import DedupeResult, LshParams, ShingleHashes, optimal_params, sketch, verify_pairs
 from factory.recipe.engine import Engine
 from factory.recipe.filter import MinHashSettings

@@ -30,7 +30,7 @@ from factory.models.loading import default_device, describe, load_causal_lm, loa
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import LMEvaluate, target_name
-from factory.records import Record, atomic_dir, content_id, read_json, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_json, write_json, write_records
 
 PLOT_FIELDS = ("ratio", "EMT", "TP", "PPL", "distinct_2_per_prompt")
 

@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe.lm import LMEvaluate
 
 SEED_PROMPTS = Path(__file__).resolve().parent.parent / "data" / "seed" / "prompts.jsonl"

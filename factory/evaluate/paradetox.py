@@ -15,7 +15,7 @@ from factory import metrics
 from factory.checks import is_empty
 from factory.models.loading import load_fluency, load_similarity, load_toxicity
 from factory.recipe import Recipe
-from factory.records import Record
+from factory.core.records import Record
 
 
 def test_inputs(test: Sequence[Record], max_rows: int | None) -> tuple[list[str], list[list[str]]]:

@@ -1,7 +1,7 @@
 """Exact and MinHash near-duplicate detection, and decontamination against reference rows.
 
 Pipeline (datatrove's four steps, vectorised with numpy): normalise every text
-(`factory.text.normalise`), cut it into shingles (word or character n-grams), hash each
+(`factory.core.text.normalise`), cut it into shingles (word or character n-grams), hash each
 shingle once, apply `num_perm` affine permutations to whole blocks of shingle hashes and
 min-reduce them per row (`signatures`); hash every band of `rows` signature values to a
 bucket key, take rows sharing a bucket as candidates, verify each candidate pair, and
@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.filter import lsh
 from factory.filter.sketch import ShingleHashes, shingle_hash, sketch
 from factory.recipe.filter import MinHashSettings
-from factory.text import normalise, normalise_many
+from factory.core.text import normalise, normalise_many
 
 if TYPE_CHECKING:
     import datasketch

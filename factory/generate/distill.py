@@ -20,12 +20,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.contrastive import ContrastiveSettings, contrastive_generate
 from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.lm import Distill
-from factory.records import Record, atomic_dir, content_id, read_json, read_parquet, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_json, read_parquet, write_json, write_records
 from factory.train.causal import fine_tune, log_summary, save_model
 
 SEED_TOXIC = Path(__file__).resolve().parent.parent / "data" / "seed" / "toxic.txt"

@@ -21,7 +21,7 @@ from factory.models.backends import Backend, Request, is_truncated, open_backend
 from factory.models.loading import load_similarity, load_toxicity
 from factory.prompts import Direction, example_pair, rewrite_messages
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, content_id, read_records, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_records, write_json, write_records
 
 
 def select_inputs(train: Sequence[Record], direction: Direction, seed: int, limit: int | None) -> list[str]:

@@ -21,7 +21,7 @@ from factory.models.backends import Request, open_backend, request_seed
 from factory.models.backends.base import plain_prompt
 from factory.models.loading import load_toxicity, loading, resolve
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, content_id, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, write_json, write_records
 
 
 def rank_cut(scores: np.ndarray, keep_fraction: float) -> np.ndarray:

@@ -25,12 +25,12 @@ import numpy as np
 
 from factory.checks_translate import SIDES, SideScores, first_failure, language_summary
 from factory.generate.translate_sources import parallel_records, source_pairs
-from factory.langid import check_language
+from factory.core.langid import check_language
 from factory.models.backends import Backend, Request, is_truncated, open_backend, request_seed
 from factory.models.loading import Scorer, Similarity, load_similarity, load_toxicity
 from factory.prompts_translate import translate_messages
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, content_id, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, write_json, write_records
 
 
 def build_requests(recipe: Recipe, pairs: Sequence[Record], target: str) -> list[Request]:

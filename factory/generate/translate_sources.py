@@ -18,9 +18,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import Record, read_records
+from factory.core.records import Record, read_records
 
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "data" / "multilingual"
 """The bundled tiny German and Spanish pairs (`translate.parallel: fixture`)."""

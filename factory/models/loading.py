@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe.abliterate import ABLITERATED
 from factory.recipe.base import PERSPECTIVE, ModelSpec
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.sqlite_store import open_store
 from factory.recipe.base import PERSPECTIVE, ModelSpec, PerspectiveSettings
 

@@ -17,12 +17,12 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
-from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 from factory.train.loop import TrainLog, train
 
 

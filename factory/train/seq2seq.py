@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from factory.models.loading import load_seq2seq
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, write_json
+from factory.core.records import Record, atomic_dir, write_json
 from factory.train.loop import train
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 
 STAGE_OF_FOLDER = {
     "human": "ingest",

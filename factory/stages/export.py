@@ -27,10 +27,11 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.errors import FactoryError, check_limit
+from factory.core.errors import FactoryError, check_limit
+from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.recipe.translate import DEFAULT_DPO_PROMPT
-from factory.records import Record, atomic_dir, atomic_file, read_parquet, read_records, write_json
+from factory.core.records import Record, atomic_dir, atomic_file, read_parquet, read_records, write_json
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "sft": ("text", "lang", "group", "split"),
@@ -90,18 +91,12 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def corpus_records(recipe: Recipe, root: Path) -> list[Record]:
-    """The kept pairs to export (see the module docstring)."""
-    root = Path(root)
-    if recipe.kind not in ("toxify", "detoxify", "translate"):
+    """The kept pairs to export (see the module docstring); the recipe's kind adds its own rows."""
+    kind = kind_of(recipe)
+    if not kind.PAIRS:
         raise FactoryError(f"{recipe.path or recipe.name}: kind {recipe.kind} makes free text; exports are for pair kinds")
-    rows = read_records(root / "filtered" / recipe.name / "rows.parquet", kept_only=True)
-    if recipe.kind != "translate":
-        return rows
-    human = [r for split in SPLITS for r in read_records(root / "human" / recipe.name / f"{split}.parquet")]
-    for record in human:
-        record.group = record.id
-    test = read_records(root / "generated" / recipe.name / "test.parquet", kept_only=True)
-    return human + rows + test
+    rows = read_records(Path(root) / "filtered" / recipe.name / "rows.parquet", kept_only=True)
+    return kind.export_corpus(recipe, Path(root), rows)
 
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:

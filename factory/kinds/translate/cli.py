@@ -1,8 +1,8 @@
-"""Commands of the `translate` kind: `factory grid train|score|report|all` and `factory export`.
+"""Commands of the `translate` kind: `factory grid train|score|report|all`.
 
 The grid commands are what the DVC `matrix` stages call, one cell at a time; without
 `--setting` / `--lang` they cover every setting / language of the recipe's grid.
-`factory.cli` registers these functions (wrapped so that input problems exit with code 2).
+`factory.cli` registers these functions (through `factory.kinds.translate.commands`) (wrapped so that input problems exit with code 2).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe, load_recipe, recipe_path
 
 grid_app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -71,10 +71,3 @@ def run_grid(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int]
 
 GRID_COMMANDS = {"train": train, "score": score, "report": report, "all": run_grid}
 """Subcommands of `factory grid`."""
-
-
-def export(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = LimitOpt) -> None:
-    """Write the SFT, DPO and seq2seq exports of a pair recipe's corpus (JSON Lines and Parquet)."""
-    from factory import export as stage
-
-    typer.echo(f"export: wrote {stage.run(load_recipe(recipe_path(recipe)), root=root, limit=limit)}")

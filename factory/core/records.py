@@ -22,9 +22,9 @@ from typing import Any, Iterable, Iterator, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.errors import FactoryError
-from factory.upstream import require_file
-from factory.outputs import atomic_dir, atomic_file  # noqa: F401  (stages import them from here)
+from factory.core.errors import FactoryError
+from factory.core.upstream import require_file
+from factory.core.outputs import atomic_dir, atomic_file  # noqa: F401  (stages import them from here)
 
 RowKind = Literal["pair", "text"]
 Scalar = str | int | float | bool | None

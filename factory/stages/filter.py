@@ -17,11 +17,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from factory.errors import check_limit
+from factory.core.errors import check_limit
 from factory.filter.diversity import corpus_report, select_diverse
 from factory.filter.minhash import DedupeResult, contamination, dedupe, exact_duplicates
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, read_records, write_json, write_records
+from factory.core.records import Record, atomic_dir, read_records, write_json, write_records
 
 
 def _sides(record: Record) -> list[str]:

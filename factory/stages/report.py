@@ -20,9 +20,10 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from factory.kinds import kind_of
 from factory.recipe import Recipe
-from factory.records import atomic_file, read_json, write_json
-from factory.report_facts import (LM_KINDS, SUMMARY_PLOT, ReportFacts, certificate_digest, gate_counts, load_facts,
+from factory.core.records import atomic_file, read_json, write_json
+from factory.report_facts import (SUMMARY_PLOT, ReportFacts, certificate_digest, gate_counts, load_facts,
                                   verdict)
 from factory.report_html import Cell, figure, number, page, table, text
 from factory.report_page import VERDICT_LABELS, recipe_body
@@ -63,7 +64,7 @@ def _gate_value(certificate: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _study(facts: ReportFacts) -> dict[str, Any]:
     systems = (facts.evaluation or {}).get("systems", {})
-    if facts.recipe.kind in LM_KINDS:
+    if kind_of(facts.recipe).STUDY == "lm":
         stem = f"ratio-{facts.recipe.mix.certified_ratio:.2f}"
         per_metric: dict[str, Any] = {}
         for target, entry in (facts.evaluation or {}).get("targets", {}).items():
@@ -127,8 +128,8 @@ def run(recipe: Recipe, *, root: Path = Path("data")) -> Path:
     return _write_text(page_path(root, recipe.name), html)
 
 
-def _headline(kind: str, numbers: dict[str, Any]) -> str:
-    if kind in LM_KINDS:
+def _headline(recipe: Recipe, numbers: dict[str, Any]) -> str:
+    if kind_of(recipe).STUDY == "lm":
         parts = [f"{metric} {target}: {number(v.get('base'))} → {number(v.get('detoxified'))}"
                  for metric in ("EMT", "TP") for target, v in numbers.get(metric, {}).items()]
         return "; ".join(parts)
@@ -149,7 +150,7 @@ def index_row(recipe: Recipe, root: Path) -> list[Any]:
     gates = numbers.get("gates", {})
     badge = Cell(f'<span class="verdict {text(decided)}">{VERDICT_LABELS[decided]}</span> {text(reason)}')
     return [link, recipe.kind, badge, f"{gates.get('passed', 0)} of {sum(gates.values())}",
-            numbers.get("rows", {}).get("kept"), _headline(recipe.kind, numbers)]
+            numbers.get("rows", {}).get("kept"), _headline(recipe, numbers)]
 
 
 def write_index(recipes: Sequence[Recipe], root: Path = Path("data")) -> Path:

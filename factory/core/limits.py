@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.records import read_json, write_json
+from factory.core.records import read_json, write_json
 
 LIMIT_FILE = "limit.json"
 STAGE_FOLDERS = {"ingest": "human", "generate": "generated", "filter": "filtered", "mix": "mixed",

@@ -16,7 +16,7 @@ near-duplicate, refusal and copy rates; the quality floors of the synthetic side
 distinct-2 of the synthetic side / the human side above them; kept rows, human test rows,
 and kept rows per language.
 
-Statistical power (`factory.gates`, `factory.bootstrap`): first the reference gate
+Statistical power (`factory.core.gates`, `factory.core.bootstrap`): first the reference gate
 `reference_margin` checks that the human-data detoxifier beats copying the input (the
 `identity` system) by `certify.min_reference_margin` in J; if it does not, the test cannot
 tell good data from bad, the J ratio is inconclusive and so is the release (verdict
@@ -30,53 +30,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from factory import provenance
-from factory.errors import check_limit
-from factory.certify_evidence import Evidence, paired_estimates
-from factory.certify_pairs import language_gates, pair_gates, reference_gate
-from factory.gates import Gate, gate, settle, verdict_of
+from factory.core.errors import check_limit
+from factory.core.gates import Gate, gate, settle, verdict_of
+from factory.core.records import atomic_dir, read_json, write_json
+from factory.kinds import kind_of
 from factory.recipe import Recipe
-from factory.records import atomic_dir, read_json, write_json
 
-__all__ = ["Gate", "gate", "pair_gates", "language_gates", "reference_gate", "headline", "run"]
-
-
-def headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    """The numbers a reader looks at first."""
-    systems = evaluation.get("systems", {})
-    return {
-        "J": {name: s.get("J") for name, s in systems.items()},
-        "kept_rows": report.get("kept"),
-        "distinct_2_synthetic": report.get("synthetic", {}).get("distinct_2"),
-        "distinct_2_human": report.get("human", {}).get("distinct_2"),
-    }
-
-
-def _pair_release(recipe: Recipe, root: Path, report: dict[str, Any], evaluation: dict[str, Any],
-                  stats: dict[str, Any], mixes: dict[str, Any] | None) -> tuple[list[Gate], dict, dict, str]:
-    """Gates, headline metrics and J intervals of a pair kind (toxify, detoxify, translate)."""
-    evidence = Evidence.load(recipe, root, evaluation)
-    if recipe.kind == "translate":
-        from factory.certify_translate import translate_gates, translate_headline
-
-        gates = translate_gates(recipe, report, evaluation, stats, root, mixes, evidence)
-        metrics = translate_headline(evaluation, report, recipe, root)
-    else:
-        gates, metrics = pair_gates(recipe, report, evaluation, stats, mixes, evidence), headline(evaluation, report)
-    estimates = paired_estimates(recipe, evaluation, evidence)["J"]
-    return gates, metrics, {"J": {name: e.interval for name, e in estimates.items()}}, "test inputs"
-
-
-def _lm_release(recipe: Recipe, root: Path, report: dict[str, Any], evaluation: dict[str, Any],
-                stats: dict[str, Any]) -> tuple[list[Gate], dict, dict, str]:
-    """Gates, headline metrics and EMT/TP/PPL intervals of an LM kind (distill, selfgen)."""
-    from factory.certify_lm import lm_gates, lm_headline, lm_intervals, load_prompt_scores
-
-    prompts = load_prompt_scores(root / "eval" / recipe.name / "rows.parquet", evaluation)
-    return (lm_gates(recipe, report, evaluation, stats, prompts), lm_headline(evaluation, report),
-            lm_intervals(recipe, prompts), "prompts")
+__all__ = ["Gate", "gate", "run"]
 
 
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
@@ -88,11 +50,9 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     stats = read_json(root / "human" / recipe.name / "stats.json")
     manifest = root / "mixed" / recipe.name / "manifest.json"
     mixes = read_json(manifest) if manifest.exists() else None
-    if recipe.kind in ("distill", "selfgen"):
-        gates, metrics, intervals, unit = _lm_release(recipe, root, report, evaluation, stats)
-    else:
-        gates, metrics, intervals, unit = _pair_release(recipe, root, report, evaluation, stats, mixes)
-    gates = settle(gates + language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet"))
+    release = kind_of(recipe).certify(recipe, root, {"report": report, "evaluation": evaluation, "stats": stats,
+                                                     "mixes": mixes})
+    gates, metrics, intervals, unit = settle(release.gates), release.metrics, release.intervals, release.unit
     verdict, reason = verdict_of(gates)
     certified = verdict == "certified"
     c = recipe.certify

@@ -1,6 +1,6 @@
 """Certification gates of the `translate` kind, per target language and over all of them.
 
-Overall, the corpus gates of every pair kind (`factory.certify.pair_gates`: the reference
+Overall, the corpus gates of every pair kind (`factory.stages.certify.pair_gates`: the reference
 margin and the mixing study's J ratio on the source language, with their paired-bootstrap
 intervals, contamination, leakage, duplicate, refusal and copy rates, row counts) except
 the distinct-2 ratio, which would compare text in different languages. The synthetic-side
@@ -19,7 +19,7 @@ data/filtered (train) and data/generated/.../test.parquet (test), with the thres
 - toxic_rate[L] / neutral_rate[L]: toxicity preserved on the toxic side / removed on the
   neutral side, by the toxicity classifier.
 
-Kept rows per language are gated by `factory.certify.language_gates`, as for every kind.
+Kept rows per language are gated by `factory.stages.certify.language_gates`, as for every kind.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from factory.certify_pairs import pair_gates
-from factory.gates import Gate, gate
+from factory.core.gates import Gate, gate
 from factory.certify_evidence import Evidence
 from factory.checks_translate import language_summary
 from factory.recipe import Recipe
-from factory.records import read_records
+from factory.core.records import read_records
 
 
 def language_stats(recipe: Recipe, root: Path) -> dict[str, dict[str, Any]]:
@@ -96,3 +96,16 @@ def translate_headline(evaluation: dict[str, Any], report: dict[str, Any], recip
         "kept_rows": report.get("kept"),
         "languages": language_stats(recipe, root),
     }
+
+
+def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
+    """Gates, headline metrics and J intervals of a translate release, then kept rows per language."""
+    from factory.certify_pairs import j_intervals, language_gates
+    from factory.kinds.base import Release
+
+    report, evaluation = inputs["report"], inputs["evaluation"]
+    evidence = Evidence.load(recipe, root, evaluation)
+    gates = translate_gates(recipe, report, evaluation, inputs["stats"], root, inputs["mixes"], evidence)
+    gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
+    return Release(gates, translate_headline(evaluation, report, recipe, root),
+                   j_intervals(recipe, evaluation, evidence), "test inputs")

@@ -17,7 +17,7 @@ means over prompts of per-prompt scores (the max toxicity of the prompt's contin
 whether any is above the threshold, the sum and count of its perplexities below
 `max_perplexity`), read from data/eval/<recipe>/rows.parquet (`load_prompt_scores`); the
 base model and the detoxified one answered the same prompts, so the reductions get 95%
-intervals from a paired bootstrap over prompts (`factory.bootstrap`).
+intervals from a paired bootstrap over prompts (`factory.core.bootstrap`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from factory import bootstrap
-from factory.bootstrap import Estimate
-from factory.gates import Gate, gate
-from factory.errors import FactoryError
-from factory.gates import estimate_gate, format_interval
+from factory.core import bootstrap
+from factory.core.bootstrap import Estimate
+from factory.core.gates import Gate, gate
+from factory.core.errors import FactoryError
+from factory.core.gates import estimate_gate, format_interval
 from factory.recipe import Recipe
-from factory.records import Record, read_records
+from factory.core.records import Record, read_records
 
 
 def _relative_drop(base: float | None, new: float | None) -> float | None:
@@ -209,3 +209,15 @@ def lm_headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str,
         "kept_rows": report.get("kept"),
         "distinct_2_corpus": report.get("synthetic", {}).get("distinct_2"),
     }
+
+
+def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
+    """Gates, headline metrics and EMT/TP/PPL intervals of a distill or selfgen release."""
+    from factory.certify_pairs import language_gates
+    from factory.kinds.base import Release
+
+    report, evaluation = inputs["report"], inputs["evaluation"]
+    prompts = load_prompt_scores(root / "eval" / recipe.name / "rows.parquet", evaluation)
+    gates = lm_gates(recipe, report, evaluation, inputs["stats"], prompts)
+    gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
+    return Release(gates, lm_headline(evaluation, report), lm_intervals(recipe, prompts), "prompts")

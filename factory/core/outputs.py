@@ -39,12 +39,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 
 MARKER = ".factory-made"
 """File inside every folder `atomic_dir` makes; its first line names what made it."""
 DEFAULT_MAKER = "detox-factory"
-_PACKAGE_CHECKOUT = Path(__file__).resolve().parents[1]
+_PACKAGE_CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def lock_path(path: Path) -> Path:

@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 
 WORD, SPACE, DELETE = 0, 1, 2
 APOSTROPHES = "'`\u2018\u2019\u02bc"

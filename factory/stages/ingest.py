@@ -18,12 +18,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError, check_limit
+from factory.core.errors import FactoryError, check_limit
 from factory.ingest_read import SourceRows, read_source
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, write_json, write_records
+from factory.core.records import Record, atomic_dir, write_json, write_records
 
-SEED_DIR = Path(__file__).parent / "data" / "seed"
+SEED_DIR = Path(__file__).parent.parent / "data" / "seed"
 EXAMPLES_PER_REASON = 5
 
 

@@ -9,7 +9,7 @@ recipe, `metrics.json` and a dataset card (`README.md`) built with huggingface_h
 deletes shards of an earlier release that this one does not have. An uncertified
 release (verdict not_certified or inconclusive) is refused unless forced, and then the
 card says so in its first lines; so is the push of a release made by stages run with
-`--limit` (a LIMITED RUN, `factory.limits`).
+`--limit` (a LIMITED RUN, `factory.core.limits`).
 The report page of the recipe (`factory report`) goes in as `report.html` when it was made
 from this very certificate.
 
@@ -25,14 +25,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from factory import limits
-from factory.errors import FactoryError
-from factory.gates import names_with
+from factory.core import limits
+from factory.core.errors import FactoryError
+from factory.core.gates import names_with
 from factory.publish_card import ReleaseFacts, build_card
 from factory.publish_table import release_schema, write_shards
-from factory.outputs import MARKER, same_folder
+from factory.core.outputs import MARKER, same_folder
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, read_json, read_records, write_json
+from factory.core.records import Record, atomic_dir, read_json, read_records, write_json
 from factory.report_facts import report_is_current
 
 
@@ -74,7 +74,7 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
     Parquet split without rows); the card names it as empty.
 
     `out` other than data/release/<recipe> is a folder the user named: an existing one not
-    made by `factory publish` is refused unless `overwrite` (see `factory.outputs`).
+    made by `factory publish` is refused unless `overwrite` (see `factory.core.outputs`).
     """
     root = Path(root)
     certificate = read_json(root / "certify" / recipe.name / "certificate.json")

@@ -15,9 +15,9 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from factory.errors import FactoryError, check_limit
+from factory.core.errors import FactoryError, check_limit
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, read_json, read_records, write_json, write_records
+from factory.core.records import Record, atomic_dir, read_json, read_records, write_json, write_records
 
 
 def ratio_name(ratio: float) -> str:

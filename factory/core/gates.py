@@ -2,7 +2,7 @@
 
 A gate compares a `value` with a `threshold` by `op` (`>=` or `<=`). Gates on estimated
 quantities (a J ratio on a finite test set, a mean over prompts) also carry the 95%
-bootstrap `interval` of the value (`factory.bootstrap`); under the recipe's
+bootstrap `interval` of the value (`factory.core.bootstrap`); under the recipe's
 `certify.decision: interval` such a gate passes only when the whole interval lies on the
 passing side of the threshold (and the point estimate too), under `point` when the point
 estimate does. Gates on counts and on properties of the released corpus itself (kept rows,
@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from factory.bootstrap import Estimate
+from factory.core.bootstrap import Estimate
 
 Decision = Literal["interval", "point"]
 
