@@ -26,6 +26,7 @@ from factory.core.bootstrap import Estimate
 from factory.core.errors import FactoryError
 from factory.recipe import Recipe
 from factory.core.records import read_records
+from factory.core.layout import Layout
 
 HUMAN, IDENTITY = "ratio-0.00", "identity"
 PARTS = ("STA", "SIM", "FL")
@@ -49,7 +50,7 @@ class Evidence:
     @classmethod
     def load(cls, recipe: Recipe, root: Path, evaluation: dict[str, Any]) -> "Evidence":
         """The evidence of `recipe` under `root`; a missing file leaves its part `None`."""
-        folder = Path(root) / "eval" / recipe.name
+        folder = Layout(root).evaluated(recipe.name)
         return cls(load_input_scores(folder / "rows.parquet", evaluation),
                    load_corpus_scores(folder / "corpus.parquet"))
 

@@ -33,6 +33,7 @@ from typing import Callable, Iterator
 from factory.core.errors import FactoryError
 from factory.core.outputs import describe_holder, folder_lock, is_locked, read_holder, recover_swap
 from factory.recipe import Recipe
+from factory.core.layout import Layout
 
 REQUESTS = "requests.sqlite"
 _SQLITE_PARTS = ("", "-wal", "-shm", "-journal")
@@ -97,8 +98,8 @@ def current_folders(recipe: Recipe, root: Path) -> tuple[set[Path], dict[str, st
 
 def writer_busy(root: Path, name: str) -> str | None:
     """Who is writing an output of recipe `name` that fills its cache (generate, train, grid), if anyone."""
-    writers = [root / "generated" / name, root / "trained" / name]
-    grid = root / "grid" / name / "trained"
+    writers = [Layout(root).generated(name), Layout(root).trained(name)]
+    grid = Layout(root).grid(name) / "trained"
     writers += [grid / lock.name[1:-len(".lock")] for lock in grid.glob(".*.lock")] if grid.is_dir() else []
     for writer in writers:
         if is_locked(writer):
@@ -163,7 +164,7 @@ def classify(path: Path, folder: Path, recipe: Recipe | None, current: set[Path]
 
 def cache_entries(root: Path, recipes: dict[str, Recipe]) -> list[CacheEntry]:
     """Every entry under <root>/cache/, classified against the current `recipes` (by recipe name)."""
-    base = Path(root) / "cache"
+    base = Layout(root).cache_root
     entries: list[CacheEntry] = []
     for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
         recipe = recipes.get(folder.name)
@@ -205,7 +206,7 @@ def current_recipes(params: Path = Path("params.yaml")) -> dict[str, Recipe]:
 
 def clean(root: Path, recipes: dict[str, Recipe], *, requests: bool = False, dry_run: bool = False) -> list[str]:
     """Remove the stale cache entries (and request caches with `requests`); one line per entry, then a total."""
-    base = Path(root) / "cache"
+    base = Layout(root).cache_root
     entries = cache_entries(root, recipes)
     chosen = [e for e in entries if e.removable or (requests and e.kind == LABELS["requests"] and not e.in_use)]
     verb = "would remove" if dry_run else "removed"

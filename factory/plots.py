@@ -21,6 +21,7 @@ from factory.dvc_plots import TEMPLATE_NAME, write_template
 from factory.core.outputs import same_folder
 from factory.core.records import atomic_dir, read_json
 from factory.core.upstream import missing_input
+from factory.core.layout import Layout
 
 PARTS = ("STA", "SIM", "FL", "J")
 Y_TITLE = "score (mean over test inputs); bars: 95% interval of J"
@@ -205,15 +206,15 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
     """
     root = Path(root)
     for name in recipes:
-        metrics, report = root / "eval" / name / "metrics.json", root / "filtered" / name / "report.json"
+        metrics, report = Layout(root).eval_metrics(name), Layout(root).filter_report(name)
         if not metrics.exists() and not report.exists():
             raise missing_input(metrics)
     summary_rows = []
-    user_folder = not same_folder(out, root / "plots")
+    user_folder = not same_folder(out, Layout(root).plots)
     with atomic_dir(out, maker="factory plots", user_folder=user_folder, overwrite=overwrite, roots=[root]) as tmp:
         for name in recipes:
-            evaluation_path = root / "eval" / name / "metrics.json"
-            report_path = root / "filtered" / name / "report.json"
+            evaluation_path = Layout(root).eval_metrics(name)
+            report_path = Layout(root).filter_report(name)
             if evaluation_path.exists():
                 evaluation = read_json(evaluation_path)
                 if lm_rows(evaluation):
@@ -221,7 +222,7 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                     (tmp / f"{name}-lm.png").write_bytes(_png(spec))
                 rows = mixing_rows(evaluation)
                 if rows:
-                    certificate_path = root / "certify" / name / "certificate.json"
+                    certificate_path = Layout(root).certificate(name)
                     certificate = read_json(certificate_path) if certificate_path.exists() else None
                     spec = _line_spec(f"{name}: mixing study ({evaluation.get('scores', 'soft')} scores)", rows,
                                       j_threshold(certificate, evaluation), j_error_rows(evaluation, certificate))

@@ -19,6 +19,7 @@ from typing import Any
 from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.core.records import Record, read_json, read_records
+from factory.core.layout import Layout
 
 VERDICTS = ("certified", "not_certified", "inconclusive")
 SUMMARY_PLOT = "recipes-j.png"
@@ -55,28 +56,28 @@ def plot_files(name: str, study: str, root: Path, *, grid: bool) -> dict[str, Pa
     `factory.plots.render_all` draws the mixing study of pair kinds, base vs detoxified of LM
     kinds, and the diversity of every kind.
     """
-    plots = Path(root) / "plots"
+    plots = Layout(root).plots
     files = {study: plots / f"{name}-{study}.png", "diversity": plots / f"{name}-diversity.png"}
     if grid:
-        files["heatmap"] = Path(root) / "grid" / name / "report" / "heatmap.png"
+        files["heatmap"] = Layout(root).grid(name) / "report" / "heatmap.png"
     return files
 
 
 def load_facts(recipe: Recipe, root: Path) -> ReportFacts:
     """Read the stage outputs of `recipe` under `root`; the certificate must exist."""
     root = Path(root)
-    certificate = read_json(root / "certify" / recipe.name / "certificate.json")
-    rows_path = root / "filtered" / recipe.name / "rows.parquet"
-    trained = root / "trained" / recipe.name
+    certificate = read_json(Layout(root).certificate(recipe.name))
+    rows_path = Layout(root).filtered_rows(recipe.name)
+    trained = Layout(root).trained(recipe.name)
     training = _optional_json(trained / "summary.json")
     return ReportFacts(
         recipe, certificate,
-        evaluation=_optional_json(root / "eval" / recipe.name / "metrics.json"),
-        corpus=_optional_json(root / "filtered" / recipe.name / "report.json"),
+        evaluation=_optional_json(Layout(root).eval_metrics(recipe.name)),
+        corpus=_optional_json(Layout(root).filter_report(recipe.name)),
         rows=read_records(rows_path) if rows_path.is_file() else None,
         training=training,
         losses=loss_curves(trained, training or {}),
-        grid=_optional_json(root / "grid" / recipe.name / "report" / "grid.json"),
+        grid=_optional_json(Layout(root).grid(recipe.name) / "report" / "grid.json"),
         images={key: path for key, path in plot_files(recipe.name, kind_of(recipe).STUDY, root, grid=True).items()
                 if path.is_file()},
     )

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from factory.recipe import Recipe
 from factory.core.records import Record, read_records
+from factory.core.layout import Layout
 
 def score_side(scorers: Any, rows: Sequence[Record], label: str, side: str) -> list[Record]:
     """Copies of `rows` with STA, SIM and FL of `side` (SIM against the other side) in their attributes."""
@@ -38,6 +39,6 @@ def corpus_rows(recipe: Recipe, root: Path, scorers: Any, side: str | None = Non
     (none without a side: kinds without synthetic-side floors)."""
     if side is None:
         return []
-    synthetic = read_records(Path(root) / "filtered" / recipe.name / "rows.parquet", kept_only=True)
-    human = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    synthetic = read_records(Layout(root).filtered_rows(recipe.name), kept_only=True)
+    human = read_records(Layout(root).human_split(recipe.name, "train"))
     return score_side(scorers, synthetic, "synthetic", side) + score_side(scorers, human, "human", side)

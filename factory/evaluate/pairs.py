@@ -17,6 +17,7 @@ from factory.core.errors import check_limit
 from factory.recipe import Recipe
 from factory import metrics
 from factory.core.records import atomic_dir, read_json, read_records, write_json, write_records
+from factory.core.layout import Layout
 
 PLOT_FIELDS = ("ratio", "STA", "SIM", "FL", "J", "ChrF")
 
@@ -28,9 +29,9 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None,
     from factory.evaluate.corpus import corpus_rows
     from factory.evaluate.paradetox import Scorers, detoxify, evaluate_outputs, test_inputs
 
-    test = read_records(Path(root) / "human" / recipe.name / "test.parquet")
+    test = read_records(Layout(root).human_split(recipe.name, "test"))
     inputs, references = test_inputs(test, limit or recipe.evaluate.max_rows)
-    trained = Path(root) / "trained" / recipe.name
+    trained = Layout(root).trained(recipe.name)
     training = read_json(trained / "summary.json")
     scorers = Scorers(recipe, root)
     results, all_rows = {}, []
@@ -43,7 +44,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None,
         results[stem] = {**summary, "ratio": float(stem.removeprefix("ratio-")), "train_rows": training[stem]["rows"]}
         all_rows += rows
     corpus = corpus_rows(recipe, Path(root), scorers, corpus_side)
-    out = Path(root) / "eval" / recipe.name
+    out = Layout(root).evaluated(recipe.name)
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", {"definition": metrics.J_DEFINITION, "scores": recipe.evaluate.scores,
                                             "models": scoring_models(recipe), "test_inputs": len(inputs),

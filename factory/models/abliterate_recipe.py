@@ -36,6 +36,7 @@ from factory.recipe import Recipe
 from factory.recipe.abliterate import REFERENCE_FIRST_EDITED, Abliterate
 from factory.core.outputs import check_replaceable
 from factory.core.records import Record, atomic_dir, read_records, write_json
+from factory.core.layout import Layout
 
 MAKER = "factory abliterate"
 """The maker named in the `.factory-made` marker of a patched model folder (as the MODEL form writes)."""
@@ -258,7 +259,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), out: Path | None = None, o
     settings = _settings(recipe)
     if out is not None:
         check_replaceable(Path(out), maker=MAKER, user_folder=True, overwrite=overwrite, roots=[Path(root)])
-    train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    train = read_records(Layout(root).human_split(recipe.name, "train"))
     toxic, neutral, sources = direction_sentences(recipe, train)
     inputs = heldout_inputs(recipe, train, {*toxic, *neutral})
     conversations = rewrite_conversations(recipe, inputs, few_shot_pool(recipe, train)[0])
@@ -275,7 +276,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), out: Path | None = None, o
     best = choose(plans, counts, directions.shape[0])
     edited = apply_plan(model, plans[best], directions, settings.edit)
     report = _report(recipe, sources, inputs, plans, counts, best, before, results[best][0], edited)
-    target = Path(out) if out is not None else Path(root) / "models" / "abliterated" / recipe.name
+    target = Path(out) if out is not None else Layout(root).abliterated(recipe.name)
     return _save(target, model, tokenizer, directions, report, user_folder=out is not None, overwrite=overwrite)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from factory.core.errors import FactoryError
 from factory.recipe.abliterate import ABLITERATED
 from factory.recipe.base import PERSPECTIVE, ModelSpec
+from factory.core.layout import Layout
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
 """A classifier as a function: texts -> probability of its positive label, one per text."""
@@ -41,14 +42,14 @@ def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
     spec = _spec(spec)
     ref = spec.ref
     if ref.startswith("zoo:"):
-        folder = Path(root) / "models" / "zoo" / ref.removeprefix("zoo:")
+        folder = Layout(root).zoo / ref.removeprefix("zoo:")
         if not folder.is_dir():
             raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; build the zoo with `factory zoo` "
                                "(or `dvc repro zoo`)")
         return str(folder)
     if ref.startswith(ABLITERATED):
         name = ref.removeprefix(ABLITERATED)
-        folder = Path(root) / "models" / "abliterated" / name
+        folder = Layout(root).abliterated(name)
         if not folder.is_dir():
             raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; patch the model with "
                                f"`factory abliterate {name}` (or `dvc repro abliterate-{name}`)")
@@ -378,5 +379,5 @@ def default_device() -> str:
 
 def read_manifest(root: Path = Path("data")) -> dict[str, Any]:
     """The tiny zoo's manifest ({} when the zoo is not built)."""
-    path = Path(root) / "models" / "zoo" / "manifest.json"
+    path = Layout(root).zoo / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else {}

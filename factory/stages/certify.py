@@ -37,6 +37,7 @@ from factory.core.gates import Gate, gate, settle, verdict_of
 from factory.core.records import atomic_dir, read_json, write_json
 from factory.kinds import kind_of
 from factory.recipe import Recipe
+from factory.core.layout import Layout
 
 __all__ = ["Gate", "gate", "run"]
 
@@ -45,10 +46,10 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     """Write the certificate of the recipe's release."""
     check_limit(limit, "certify")
     root = Path(root)
-    report = read_json(root / "filtered" / recipe.name / "report.json")
-    evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
-    stats = read_json(root / "human" / recipe.name / "stats.json")
-    manifest = root / "mixed" / recipe.name / "manifest.json"
+    report = read_json(Layout(root).filter_report(recipe.name))
+    evaluation = read_json(Layout(root).eval_metrics(recipe.name))
+    stats = read_json(Layout(root).human_stats(recipe.name))
+    manifest = Layout(root).mix_manifest(recipe.name)
     mixes = read_json(manifest) if manifest.exists() else None
     release = kind_of(recipe).certify(recipe, root, {"report": report, "evaluation": evaluation, "stats": stats,
                                                      "mixes": mixes})
@@ -70,7 +71,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         "metric_definitions": {"J": evaluation.get("definition"), "scores": evaluation.get("scores")},
         "provenance": provenance.collect(recipe, root),
     }
-    out = root / "certify" / recipe.name
+    out = Layout(root).certified(recipe.name)
     with atomic_dir(out) as tmp:
         write_json(tmp / "certificate.json", certificate)
         write_json(tmp / "summary.json", {"certified": int(certified), "inconclusive": int(verdict == "inconclusive"),

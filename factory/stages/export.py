@@ -32,6 +32,7 @@ from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.recipe.translate import DEFAULT_DPO_PROMPT
 from factory.core.records import Record, atomic_dir, atomic_file, read_parquet, read_records, write_json
+from factory.core.layout import Layout
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "sft": ("text", "lang", "group", "split"),
@@ -95,7 +96,7 @@ def corpus_records(recipe: Recipe, root: Path) -> list[Record]:
     kind = kind_of(recipe)
     if not kind.PAIRS:
         raise FactoryError(f"{recipe.path or recipe.name}: kind {recipe.kind} makes free text; exports are for pair kinds")
-    rows = read_records(Path(root) / "filtered" / recipe.name / "rows.parquet", kept_only=True)
+    rows = read_records(Layout(root).filtered_rows(recipe.name), kept_only=True)
     return kind.export_corpus(recipe, Path(root), rows)
 
 
@@ -104,7 +105,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     check_limit(limit, "export")
     records = corpus_records(recipe, root)[:limit]
     dpo_prompt = recipe.translate.dpo_prompt if recipe.translate else DEFAULT_DPO_PROMPT
-    out = Path(root) / "exports" / recipe.name
+    out = Layout(root).exports(recipe.name)
     counts: dict[str, dict[str, dict[str, int]]] = {}
     with atomic_dir(out) as tmp:
         for fmt, columns in FORMATS.items():

@@ -22,6 +22,7 @@ from factory.filter.diversity import corpus_report, select_diverse
 from factory.filter.minhash import DedupeResult, contamination, dedupe, exact_duplicates
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, read_records, write_json, write_records
+from factory.core.layout import Layout
 
 
 def _sides(record: Record) -> list[str]:
@@ -156,8 +157,8 @@ def _lexicon(recipe: Recipe) -> list[str] | None:
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Filter the generated rows; write data/filtered/<recipe>/{rows.parquet,report.json}."""
     check_limit(limit, "filter")
-    rows = read_records(Path(root) / "generated" / recipe.name / "rows.parquet")[:limit]
-    human = Path(root) / "human" / recipe.name
+    rows = read_records(Layout(root).generated(recipe.name) / "rows.parquet")[:limit]
+    human = Layout(root).human(recipe.name)
     train, test = read_records(human / "train.parquet"), read_records(human / "test.parquet")
     if recipe.filter.exact:
         drop_exact(rows)
@@ -165,7 +166,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         drop_near(rows, recipe)
     contaminated = drop_contaminated(rows, test, recipe) if recipe.filter.decontaminate else 0
     select(rows, recipe)
-    out = Path(root) / "filtered" / recipe.name
+    out = Layout(root).filtered(recipe.name)
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", rows)
         write_json(tmp / "report.json", build_report(rows, train, test, recipe, contaminated))

@@ -22,6 +22,7 @@ from factory.core.errors import FactoryError, check_limit
 from factory.ingest_read import SourceRows, read_source
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, write_json, write_records
+from factory.core.layout import Layout
 
 SEED_DIR = Path(__file__).parent.parent / "data" / "seed"
 EXAMPLES_PER_REASON = 5
@@ -159,7 +160,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     made = pairs_from_rows(table, recipe, tally)
     records = split_by_toxic(made, spec.test_fraction, recipe.seed, row_cap(spec.max_rows, limit), tally)
     counts = {split: sum(r.split == split for r in records) for split in ("train", "test")}
-    out = Path(root) / "human" / recipe.name
+    out = Layout(root).human(recipe.name)
     with atomic_dir(out) as tmp:
         for split in ("train", "test"):
             write_records(tmp / f"{split}.parquet", [r for r in records if r.split == split])

@@ -18,6 +18,7 @@ from typing import Sequence
 from factory.core.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, read_json, read_records, write_json, write_records
+from factory.core.layout import Layout
 
 
 def ratio_name(ratio: float) -> str:
@@ -48,10 +49,10 @@ def make_mix(synthetic: Sequence[Record], human: Sequence[Record], ratio: float,
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write one Parquet file per ratio and a manifest of the mixes."""
     check_limit(limit, "mix")
-    filtered = Path(root) / "filtered" / recipe.name
+    filtered = Layout(root).filtered(recipe.name)
     synthetic = read_records(filtered / "rows.parquet", kept_only=True)
     leaking = set(read_json(filtered / "report.json").get("leaking_human_ids", []))
-    human_train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    human_train = read_records(Layout(root).human_split(recipe.name, "train"))
     human = [r for r in human_train if r.id not in leaking]
     ratios = sorted(set(recipe.mix.ratios))
     size = recipe.mix.size or fillable_size(ratios, len(synthetic), len(human))
@@ -61,7 +62,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
             f"{recipe.path}: mix.size: {size} rows cannot be filled at every ratio "
             f"({len(synthetic)} kept synthetic rows, {len(human)} human train rows)"
         )
-    out = Path(root) / "mixed" / recipe.name
+    out = Layout(root).mixed(recipe.name)
     manifest = []
     with atomic_dir(out) as tmp:
         for ratio in ratios:

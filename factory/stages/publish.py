@@ -34,6 +34,7 @@ from factory.core.outputs import MARKER, same_folder
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, read_json, read_records, write_json
 from factory.report_facts import report_is_current
+from factory.core.layout import Layout
 
 
 def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
@@ -77,9 +78,9 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
     made by `factory publish` is refused unless `overwrite` (see `factory.core.outputs`).
     """
     root = Path(root)
-    certificate = read_json(root / "certify" / recipe.name / "certificate.json")
+    certificate = read_json(Layout(root).certificate(recipe.name))
     check_certificate(recipe, certificate, force=force)
-    rows_path = root / "filtered" / recipe.name / "rows.parquet"
+    rows_path = Layout(root).filtered_rows(recipe.name)
     rows = read_records(rows_path)
     if not rows:
         raise FactoryError(f"{rows_path}: no rows, kept or dropped; there is nothing to release")
@@ -89,14 +90,14 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
     with atomic_dir(out, maker="factory publish", user_folder=user_folder, overwrite=overwrite, roots=[root]) as tmp:
         files = {split: write_shards(tmp, split, records, recipe.publish.shard_rows, schema)
                  for split, records in splits.items() if records}
-        evaluation = read_json(root / "eval" / recipe.name / "metrics.json")
-        report = read_json(root / "filtered" / recipe.name / "report.json")
+        evaluation = read_json(Layout(root).eval_metrics(recipe.name))
+        report = read_json(Layout(root).filter_report(recipe.name))
         write_json(tmp / "certificate.json", certificate)
         write_json(tmp / "metrics.json", {"evaluation": evaluation, "corpus": report})
         if recipe.path:
             shutil.copyfile(recipe.path, tmp / "recipe.yaml")
-        page = root / "report" / f"{recipe.name}.html"
-        if report_is_current(page, root / "certify" / recipe.name / "certificate.json"):
+        page = Layout(root).report_page(recipe.name)
+        if report_is_current(page, Layout(root).certificate(recipe.name)):
             shutil.copyfile(page, tmp / "report.html")  # the self-contained report page of this certificate
         facts = ReleaseFacts(recipe, certificate, evaluation, report, files,
                              counts={split: len(records) for split, records in splits.items()},
@@ -109,7 +110,7 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
 
 def release_folder(recipe: Recipe, root: Path) -> Path:
     """The pipeline's own release folder of `recipe`: <root>/release/<name>."""
-    return Path(root) / "release" / recipe.name
+    return Layout(root).release(recipe.name)
 
 
 def _scrub(text: str) -> str:
@@ -175,7 +176,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None, 
     folder = Path(dry_run) if dry_run else release_folder(recipe, root)
     pushing = bool(repo_id) and dry_run is None
     if pushing:
-        check_whole_run(recipe, read_json(Path(root) / "certify" / recipe.name / "certificate.json"), force=force)
+        check_whole_run(recipe, read_json(Layout(root).certificate(recipe.name)), force=force)
     build_release(recipe, folder, root=root, force=force, overwrite=overwrite)
     if pushing:
         certified = read_json(folder / "certificate.json")["certified"]

@@ -27,16 +27,17 @@ from factory.report_facts import (SUMMARY_PLOT, ReportFacts, certificate_digest,
                                   verdict)
 from factory.report_html import Cell, figure, number, page, table, text
 from factory.report_page import VERDICT_LABELS, recipe_body
+from factory.core.layout import Layout
 
 
 def page_path(root: Path, name: str) -> Path:
     """Where the report page of recipe `name` goes."""
-    return Path(root) / "report" / f"{name}.html"
+    return Layout(root).report_page(name)
 
 
 def metrics_path(root: Path, name: str) -> Path:
     """Where the numbers-only summary of recipe `name` (DVC metrics) goes."""
-    return Path(root) / "metrics" / f"{name}.json"
+    return Layout(root).metrics(name)
 
 
 def _numbers(data: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def run(recipe: Recipe, *, root: Path = Path("data")) -> Path:
     facts = load_facts(recipe, Path(root))
     write_json(metrics_path(root, recipe.name), summary(facts))
     title = f"{recipe.name}: release report (Detox Factory)"
-    digest = certificate_digest(Path(root) / "certify" / recipe.name / "certificate.json")
+    digest = certificate_digest(Layout(root).certificate(recipe.name))
     html = page(title, recipe_body(facts), script=True, meta={"factory-certificate": digest})
     return _write_text(page_path(root, recipe.name), html)
 
@@ -140,7 +141,7 @@ def _headline(recipe: Recipe, numbers: dict[str, Any]) -> str:
 
 def index_row(recipe: Recipe, root: Path) -> list[Any]:
     """One recipe's line of the index: link, kind, verdict, gates, kept rows, headline numbers."""
-    certificate_path = Path(root) / "certify" / recipe.name / "certificate.json"
+    certificate_path = Layout(root).certificate(recipe.name)
     link = Cell(f'<a href="{text(recipe.name)}.html">{text(recipe.name)}</a>')
     if not certificate_path.is_file() or not page_path(root, recipe.name).is_file():
         return [Cell(text(recipe.name)), recipe.kind, Cell('<span class="missing">no report yet</span>'), "", "", ""]
@@ -161,7 +162,7 @@ def write_index(recipes: Sequence[Recipe], root: Path = Path("data")) -> Path:
             f"{text(', '.join(profiles))}. Each page holds the verdict with every gate, the plots, the rows kept and "
             "dropped, and the provenance.</p>"
             + table(["recipe", "kind", "verdict", "gates passed", "kept rows", "headline"], rows)
-            + figure(Path(root) / "plots" / SUMMARY_PLOT,
+            + figure(Layout(root).plots / SUMMARY_PLOT,
                      "J and its parts: human-data detoxifier vs the certified mix, per recipe",
                      "No summary plot: run `factory plots`."))
-    return _write_text(Path(root) / "report" / "index.html", page("Detox Factory: release reports", body))
+    return _write_text(Layout(root).report_index, page("Detox Factory: release reports", body))

@@ -24,6 +24,7 @@ from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
 from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 from factory.train.loop import TrainLog, train
+from factory.core.layout import Layout
 
 
 def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
@@ -111,12 +112,12 @@ def checkpoint_folder(recipe: Recipe, target: ModelSpec, stem: str, texts: Seque
     <root>/cache/<recipe>/train/<target>-<stem>-<run id of settings, target, seed and texts>."""
     run_id = content_id(recipe.lm_train.model_dump_json(), json.dumps(describe(target, root), sort_keys=True),
                         str(recipe.seed), *texts)
-    return Path(root) / "cache" / recipe.name / "train" / f"{target_name(target)}-{stem}-{run_id}"
+    return Layout(root).cache(recipe.name) / "train" / f"{target_name(target)}-{stem}-{run_id}"
 
 
 def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
     """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
-    mixed = Path(root) / "mixed" / recipe.name
+    mixed = Layout(root).mixed(recipe.name)
     stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
     texts = {stem: training_texts(read_records(mixed / f"{stem}.parquet")) for stem in stems}
     return [checkpoint_folder(recipe, target, stem, texts[stem], root)
@@ -126,9 +127,9 @@ def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<target>/<mix>/ (model or adapters + train_log.json) and summary.json."""
     settings = recipe.lm_train
-    mixed = Path(root) / "mixed" / recipe.name
+    mixed = Layout(root).mixed(recipe.name)
     manifest = read_json(mixed / "manifest.json")
-    out = Path(root) / "trained" / recipe.name
+    out = Layout(root).trained(recipe.name)
     summaries: dict[str, Any] = {}
     with atomic_dir(out) as tmp:
         for target in settings.targets:

@@ -12,6 +12,7 @@ from pathlib import Path
 from factory.core.errors import check_limit
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.core.layout import Layout
 
 
 def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data")) -> str:
@@ -29,12 +30,12 @@ def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data"
 
 def checkpoint_folder(recipe: Recipe, rows: list[Record], stem: str, root: Path) -> Path:
     """Where the run on mix `stem` keeps its checkpoints: <root>/cache/<recipe>/train/<stem>-<run fingerprint>."""
-    return Path(root) / "cache" / recipe.name / "train" / f"{stem}-{run_fingerprint(recipe, rows, root)}"
+    return Layout(root).cache(recipe.name) / "train" / f"{stem}-{run_fingerprint(recipe, rows, root)}"
 
 
 def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
     """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
-    mixed = Path(root) / "mixed" / recipe.name
+    mixed = Layout(root).mixed(recipe.name)
     stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
     return [checkpoint_folder(recipe, read_records(mixed / f"{stem}.parquet"), stem, root) for stem in stems]
 
@@ -44,9 +45,9 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     check_limit(limit, "train")
     from factory.train.seq2seq import train_detoxifier
 
-    mixed = Path(root) / "mixed" / recipe.name
+    mixed = Layout(root).mixed(recipe.name)
     manifest = read_json(mixed / "manifest.json")
-    out = Path(root) / "trained" / recipe.name
+    out = Layout(root).trained(recipe.name)
     summaries = {}
     with atomic_dir(out) as tmp:
         for mix in manifest["mixes"]:

@@ -34,6 +34,7 @@ from factory.core.errors import FactoryError
 from factory.core.gates import estimate_gate, format_interval
 from factory.recipe import Recipe
 from factory.core.records import Record, read_records
+from factory.core.layout import Layout
 
 
 def _relative_drop(base: float | None, new: float | None) -> float | None:
@@ -217,7 +218,7 @@ def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
     from factory.kinds.base import Release
 
     report, evaluation = inputs["report"], inputs["evaluation"]
-    prompts = load_prompt_scores(root / "eval" / recipe.name / "rows.parquet", evaluation)
+    prompts = load_prompt_scores(Layout(root).eval_rows(recipe.name), evaluation)
     gates = lm_gates(recipe, report, evaluation, inputs["stats"], prompts)
-    gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
+    gates += language_gates(recipe, Layout(root).filtered_rows(recipe.name))
     return Release(gates, lm_headline(evaluation, report), lm_intervals(recipe, prompts), "prompts")

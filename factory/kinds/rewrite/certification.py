@@ -13,6 +13,7 @@ from factory.certify_pairs import pair_gates as common_pair_gates
 from factory.core.gates import Gate
 from factory.kinds.base import Release
 from factory.recipe import Recipe
+from factory.core.layout import Layout
 
 FLOORS: dict[str, tuple[Floor, ...]] = {
     "detoxify": (("sim_ratio", "SIM", "min_sim_ratio"), ("fl_ratio", "FL", "min_fl_ratio"),
@@ -39,5 +40,5 @@ def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> Release:
     report, evaluation = inputs["report"], inputs["evaluation"]
     evidence = Evidence.load(recipe, root, evaluation)
     gates = pair_gates(recipe, report, evaluation, inputs["stats"], inputs["mixes"], evidence)
-    gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
+    gates += language_gates(recipe, Layout(root).filtered_rows(recipe.name))
     return Release(gates, headline(evaluation, report), j_intervals(recipe, evaluation, evidence), "test inputs")

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 from factory.kinds.base import Release, Study
 from factory.recipe import Recipe
+from factory.core.layout import Layout
 
 STUDY: Study = "mixing"
 PAIRS = True
@@ -63,10 +64,10 @@ def export_corpus(recipe: Recipe, root: Path, kept: list) -> list:
     from factory.core.records import read_records
 
     root = Path(root)
-    human = [r for split in ("train", "test") for r in read_records(root / "human" / recipe.name / f"{split}.parquet")]
+    human = [r for split in ("train", "test") for r in read_records(Layout(root).human_split(recipe.name, split))]
     for record in human:
         record.group = record.id
-    test = read_records(root / "generated" / recipe.name / "test.parquet", kept_only=True)
+    test = read_records(Layout(root).generated(recipe.name) / "test.parquet", kept_only=True)
     return human + kept + test
 
 

@@ -33,13 +33,14 @@ from factory.certify_evidence import Evidence
 from factory.checks_translate import language_summary
 from factory.recipe import Recipe
 from factory.core.records import read_records
+from factory.core.layout import Layout
 
 
 def language_stats(recipe: Recipe, root: Path) -> dict[str, dict[str, Any]]:
     """`checks_translate.summarise` of train rows per language, with test counts and agreement over both."""
     threshold = recipe.translate.checks.toxicity_threshold
-    train = read_records(Path(root) / "filtered" / recipe.name / "rows.parquet")
-    test = read_records(Path(root) / "generated" / recipe.name / "test.parquet")
+    train = read_records(Layout(root).filtered_rows(recipe.name))
+    test = read_records(Layout(root).generated(recipe.name) / "test.parquet")
     stats = language_summary(train, threshold)
     both = language_summary(train + test, threshold)
     tested = language_summary(test, threshold)
@@ -106,6 +107,6 @@ def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
     report, evaluation = inputs["report"], inputs["evaluation"]
     evidence = Evidence.load(recipe, root, evaluation)
     gates = translate_gates(recipe, report, evaluation, inputs["stats"], root, inputs["mixes"], evidence)
-    gates += language_gates(recipe, root / "filtered" / recipe.name / "rows.parquet")
+    gates += language_gates(recipe, Layout(root).filtered_rows(recipe.name))
     return Release(gates, translate_headline(evaluation, report, recipe, root),
                    j_intervals(recipe, evaluation, evidence), "test inputs")
