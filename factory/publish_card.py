@@ -20,7 +20,7 @@ from factory.core.gates import format_interval, names_with, recorded_verdict
 from factory.metrics import J_DEFINITION
 from factory.metrics_lm import LM_DEFINITION
 from factory.publish_fields import drop_reason_rows, example_row, field_rows
-from factory.publish_sources import METHOD_NAMES, citations, license_ids, license_parts, source_datasets, source_lines
+from factory.publish_sources import citations, license_ids, license_parts, source_datasets, source_lines
 from factory.recipe import Recipe
 from factory.core.records import Record
 
@@ -259,7 +259,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 
 {recipe.description or f"A `{recipe.kind}` corpus made by Detox Factory."}
 
-- Method: {METHOD_NAMES[recipe.kind]}
+- Method: {kind_of(recipe).method(recipe).name}
 - Certification: {certification_line(certificate, recipe.profile)}
 - Rows: {facts.counts.get("train", 0)} kept (`train`), {dropped} dropped with reasons \
 ({"`dropped`" if dropped else "no row was dropped, so there is no `dropped` split"})

@@ -27,66 +27,8 @@ PARADETOX = """@inproceedings{logacheva-etal-2022-paradetox,
   url = {https://aclanthology.org/2022.acl-long.469},
 }"""
 
-METHOD_CITATIONS = {
-    "toxify": """@misc{pletenev-etal-2025-lessons,
-  title = {{<think>} So let's replace this phrase with insult... {</think>} Lessons learned from generation of
-           toxic texts with {LLMs}},
-  author = {Pletenev, Sergey and Moskovskiy, Daniil and Panchenko, Alexander},
-  year = {2025},
-  eprint = {2509.08358},
-  archivePrefix = {arXiv},
-  note = {arXiv preprint; a peer-reviewed venue, if any, is not recorded here},
-}""",
-    "detoxify": """@inproceedings{moskovskiy-etal-2024-llms,
-  title = {{LLMs} to Replace Crowdsourcing For Parallel Data Creation? The Case of Text Detoxification},
-  author = {Moskovskiy, Daniil and Pletenev, Sergey and Panchenko, Alexander},
-  booktitle = {Findings of the Association for Computational Linguistics: EMNLP 2024},
-  year = {2024},
-  address = {Miami, Florida, USA},
-  publisher = {Association for Computational Linguistics},
-  pages = {14361--14373},
-  doi = {10.18653/v1/2024.findings-emnlp.839},
-  url = {https://aclanthology.org/2024.findings-emnlp.839},
-}""",
-    "distill": """@inproceedings{lu-etal-2025-unidetox,
-  title = {{UniDetox}: Universal Detoxification of Large Language Models via Dataset Distillation},
-  author = {Lu, Huimin and Isonuma, Masaru and Mori, Junichiro and Sakata, Ichiro},
-  booktitle = {International Conference on Learning Representations (ICLR)},
-  year = {2025},
-  eprint = {2504.20500},
-  archivePrefix = {arXiv},
-}""",
-    "selfgen": """@inproceedings{wang-etal-2022-exploring,
-  title = {Exploring the Limits of Domain-Adaptive Training for Detoxifying Large-Scale Language Models},
-  author = {Wang, Boxin and Ping, Wei and Xiao, Chaowei and Xu, Peng and Patwary, Mostofa and Shoeybi, Mohammad and
-            Li, Bo and Anandkumar, Anima and Catanzaro, Bryan},
-  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
-  year = {2022},
-  eprint = {2202.04173},
-  archivePrefix = {arXiv},
-}""",
-    "translate": """@misc{beniwal-etal-2025-breaking,
-  title = {Breaking {mBad}! Supervised Fine-tuning for Cross-Lingual Detoxification},
-  author = {Beniwal, Himanshu and Kim, Youngwoo and Sap, Maarten and Dan, Soham and Hartvigsen, Thomas},
-  year = {2025},
-  eprint = {2505.16722},
-  archivePrefix = {arXiv},
-  note = {arXiv preprint; a peer-reviewed venue, if any, is not recorded here},
-}""",
-}
-"""BibTeX of the paper each recipe kind implements."""
-
 DATA_CITATIONS = {"s-nlp/paradetox": PARADETOX}
 """BibTeX of human data sources, by Hub id."""
-
-METHOD_NAMES = {
-    "toxify": "synthetic toxic sides for human neutral sentences (Pletenev et al. 2025)",
-    "detoxify": "synthetic neutral sides for human toxic sentences, PseudoParaDetox (Moskovskiy et al. 2024)",
-    "distill": "detoxifying text distilled by contrastive decoding, UniDetox (Lu et al., ICLR 2025)",
-    "selfgen": "self-generated text, least toxic share kept, SGEAT (Wang et al., NeurIPS 2022)",
-    "translate": "detoxification pairs carried into other languages, Breaking mBad (Beniwal et al. 2025)",
-}
-
 
 def is_hub_id(source: str | None) -> bool:
     """True for `org/name` (a Hub dataset id), False for keywords (`seed`, `fixture`) and local paths."""
@@ -110,13 +52,6 @@ BUNDLED = {"seed": "the project's seed corpus, factory/data/seed",
            "fixture": "the project's multilingual fixture, factory/data/multilingual"}
 """Keyword sources that ship with the project."""
 
-CARRIED_ROLE = {
-    "toxify": "human pairs: the rows' neutral sides are theirs (the toxic sides were generated from them)",
-    "detoxify": "human pairs: the rows' toxic sides are theirs (the neutral sides were generated from them)",
-    "translate": "human pairs the generator translated (rows with `attributes.translated` true)",
-}
-
-
 def _named(source: str) -> str:
     return f"`{source}` ({BUNDLED[source]})" if source in BUNDLED else f"`{source}`"
 
@@ -126,7 +61,7 @@ def source_lines(recipe: Recipe) -> list[str]:
     lines = []
     pairs = kind_of(recipe).PAIRS
     if pairs:
-        lines.append(f"- {_named(recipe.human.source)}: {CARRIED_ROLE[recipe.kind]}.")
+        lines.append(f"- {_named(recipe.human.source)}: {kind_of(recipe).method(recipe).carried_role}.")
     if recipe.translate and recipe.translate.parallel:
         lines.append(f"- {_named(recipe.translate.parallel)}: human pairs in the target languages, read as they are "
                      "(rows with `attributes.translated` false).")
@@ -163,6 +98,6 @@ def license_ids(recipe: Recipe) -> list[str]:
 
 def citations(recipe: Recipe) -> list[str]:
     """BibTeX of the method's paper and of the human data the rows carry, where known."""
-    known = [METHOD_CITATIONS[recipe.kind]]
+    known = [kind_of(recipe).method(recipe).citation]
     known += [DATA_CITATIONS[s] for s in carried_sources(recipe) if s in DATA_CITATIONS]
     return known

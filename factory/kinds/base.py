@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Protocol
 
 from factory.core.gates import Gate
+from factory.methods import Method
 from factory.recipe import Recipe
 
 Study = Literal["mixing", "lm"]
@@ -55,6 +56,9 @@ class Kind(Protocol):
 
     def uses_generate_backend(self, recipe: Recipe) -> bool:
         """Whether `generate.backend` drives generation (`factory check` names the server key it sends)."""
+
+    def method(self, recipe: Recipe) -> Method:
+        """The method as the dataset card names it: name, paper (BibTeX), role of the human pairs the rows carry."""
 
     def cache_folders(self, recipe: Recipe) -> dict[str, Callable[[Recipe, Path], list[Path]]]:
         """{label: function giving the cache folders the recipe's stages use now} (for `factory clean`)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from factory.kinds.base import Release, Study
+from factory.methods import Method, method_of
 from factory.recipe import Recipe
 
 STUDY: Study = "mixing"
@@ -53,6 +54,11 @@ def certify(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> Release:
 def uses_generate_backend(recipe: Recipe) -> bool:
     """Always: the rewrites come from `generate.backend`."""
     return True
+
+
+def method(recipe: Recipe) -> Method:
+    """The method as the dataset card names it (`factory.methods`)."""
+    return method_of(recipe.kind)
 
 
 def cache_folders(recipe: Recipe) -> dict[str, Callable[[Recipe, Path], list[Path]]]:
