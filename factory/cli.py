@@ -151,14 +151,14 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     if kind.GRID:  # as the pipeline: the recipes with the grid stages are exported
         export(recipe, root, limit)
     from factory.stages import publish as stage
-    from factory.core.records import read_json
+    from factory.core.reports import Certificate
     from factory.stages.report import run as write_report
     from factory.core.gates import names_with
 
     typer.echo(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     typer.echo(f"publish: built {folder} (dry run)")
-    certificate = read_json(folder / "certificate.json")
+    certificate = Certificate.read(folder / "certificate.json").raw
     failed = names_with(certificate, "fail")
     if certificate.get("verdict") == "inconclusive":
         typer.echo(f"certificate: INCONCLUSIVE ({certificate.get('reason')})")

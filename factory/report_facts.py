@@ -20,6 +20,7 @@ from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.core.records import Record, read_json, read_records
 from factory.core.layout import Layout
+from factory.core.reports import Certificate
 
 VERDICTS = ("certified", "not_certified", "inconclusive")
 SUMMARY_PLOT = "recipes-j.png"
@@ -66,7 +67,7 @@ def plot_files(name: str, study: str, root: Path, *, grid: bool) -> dict[str, Pa
 def load_facts(recipe: Recipe, root: Path) -> ReportFacts:
     """Read the stage outputs of `recipe` under `root`; the certificate must exist."""
     root = Path(root)
-    certificate = read_json(Layout(root).certificate(recipe.name))
+    certificate = Certificate.read(Layout(root).certificate(recipe.name)).raw
     rows_path = Layout(root).filtered_rows(recipe.name)
     trained = Layout(root).trained(recipe.name)
     training = _optional_json(trained / "summary.json")

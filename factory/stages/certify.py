@@ -38,6 +38,7 @@ from factory.core.records import atomic_dir, read_json, write_json
 from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.core.layout import Layout
+from factory.core.reports import EvalMetrics, FilterReport, HumanStats, MixManifest
 
 __all__ = ["Gate", "gate", "run"]
 
@@ -46,11 +47,12 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     """Write the certificate of the recipe's release."""
     check_limit(limit, "certify")
     root = Path(root)
-    report = read_json(Layout(root).filter_report(recipe.name))
-    evaluation = read_json(Layout(root).eval_metrics(recipe.name))
-    stats = read_json(Layout(root).human_stats(recipe.name))
+    layout = Layout(root)
+    report = FilterReport.read(layout.filter_report(recipe.name)).raw
+    evaluation = EvalMetrics.read(layout.eval_metrics(recipe.name)).raw
+    stats = HumanStats.read(layout.human_stats(recipe.name)).raw
     manifest = Layout(root).mix_manifest(recipe.name)
-    mixes = read_json(manifest) if manifest.exists() else None
+    mixes = MixManifest.read(manifest).raw if manifest.exists() else None
     release = kind_of(recipe).certify(recipe, root, {"report": report, "evaluation": evaluation, "stats": stats,
                                                      "mixes": mixes})
     gates, metrics, intervals, unit = settle(release.gates), release.metrics, release.intervals, release.unit

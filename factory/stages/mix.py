@@ -19,6 +19,7 @@ from factory.core.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, read_json, read_records, write_json, write_records
 from factory.core.layout import Layout
+from factory.core.reports import FilterReport
 
 
 def ratio_name(ratio: float) -> str:
@@ -51,7 +52,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     check_limit(limit, "mix")
     filtered = Layout(root).filtered(recipe.name)
     synthetic = read_records(filtered / "rows.parquet", kept_only=True)
-    leaking = set(read_json(filtered / "report.json").get("leaking_human_ids", []))
+    leaking = set(FilterReport.read(filtered / "report.json").leaking_human_ids)
     human_train = read_records(Layout(root).human_split(recipe.name, "train"))
     human = [r for r in human_train if r.id not in leaking]
     ratios = sorted(set(recipe.mix.ratios))

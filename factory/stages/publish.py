@@ -35,6 +35,7 @@ from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, read_json, read_records, write_json
 from factory.report_facts import report_is_current
 from factory.core.layout import Layout
+from factory.core.reports import Certificate
 
 
 def check_certificate(recipe: Recipe, certificate: dict[str, Any], *, force: bool) -> None:
@@ -78,7 +79,7 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
     made by `factory publish` is refused unless `overwrite` (see `factory.core.outputs`).
     """
     root = Path(root)
-    certificate = read_json(Layout(root).certificate(recipe.name))
+    certificate = Certificate.read(Layout(root).certificate(recipe.name)).raw
     check_certificate(recipe, certificate, force=force)
     rows_path = Layout(root).filtered_rows(recipe.name)
     rows = read_records(rows_path)
@@ -176,10 +177,10 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None, 
     folder = Path(dry_run) if dry_run else release_folder(recipe, root)
     pushing = bool(repo_id) and dry_run is None
     if pushing:
-        check_whole_run(recipe, read_json(Layout(root).certificate(recipe.name)), force=force)
+        check_whole_run(recipe, Certificate.read(Layout(root).certificate(recipe.name)).raw, force=force)
     build_release(recipe, folder, root=root, force=force, overwrite=overwrite)
     if pushing:
-        certified = read_json(folder / "certificate.json")["certified"]
+        certified = Certificate.read(folder / "certificate.json").certified
         push(folder, repo_id, private=recipe.publish.private and not public, certified=certified)
     return folder
 

@@ -28,6 +28,7 @@ from factory.report_facts import (SUMMARY_PLOT, ReportFacts, certificate_digest,
 from factory.report_html import Cell, figure, number, page, table, text
 from factory.report_page import VERDICT_LABELS, recipe_body
 from factory.core.layout import Layout
+from factory.core.reports import Certificate
 
 
 def page_path(root: Path, name: str) -> Path:
@@ -145,7 +146,7 @@ def index_row(recipe: Recipe, root: Path) -> list[Any]:
     link = Cell(f'<a href="{text(recipe.name)}.html">{text(recipe.name)}</a>')
     if not certificate_path.is_file() or not page_path(root, recipe.name).is_file():
         return [Cell(text(recipe.name)), recipe.kind, Cell('<span class="missing">no report yet</span>'), "", "", ""]
-    decided, reason = verdict(read_json(certificate_path))
+    decided, reason = verdict(Certificate.read(certificate_path).raw)
     path = metrics_path(root, recipe.name)
     numbers = read_json(path) if path.is_file() else {}
     gates = numbers.get("gates", {})

@@ -25,6 +25,7 @@ from factory.recipe.lm import CausalFineTune, target_name
 from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 from factory.train.loop import TrainLog, train
 from factory.core.layout import Layout
+from factory.core.reports import MixManifest
 
 
 def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
@@ -118,7 +119,7 @@ def checkpoint_folder(recipe: Recipe, target: ModelSpec, stem: str, texts: Seque
 def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
     """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
     mixed = Layout(root).mixed(recipe.name)
-    stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
+    stems = [f"ratio-{mix['ratio']:.2f}" for mix in MixManifest.read(mixed / "manifest.json").mixes]
     texts = {stem: training_texts(read_records(mixed / f"{stem}.parquet")) for stem in stems}
     return [checkpoint_folder(recipe, target, stem, texts[stem], root)
             for target in recipe.lm_train.targets for stem in stems]
@@ -128,7 +129,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     """Write data/trained/<recipe>/<target>/<mix>/ (model or adapters + train_log.json) and summary.json."""
     settings = recipe.lm_train
     mixed = Layout(root).mixed(recipe.name)
-    manifest = read_json(mixed / "manifest.json")
+    manifest = MixManifest.read(mixed / "manifest.json").raw
     out = Layout(root).trained(recipe.name)
     summaries: dict[str, Any] = {}
     with atomic_dir(out) as tmp:

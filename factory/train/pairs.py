@@ -13,6 +13,7 @@ from factory.core.errors import check_limit
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
 from factory.core.layout import Layout
+from factory.core.reports import MixManifest
 
 
 def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data")) -> str:
@@ -36,7 +37,7 @@ def checkpoint_folder(recipe: Recipe, rows: list[Record], stem: str, root: Path)
 def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
     """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
     mixed = Layout(root).mixed(recipe.name)
-    stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
+    stems = [f"ratio-{mix['ratio']:.2f}" for mix in MixManifest.read(mixed / "manifest.json").mixes]
     return [checkpoint_folder(recipe, read_records(mixed / f"{stem}.parquet"), stem, root) for stem in stems]
 
 
@@ -46,7 +47,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     from factory.train.seq2seq import train_detoxifier
 
     mixed = Layout(root).mixed(recipe.name)
-    manifest = read_json(mixed / "manifest.json")
+    manifest = MixManifest.read(mixed / "manifest.json").raw
     out = Layout(root).trained(recipe.name)
     summaries = {}
     with atomic_dir(out) as tmp:

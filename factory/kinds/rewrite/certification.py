@@ -14,6 +14,7 @@ from factory.core.gates import Gate
 from factory.kinds.base import Release
 from factory.recipe import Recipe
 from factory.core.layout import Layout
+from factory.core.reports import PairFilterReport
 
 FLOORS: dict[str, tuple[Floor, ...]] = {
     "detoxify": (("sim_ratio", "SIM", "min_sim_ratio"), ("fl_ratio", "FL", "min_fl_ratio"),
@@ -38,6 +39,7 @@ def language_gates(recipe: Recipe, rows_path: Path) -> list[Gate]:
 def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> Release:
     """Gates, headline metrics and J intervals of a toxify or detoxify release."""
     report, evaluation = inputs["report"], inputs["evaluation"]
+    PairFilterReport.parse(report, Layout(root).filter_report(recipe.name))
     evidence = Evidence.load(recipe, root, evaluation)
     gates = pair_gates(recipe, report, evaluation, inputs["stats"], inputs["mixes"], evidence)
     gates += language_gates(recipe, Layout(root).filtered_rows(recipe.name))

@@ -34,6 +34,7 @@ from factory.checks_translate import language_summary
 from factory.recipe import Recipe
 from factory.core.records import read_records
 from factory.core.layout import Layout
+from factory.core.reports import PairFilterReport
 
 
 def language_stats(recipe: Recipe, root: Path) -> dict[str, dict[str, Any]]:
@@ -105,6 +106,7 @@ def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
     from factory.kinds.base import Release
 
     report, evaluation = inputs["report"], inputs["evaluation"]
+    PairFilterReport.parse(report, Layout(root).filter_report(recipe.name))
     evidence = Evidence.load(recipe, root, evaluation)
     gates = translate_gates(recipe, report, evaluation, inputs["stats"], root, inputs["mixes"], evidence)
     gates += language_gates(recipe, Layout(root).filtered_rows(recipe.name))
