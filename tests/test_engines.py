@@ -128,7 +128,7 @@ def test_pair_shuffle_leaves_each_candidate_pair_once():
 
 
 def test_the_ray_engine_reuses_the_local_band_hash_and_keep_priority():
-    """One definition each: the Ray dataflow imports the band multipliers, group cap and keep rule of the local engine."""
+    """One definition each: the Ray dataflow imports the local engine's band multipliers, group cap and keep rule."""
     from factory.filter import minhash
 
     assert ray_dedupe.keep_priority is minhash.keep_priority and ray_dedupe.GROUP_CAP is lsh.GROUP_CAP

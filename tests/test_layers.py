@@ -104,7 +104,8 @@ def kind_branches(modules: dict[str, Path] | None = None) -> list[str]:
         if layer_of(module) in ("kinds", "recipe"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            where = f"{path.relative_to(PACKAGE.parent) if path.is_relative_to(PACKAGE) else path}:{getattr(node, 'lineno', 0)}"
+            shown = path.relative_to(PACKAGE.parent) if path.is_relative_to(PACKAGE) else path
+            where = f"{shown}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Compare):
                 operands = [node.left, *node.comparators]
                 if any(_is_kind(o) for o in operands) and any(_names_a_kind(o) for o in operands):

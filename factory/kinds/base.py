@@ -9,7 +9,7 @@ pipeline` can give each stage only the code of the kind functions it calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Protocol
 

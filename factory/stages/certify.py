@@ -34,7 +34,7 @@ from pathlib import Path
 from factory import provenance
 from factory.core.errors import check_limit
 from factory.core.gates import Gate, gate, settle, verdict_of
-from factory.core.records import atomic_dir, read_json, write_json
+from factory.core.records import atomic_dir, write_json
 from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.core.layout import Layout

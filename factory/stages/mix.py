@@ -17,7 +17,7 @@ from typing import Sequence
 
 from factory.core.errors import FactoryError, check_limit
 from factory.recipe import Recipe
-from factory.core.records import Record, atomic_dir, read_json, read_records, write_json, write_records
+from factory.core.records import Record, atomic_dir, read_records, write_json, write_records
 from factory.core.layout import Layout
 from factory.core.reports import FilterReport
 

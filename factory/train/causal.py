@@ -22,7 +22,7 @@ from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
-from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.core.records import Record, atomic_dir, content_id, read_records, write_json
 from factory.train.loop import TrainLog, train
 from factory.core.layout import Layout
 from factory.core.reports import MixManifest

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from factory.core.errors import check_limit
 from factory.recipe import Recipe
-from factory.core.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.core.records import Record, atomic_dir, content_id, read_records, write_json
 from factory.core.layout import Layout
 from factory.core.reports import MixManifest
 

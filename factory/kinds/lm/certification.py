@@ -36,6 +36,7 @@ from factory.core.gates import estimate_gate, format_interval
 from factory.recipe import Recipe
 from factory.core.records import Record, read_records
 from factory.core.layout import Layout
+from factory.kinds.base import Release
 
 
 def _relative_drop(base: float | None, new: float | None) -> float | None:
@@ -214,10 +215,9 @@ def lm_headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str,
     }
 
 
-def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
+def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> Release:
     """Gates, headline metrics and EMT/TP/PPL intervals of a distill or selfgen release."""
     from factory.certify_pairs import language_gates
-    from factory.kinds.base import Release
 
     report, evaluation = inputs["report"], inputs["evaluation"]
     prompts = load_prompt_scores(Layout(root).eval_rows(recipe.name), evaluation)

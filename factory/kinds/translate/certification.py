@@ -35,6 +35,7 @@ from factory.recipe import Recipe
 from factory.core.records import read_records
 from factory.core.layout import Layout
 from factory.core.reports import PairFilterReport
+from factory.kinds.base import Release
 
 
 def language_stats(recipe: Recipe, root: Path) -> dict[str, dict[str, Any]]:
@@ -100,10 +101,9 @@ def translate_headline(evaluation: dict[str, Any], report: dict[str, Any], recip
     }
 
 
-def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> "Release":
+def release(recipe: Recipe, root: Path, inputs: dict[str, Any]) -> Release:
     """Gates, headline metrics and J intervals of a translate release, then kept rows per language."""
     from factory.certify_pairs import j_intervals, language_gates
-    from factory.kinds.base import Release
 
     report, evaluation = inputs["report"], inputs["evaluation"]
     PairFilterReport.parse(report, Layout(root).filter_report(recipe.name))

@@ -2,7 +2,8 @@
 
 The grid commands are what the DVC `matrix` stages call, one cell at a time; without
 `--setting` / `--lang` they cover every setting / language of the recipe's grid.
-`factory.cli` registers these functions (through `factory.kinds.translate.commands`) (wrapped so that input problems exit with code 2).
+`factory.cli` registers these functions through `factory.kinds.translate.commands`, wrapped so that
+input problems exit with code 2.
 """
 
 from __future__ import annotations
