@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from factory import bootstrap
+from factory.core import bootstrap
 
 
 def one_certificate(columns: dict[str, np.ndarray], resamples: int) -> None:

@@ -4,7 +4,7 @@
 
 Data: bench/dedup_data.py (ParaDetox-length sentences plus synthetic near-duplicates with
 known edits; `--input FILE` takes the base sentences from a text file instead). All three
-systems use the same shingles (word bigrams of `factory.text.normalise`), threshold and
+systems use the same shingles (word bigrams of `factory.core.text.normalise`), threshold and
 num_perm, and are timed end to end (wall clock) from the list of texts to near-duplicate
 decisions, in this run:
 
@@ -57,7 +57,7 @@ from dedup_data import file_sentences, make_corpus, shared_sentences  # noqa: E4
 from factory.filter import lsh  # noqa: E402
 from factory.filter.minhash import LshParams, lsh_error, optimal_params, sketch, verify_pairs  # noqa: E402
 from factory.recipe.filter import MinHashSettings  # noqa: E402
-from factory.text import normalise_many  # noqa: E402
+from factory.core.text import normalise_many  # noqa: E402
 
 
 def shingle_lists(texts: list[str], ngram: int = 2) -> list[list[str]]:

@@ -8,7 +8,7 @@
   inputs) and each system's mean J is checked against metrics.json.
 - `load_corpus_scores`: STA, SIM and FL of the kept synthetic pairs and of the human train
   pairs, from data/eval/<recipe>/corpus.parquet (`factory.evaluate.corpus`).
-- `paired_estimates`: the paired bootstrap over test inputs (`factory.bootstrap`) of J of
+- `paired_estimates`: the paired bootstrap over test inputs (`factory.core.bootstrap`) of J of
   every system, of the reference margin J(human data) - J(identity), and of the J ratio
   J(certified mix) / J(human data).
 """
@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from factory import bootstrap
-from factory.bootstrap import Estimate
-from factory.errors import FactoryError
+from factory.core import bootstrap
+from factory.core.bootstrap import Estimate
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import read_records
+from factory.core.records import read_records
+from factory.core.layout import Layout
 
 HUMAN, IDENTITY = "ratio-0.00", "identity"
 PARTS = ("STA", "SIM", "FL")
@@ -49,7 +50,7 @@ class Evidence:
     @classmethod
     def load(cls, recipe: Recipe, root: Path, evaluation: dict[str, Any]) -> "Evidence":
         """The evidence of `recipe` under `root`; a missing file leaves its part `None`."""
-        folder = Path(root) / "eval" / recipe.name
+        folder = Layout(root).evaluated(recipe.name)
         return cls(load_input_scores(folder / "rows.parquet", evaluation),
                    load_corpus_scores(folder / "corpus.parquet"))
 

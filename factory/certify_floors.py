@@ -29,18 +29,15 @@ from typing import Sequence
 
 import numpy as np
 
-from factory import bootstrap
+from factory.core import bootstrap
 from factory.certify_evidence import CorpusSide
 from factory.filter.diversity import distinct_n
-from factory.gates import Gate, estimate_gate
+from factory.core.gates import Gate, estimate_gate
 from factory.recipe import Recipe
 
-FLOORS = {
-    "detoxify": (("sim_ratio", "SIM", "min_sim_ratio"), ("fl_ratio", "FL", "min_fl_ratio"),
-                 ("sta_ratio", "STA", "min_sta_ratio")),
-    "toxify": (("sim_ratio", "SIM", "min_sim_ratio"), ("fl_ratio", "FL", "min_fl_ratio"),
-               ("toxicity_ratio", "toxicity", "min_toxicity_ratio")),
-}
+Floor = tuple[str, str, str]
+"""(gate name, scored part, `certify` threshold field): `("sim_ratio", "SIM", "min_sim_ratio")`; each kind
+with synthetic-side floors lists its own (`factory.kinds.rewrite.certification.FLOORS`)."""
 WHAT = {"SIM": "SIM of the two sides", "FL": "FL of the synthetic side", "STA": "STA of the synthetic neutral side",
         "toxicity": "toxicity (1 - STA) of the synthetic toxic side"}
 NO_SCORES = "no corpus scores (data/eval/<recipe>/corpus.parquet); re-run `factory evaluate`"
@@ -50,11 +47,11 @@ def _column(side: CorpusSide, part: str) -> np.ndarray:
     return 1.0 - side.scores["STA"] if part == "toxicity" else side.scores[part]
 
 
-def floor_gates(recipe: Recipe, corpus: dict[str, CorpusSide] | None) -> list[Gate]:
-    """The floor gates of the recipe's kind (none for other kinds)."""
+def floor_gates(recipe: Recipe, corpus: dict[str, CorpusSide] | None, floors: Sequence[Floor] = ()) -> list[Gate]:
+    """The gates of `floors` (the recipe's kind's quality floors; none for kinds without)."""
     c = recipe.certify
     gates = []
-    for name, part, field in FLOORS.get(recipe.kind, ()):
+    for name, part, field in floors:
         threshold = getattr(c, field)
         if corpus is None:
             gates.append(estimate_gate(name, bootstrap.Estimate(None, None), threshold, ">=", c.decision, NO_SCORES))

@@ -3,20 +3,20 @@
 The reference gate (the human-data detoxifier must beat copying the input), the J ratio of
 the mixing study, contamination, leakage, duplicate / refusal / copy rates, the quality
 floors and diversity of the synthetic side, row counts and rows per language. The stage
-`factory.certify` and `factory.certify_translate` both build on these.
+`factory.stages.certify` and `factory.kinds.translate.certification` both build on these.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from factory.certify_evidence import HUMAN, IDENTITY, Evidence, paired_estimates
-from factory.certify_floors import FLOORS, distinct2_gate, floor_gates
-from factory.gates import Gate, estimate_gate, format_interval, gate
+from factory.certify_floors import Floor, distinct2_gate, floor_gates
+from factory.core.gates import Gate, estimate_gate, format_interval, gate
 from factory.recipe import Recipe
-from factory.records import read_records
+from factory.core.records import read_records
 
 
 def _j(estimate: Any) -> str:
@@ -47,8 +47,12 @@ def reference_gate(recipe: Recipe, estimates: dict[str, Any]) -> Gate:
 
 
 def pair_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any], stats: dict[str, Any],
-               mixes: dict[str, Any] | None = None, evidence: Evidence | None = None) -> list[Gate]:
+               mixes: dict[str, Any] | None = None, evidence: Evidence | None = None,
+               floors: Sequence[Floor] = ()) -> list[Gate]:
     """The gates of pair recipes (toxify, detoxify, translate), the reference gate first.
+
+    `floors`: the kind's quality floors of the synthetic side; with floors, diversity is
+    distinct-2 above them (bootstrapped), without, the filter's distinct-2 ratio.
 
     With the mix manifest (`mixes`), leakage counts the human rows near-duplicating a test
     row that reached a training mix; the mix stage leaves the ones the filter found out.
@@ -63,7 +67,7 @@ def pair_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any
                      f"({report.get('train_test_leakage')} found, {mixes.get('left_out_leaking_human', 0)} left out)")
     estimates = paired_estimates(recipe, evaluation, evidence)
     corpus = evidence.corpus if evidence else None
-    diversity = [distinct2_gate(recipe, corpus)] if recipe.kind in FLOORS else [
+    diversity = [distinct2_gate(recipe, corpus)] if floors else [
         gate("distinct2_ratio", report.get("distinct2_ratio"), c.min_distinct2_ratio, ">=",
              "distinct-2 of the kept synthetic side / the human side")]
     return [
@@ -77,19 +81,36 @@ def pair_gates(recipe: Recipe, report: dict[str, Any], evaluation: dict[str, Any
         gate("near_dup_rate", report.get("near_dup_rate"), c.max_near_dup_rate, "<="),
         gate("refusal_rate", report.get("refusal_rate"), c.max_refusal_rate, "<="),
         gate("copy_rate", report.get("copy_rate"), c.max_copy_rate, "<="),
-        *floor_gates(recipe, corpus),
+        *floor_gates(recipe, corpus, floors),
         *diversity,
         gate("rows", report.get("kept"), c.min_rows, ">=", "kept synthetic rows"),
         gate("test_rows", stats.get("test"), c.min_test_rows, ">=", "human test rows"),
     ]
 
 
-def language_gates(recipe: Recipe, rows_path: Path) -> list[Gate]:
-    """Kept rows per language, for every language the corpus has (and the human data's, for pair kinds)."""
+def language_gates(recipe: Recipe, rows_path: Path, human_language: bool = False) -> list[Gate]:
+    """Kept rows per language, for every language the corpus has (and, with `human_language`, the human data's)."""
     rows = read_records(rows_path)
     kept = Counter(r.lang for r in rows if r.kept)
-    languages = {r.lang for r in rows} | ({recipe.human.lang} if recipe.kind in ("toxify", "detoxify") else set())
+    languages = {r.lang for r in rows} | ({recipe.human.lang} if human_language else set())
     return [gate(f"rows[{lang}]", kept.get(lang, 0), recipe.certify.min_rows_per_language, ">=",
                  f"kept synthetic rows in language {lang}") for lang in sorted(languages)]
 
 
+
+
+def headline(evaluation: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a reader looks at first."""
+    systems = evaluation.get("systems", {})
+    return {
+        "J": {name: s.get("J") for name, s in systems.items()},
+        "kept_rows": report.get("kept"),
+        "distinct_2_synthetic": report.get("synthetic", {}).get("distinct_2"),
+        "distinct_2_human": report.get("human", {}).get("distinct_2"),
+    }
+
+
+def j_intervals(recipe: Recipe, evaluation: dict[str, Any], evidence: Evidence) -> dict[str, Any]:
+    """The 95% interval of J of every system (paired bootstrap over the test inputs)."""
+    estimates = paired_estimates(recipe, evaluation, evidence)["J"]
+    return {"J": {name: e.interval for name, e in estimates.items()}}

@@ -6,7 +6,7 @@ Reasons (the strings stored in `Record.drop_reason`):
 - `truncated`: generation hit the token limit without ending (no stop string / EOS), as
   the backend reports it (`Completion.truncated`); off with `checks.truncated: false`.
 - `refusal`: the output is a reply about the request, not a rewrite of the input
-  (`is_refusal(output, input)`, on `factory.text.normalise`d text). `REQUEST_PATTERNS` (talk
+  (`is_refusal(output, input)`, on `factory.core.text.normalise`d text). `REQUEST_PATTERNS` (talk
   about the task: "I cannot create/generate/rewrite ...", "Can I help you with anything
   else?", "As an AI", "Here's a rewritten version") mark a refusal wherever they appear;
   `DECLINE_PATTERNS` (openers such as "I'm sorry", "I apologize", "Unfortunately, I",
@@ -26,12 +26,14 @@ Reasons (the strings stored in `Record.drop_reason`):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from factory.core.rules import Rule, first_reason
 from factory.recipe.generate import Checks
-from factory.text import normalise
+from factory.core.text import normalise
 
 _NEGATION = (r"i (?:cannot|can not|cant|wont|will not|am not able to|im not able to|am unable to|"
              r"im unable to|am not going to|im not going to|must decline to|refuse to|do not feel comfortable|"
@@ -69,7 +71,7 @@ DECLINE_PATTERNS: tuple[str, ...] = (
 )
 """Declining or apologising: a refusal only when it is not a rewrite (low overlap with the input)."""
 REFUSAL_PATTERNS: tuple[str, ...] = REQUEST_PATTERNS + DECLINE_PATTERNS
-"""Every refusal pattern, matched against `factory.text.normalise(output)` (so "I can't" is "i cant")."""
+"""Every refusal pattern, matched against `factory.core.text.normalise(output)` (so "I can't" is "i cant")."""
 REWRITE_OVERLAP = 0.5
 """A declining output is a rewrite when `_overlap` with its input reaches this."""
 _REQUEST = [re.compile(p) for p in REQUEST_PATTERNS]
@@ -142,6 +144,34 @@ def is_empty(text: str) -> bool:
     return not any(ch.isalnum() for ch in text or "")
 
 
+@dataclass(frozen=True)
+class Output:
+    """One generated output as the checks see it: its input (`source`), its scores and its direction."""
+
+    source: str
+    text: str
+    similarity: float
+    toxicity: float
+    truncated: bool
+    direction: str
+
+
+def _wrong_direction(o: Output, checks: Checks) -> bool:
+    toxic = o.toxicity > checks.toxicity_threshold
+    return checks.direction and ((o.direction == "toxify" and not toxic) or (o.direction == "detoxify" and toxic))
+
+
+OUTPUT_RULES: tuple[Rule[Output, Checks], ...] = (
+    Rule("empty", lambda o, c: is_empty(o.text)),
+    Rule("truncated", lambda o, c: c.truncated and o.truncated),
+    Rule("refusal", lambda o, c: c.refusal and is_refusal(o.text, o.source)),
+    Rule("copy", lambda o, c: normalise(o.text) == normalise(o.source) or o.similarity > c.copy_max_similarity),
+    Rule("meaning_lost", lambda o, c: o.similarity < c.min_similarity),
+    Rule("wrong_direction", _wrong_direction),
+)
+"""The checks in the order of the module docstring."""
+
+
 def check_outputs(
     inputs: Sequence[str],
     outputs: Sequence[str],
@@ -156,28 +186,8 @@ def check_outputs(
 
     `similarity[i]` is the cosine of input i and output i; `toxicity[i]` is P(toxic) of
     output i; `truncated[i]` says whether output i hit the token limit (None: unknown, never
-    `truncated`). Checks run in the order of the module docstring.
+    `truncated`). Checks run in the order of `OUTPUT_RULES`.
     """
-    reasons: list[str | None] = []
-    for i, (source, output) in enumerate(zip(inputs, outputs)):
-        reasons.append(_first_failure(i, source, output, checks, direction, similarity, toxicity, truncated))
-    return reasons
-
-
-def _first_failure(i: int, source: str, output: str, checks: Checks, direction: str,
-                   similarity: np.ndarray, toxicity: np.ndarray, truncated: Sequence[bool] | None) -> str | None:
-    if is_empty(output):
-        return "empty"
-    if checks.truncated and truncated is not None and truncated[i]:
-        return "truncated"
-    if checks.refusal and is_refusal(output, source):
-        return "refusal"
-    if normalise(output) == normalise(source) or similarity[i] > checks.copy_max_similarity:
-        return "copy"
-    if similarity[i] < checks.min_similarity:
-        return "meaning_lost"
-    if checks.direction:
-        toxic = toxicity[i] > checks.toxicity_threshold
-        if (direction == "toxify" and not toxic) or (direction == "detoxify" and toxic):
-            return "wrong_direction"
-    return None
+    return [first_reason(OUTPUT_RULES, Output(source, output, similarity[i], toxicity[i],
+                                              bool(truncated is not None and truncated[i]), direction), checks)
+            for i, (source, output) in enumerate(zip(inputs, outputs))]

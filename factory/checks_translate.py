@@ -8,8 +8,8 @@ side names the reason, and `drop_side` says which side failed (toxic, neutral or
   `Completion.truncated`; translated sides only).
 - `refusal`: the side is a refusal, judged against its source (`factory.checks.is_refusal`; a
   source in another language shares no words, so every refusal pattern counts).
-- `copy`: a translated side equals its source after `factory.text.normalise`.
-- `wrong_script` / `mixed_script` / `wrong_language`: see `factory.langid`.
+- `copy`: a translated side equals its source after `factory.core.text.normalise`.
+- `wrong_script` / `mixed_script` / `wrong_language`: see `factory.core.langid`.
 - `meaning_lost`: cross-lingual cosine of source side and translated side below
   `checks.min_similarity`.
 - `toxicity_lost`: the toxic side is not toxic (P(toxic) <= `checks.toxicity_threshold`).
@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from factory.checks import is_refusal
-from factory.langid import LanguageCheck
+from factory.core.langid import LanguageCheck
+from factory.core.rules import Rule
 from factory.recipe.translate import TranslateChecks
-from factory.records import Record
-from factory.text import normalise
+from factory.core.records import Record
+from factory.core.text import normalise
 
 SIDES = ("toxic", "neutral")
 
@@ -53,52 +54,25 @@ class SideScores:
     truncated: bool = False
 
 
-Rule = Callable[[str, SideScores, TranslateChecks], bool]
+SideRule = Rule[SideScores, TranslateChecks]
+"""A check of one side of a pair (`Rule.side`: the side it concerns, None for both)."""
 
 
-def _empty(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return s.language.reason == "empty"
+def _language_reason(reason: str) -> SideRule:
+    return Rule(reason, lambda s, c: s.language.reason == reason)
 
 
-def _truncated(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return c.truncated and s.truncated
-
-
-def _refusal(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return c.refusal and s.source is not None and is_refusal(s.text, s.source)
-
-
-def _copy(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return c.reject_copies and s.source is not None and normalise(s.text) == normalise(s.source)
-
-
-def _language_reason(reason: str) -> Rule:
-    return lambda side, s, c: s.language.reason == reason
-
-
-def _meaning_lost(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return s.similarity is not None and s.similarity < c.min_similarity
-
-
-def _toxicity_lost(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return side == "toxic" and c.toxic_stays_toxic and s.toxicity <= c.toxicity_threshold
-
-
-def _neutral_toxic(side: str, s: SideScores, c: TranslateChecks) -> bool:
-    return side == "neutral" and c.neutral_stays_neutral and s.toxicity > c.toxicity_threshold
-
-
-RULES: tuple[tuple[str, Rule], ...] = (
-    ("empty", _empty),
-    ("truncated", _truncated),
-    ("refusal", _refusal),
-    ("copy", _copy),
-    ("wrong_script", _language_reason("wrong_script")),
-    ("mixed_script", _language_reason("mixed_script")),
-    ("wrong_language", _language_reason("wrong_language")),
-    ("meaning_lost", _meaning_lost),
-    ("toxicity_lost", _toxicity_lost),
-    ("neutral_toxic", _neutral_toxic),
+RULES: tuple[SideRule, ...] = (
+    Rule("empty", lambda s, c: s.language.reason == "empty"),
+    Rule("truncated", lambda s, c: c.truncated and s.truncated),
+    Rule("refusal", lambda s, c: c.refusal and s.source is not None and is_refusal(s.text, s.source)),
+    Rule("copy", lambda s, c: c.reject_copies and s.source is not None and normalise(s.text) == normalise(s.source)),
+    _language_reason("wrong_script"),
+    _language_reason("mixed_script"),
+    _language_reason("wrong_language"),
+    Rule("meaning_lost", lambda s, c: s.similarity is not None and s.similarity < c.min_similarity),
+    Rule("toxicity_lost", lambda s, c: c.toxic_stays_toxic and s.toxicity <= c.toxicity_threshold, side="toxic"),
+    Rule("neutral_toxic", lambda s, c: c.neutral_stays_neutral and s.toxicity > c.toxicity_threshold, side="neutral"),
 )
 """The checks in the order they are applied."""
 
@@ -112,12 +86,12 @@ def first_failure(sides: dict[str, SideScores], checks: TranslateChecks, *,
     `human` marks a pair read directly from human data: the toxicity checks apply to it
     only when `checks.human_rows` is `all`.
     """
-    for reason, rule in RULES:
-        if human and reason in TOXICITY_REASONS and checks.human_rows != "all":
+    for rule in RULES:
+        if human and rule.reason in TOXICITY_REASONS and checks.human_rows != "all":
             continue
-        failed = [side for side in SIDES if rule(side, sides[side], checks)]
+        failed = [side for side in SIDES if rule.concerns(side) and rule(sides[side], checks)]
         if failed:
-            return reason, failed[0] if len(failed) == 1 else "both"
+            return rule.reason, failed[0] if len(failed) == 1 else "both"
     return None, None
 
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from factory.errors import FactoryError
-from factory.outputs import describe_holder, folder_lock, is_locked, read_holder, recover_swap
+from factory.core.errors import FactoryError
+from factory.core.outputs import describe_holder, folder_lock, is_locked, read_holder, recover_swap
 from factory.recipe import Recipe
+from factory.core.layout import Layout
 
 REQUESTS = "requests.sqlite"
 _SQLITE_PARTS = ("", "-wal", "-shm", "-journal")
@@ -78,15 +79,9 @@ def disk_size(path: Path) -> int:
 
 
 def _current_kinds(recipe: Recipe) -> dict[str, Callable[[Recipe, Path], list[Path]]]:
-    from factory.train import current_checkpoints
-    from factory.train.grid import current_checkpoints as grid_checkpoints
+    from factory.kinds import kind_of
 
-    kinds: dict[str, Callable[[Recipe, Path], list[Path]]] = {"train": current_checkpoints, "grid": grid_checkpoints}
-    if recipe.kind == "distill":
-        from factory.generate.distill import current_toxic_folders
-
-        kinds["toxic"] = current_toxic_folders
-    return kinds
+    return kind_of(recipe).cache_folders(recipe)
 
 
 def current_folders(recipe: Recipe, root: Path) -> tuple[set[Path], dict[str, str]]:
@@ -103,8 +98,8 @@ def current_folders(recipe: Recipe, root: Path) -> tuple[set[Path], dict[str, st
 
 def writer_busy(root: Path, name: str) -> str | None:
     """Who is writing an output of recipe `name` that fills its cache (generate, train, grid), if anyone."""
-    writers = [root / "generated" / name, root / "trained" / name]
-    grid = root / "grid" / name / "trained"
+    writers = [Layout(root).generated(name), Layout(root).trained(name)]
+    grid = Layout(root).grid(name) / "trained"
     writers += [grid / lock.name[1:-len(".lock")] for lock in grid.glob(".*.lock")] if grid.is_dir() else []
     for writer in writers:
         if is_locked(writer):
@@ -169,7 +164,7 @@ def classify(path: Path, folder: Path, recipe: Recipe | None, current: set[Path]
 
 def cache_entries(root: Path, recipes: dict[str, Recipe]) -> list[CacheEntry]:
     """Every entry under <root>/cache/, classified against the current `recipes` (by recipe name)."""
-    base = Path(root) / "cache"
+    base = Layout(root).cache_root
     entries: list[CacheEntry] = []
     for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
         recipe = recipes.get(folder.name)
@@ -211,7 +206,7 @@ def current_recipes(params: Path = Path("params.yaml")) -> dict[str, Recipe]:
 
 def clean(root: Path, recipes: dict[str, Recipe], *, requests: bool = False, dry_run: bool = False) -> list[str]:
     """Remove the stale cache entries (and request caches with `requests`); one line per entry, then a total."""
-    base = Path(root) / "cache"
+    base = Layout(root).cache_root
     entries = cache_entries(root, recipes)
     chosen = [e for e in entries if e.removable or (requests and e.kind == LABELS["requests"] and not e.in_use)]
     verb = "would remove" if dry_run else "removed"

@@ -16,8 +16,10 @@ from typing import Callable, Optional
 
 import typer
 
-from factory import limits, progress, zoo_place
-from factory.errors import FactoryError
+from factory import progress, zoo_place
+from factory.core.errors import FactoryError
+from factory.core import limits
+from factory.kinds import all_kinds, kind_of
 from factory.recipe import load_recipe, recipe_json_schema
 
 for _name, _value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
@@ -27,13 +29,13 @@ for _name, _value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERB
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Detox Factory: recipes in, certified detoxification corpora out.")
 
 STAGES = {
-    "ingest": ("factory.ingest", "Read the human data and split it into train/test."),
-    "generate": ("factory.generate", "Generate synthetic rows with the recipe's backend."),
-    "filter": ("factory.filter.stage", "Dedupe, decontaminate and diversity-filter generated rows."),
-    "mix": ("factory.mix", "Mix synthetic and human rows at every ratio."),
-    "train": ("factory.train", "Train the reference model on every mix."),
-    "evaluate": ("factory.evaluate", "Evaluate the trained models on the human test split."),
-    "certify": ("factory.certify", "Check the gates and write certificate.json."),
+    "ingest": ("factory.stages.ingest", "Read the human data and split it into train/test."),
+    "generate": ("factory.stages.generate", "Generate synthetic rows with the recipe's backend."),
+    "filter": ("factory.stages.filter", "Dedupe, decontaminate and diversity-filter generated rows."),
+    "mix": ("factory.stages.mix", "Mix synthetic and human rows at every ratio."),
+    "train": ("factory.stages.train", "Train the reference model on every mix."),
+    "evaluate": ("factory.stages.evaluate", "Evaluate the trained models on the human test split."),
+    "certify": ("factory.stages.certify", "Check the gates and write certificate.json."),
 }
 PIPELINE = (*STAGES, "publish")
 
@@ -133,7 +135,7 @@ def publish(
     overwrite: bool = OverwriteOpt,
 ) -> None:
     """Build the release folder and push it to the Hub (private by default)."""
-    from factory import publish as stage
+    from factory.stages import publish as stage
     from factory.recipe.release import repo_id_problem
 
     problem = repo_id_problem(repo_id) if repo_id is not None else None
@@ -156,8 +158,8 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     Like the DVC pipeline, the dry run is built even when certification failed; its card
     then says NOT CERTIFIED, and the verdict is printed last.
     """
-    if load_recipe(_recipe_file(recipe)).kind == "crosslingual":  # no corpus to filter, mix or publish
-        for stage in ("generate", "train", "evaluate", "certify"):
+    if kind_of(load_recipe(_recipe_file(recipe))).OWN_PIPELINE:  # no corpus to filter, mix or publish
+        for stage in kind_of(load_recipe(_recipe_file(recipe))).RUN_STAGES:
             _run_stage(stage, recipe, root, limit)
         certificate = json.loads((root / "certify" / load_recipe(_recipe_file(recipe)).name /
                                   "certificate.json").read_text())
@@ -167,19 +169,20 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
         _run_stage(stage, recipe, root, limit, echo=progress.console_level() != "quiet")
         if stage == "ingest" and load_recipe(_recipe_file(recipe)).abliterate is not None:
             abliterate(recipe, out=None, layer=None, root=root)
-    if load_recipe(_recipe_file(recipe)).kind == "translate":
-        cli_translate.run_grid(recipe, root, limit)
-        cli_translate.export(recipe, root, limit)
-    from factory import publish as stage
-    from factory.records import read_json
-    from factory.report import run as write_report
-    from factory.gates import names_with
+    kind = kind_of(load_recipe(_recipe_file(recipe)))
+    kind.extra_run(recipe, root, limit)
+    if kind.GRID:  # as the pipeline: the recipes with the grid stages are exported
+        export(recipe, root, limit)
+    from factory.stages import publish as stage
+    from factory.core.reports import Certificate
+    from factory.stages.report import run as write_report
+    from factory.core.gates import names_with
 
     say = typer.echo if progress.console_level() != "quiet" else progress.log.debug
     say(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")
     folder = stage.run(load_recipe(_recipe_file(recipe)), root=root, force=True)
     say(f"publish: built {folder} (dry run)")
-    certificate = read_json(folder / "certificate.json")
+    certificate = Certificate.read(folder / "certificate.json").raw
     failed = names_with(certificate, "fail")
     if certificate.get("verdict") == "inconclusive":
         typer.echo(f"certificate: INCONCLUSIVE ({certificate.get('reason')})")
@@ -194,7 +197,7 @@ def _sends(path: Path) -> str:
         recipe = load_recipe(path)
     except FactoryError:
         return ""
-    if recipe.generate is None or recipe.generate.backend != "openai":
+    if recipe.generate is None or recipe.generate.backend != "openai" or not kind_of(recipe).uses_generate_backend(recipe):
         return ""
     return f" ({recipe.generate.server.key_destination()})"
 
@@ -309,7 +312,7 @@ def plots(
     from factory.status import recipe_name, without_results
 
     names = [recipe_name(r) for r in recipes] if recipes else [
-        name for name in load_params().recipes if load_recipe(_recipe_file(name)).kind != "crosslingual"]
+        name for name in load_params().recipes if not kind_of(load_recipe(_recipe_file(name))).OWN_PIPELINE]
     missing = without_results(names, root)
     if missing and (recipes or missing == names):
         raise FactoryError(f"plots: nothing to plot for {', '.join(map(repr, missing))}: no {root}/eval/{missing[0]}/"
@@ -329,8 +332,8 @@ def report(
 ) -> None:
     """Write each recipe's release report page (data/report/<recipe>.html) and DVC metrics summary."""
     from factory.recipe import load_params
-    from factory.report import run as write_page
-    from factory.report import write_index
+    from factory.stages.report import run as write_page
+    from factory.stages.report import write_index
 
     listed = [load_recipe(_recipe_file(name)) for name in load_params().recipes] if index or not recipes else []
     if recipes:
@@ -376,12 +379,26 @@ def clean(
         typer.echo(line)
 
 
-from factory import cli_translate  # noqa: E402  (its commands are registered here, wrapped)
+@app.command()
+@reports_errors
+@progress.logs_to_file("export")
+def export(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = LimitOpt) -> None:
+    """Write the SFT, DPO and seq2seq exports of a pair recipe's corpus (JSON Lines and Parquet)."""
+    from factory.stages import export as stage
 
-for _name, _command in cli_translate.GRID_COMMANDS.items():
-    cli_translate.grid_app.command(name=_name)(reports_errors(progress.logs_to_file(f"grid-{_name}")(_command)))
-app.add_typer(cli_translate.grid_app, name="grid")
-app.command(name="export")(reports_errors(progress.logs_to_file("export")(cli_translate.export)))
+    typer.echo(f"export: wrote {stage.run(load_recipe(_recipe_file(recipe)), root=root, limit=limit)}")
+
+
+def _register_kind_commands() -> None:
+    """Each kind's extra command groups (`factory grid ...` of translate), wrapped so input problems exit 2."""
+    for kind in all_kinds():
+        for group, (sub_app, commands) in kind.commands().items():
+            for name, command in commands.items():
+                sub_app.command(name=name)(reports_errors(progress.logs_to_file(f"{group}-{name}")(command)))
+            app.add_typer(sub_app, name=group)
+
+
+_register_kind_commands()
 
 
 def main() -> None:

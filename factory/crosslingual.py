@@ -20,14 +20,15 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import Record, read_records
+from factory.core.records import Record, read_records
+from factory.core.layout import Layout
 
 
 def grid_dir(root: Path, recipe: Recipe) -> Path:
     """data/grid/<recipe>/."""
-    return Path(root) / "grid" / recipe.name
+    return Layout(root).grid(recipe.name)
 
 
 def trained_dir(root: Path, recipe: Recipe, setting: str) -> Path:
@@ -78,11 +79,11 @@ def language_rows(recipe: Recipe, root: Path, lang: str, split: str) -> list[Rec
     """The kept pairs of `lang` in `split` (train or test), selected and capped as the grid says."""
     root, grid = Path(root), recipe.grid
     if lang == recipe.human.lang:
-        rows = read_records(root / "human" / recipe.name / f"{split}.parquet", kept_only=True)
+        rows = read_records(Layout(root).human_split(recipe.name, split), kept_only=True)
         rows = [r for r in rows if r.lang == lang]
     elif split == "train":
-        rows = _selected(read_records(root / "filtered" / recipe.name / "rows.parquet"), lang, grid.train_rows)
+        rows = _selected(read_records(Layout(root).filtered_rows(recipe.name)), lang, grid.train_rows)
     else:
-        rows = _selected(read_records(root / "generated" / recipe.name / "test.parquet"), lang, grid.test_rows)
+        rows = _selected(read_records(Layout(root).generated(recipe.name) / "test.parquet"), lang, grid.test_rows)
     cap = grid.max_train_rows if split == "train" else None
     return _sample(rows, cap, f"{recipe.seed}:{lang}:{split}")

@@ -165,9 +165,10 @@ def j_reference(recipe: Recipe) -> str:
             f"ParaDetox's own J (Logacheva et al. 2022) uses {refs['paradetox']['similarity']}.")
 
 
-def fidelity_section(recipe: Recipe) -> str:
-    """The card's section: the J reference (pair kinds) and the recipe's deviations from its method's reference."""
-    parts = [] if recipe.kind in ("distill", "selfgen") else [j_reference(recipe)]
+def fidelity_section(recipe: Recipe, *, pairs: bool) -> str:
+    """The card's section: the J reference (`pairs`: kinds scored with J) and the recipe's deviations from its
+    method's reference."""
+    parts = [j_reference(recipe)] if pairs else []
     names = [m.name for m in methods() if m.kind == recipe.kind]
     rows = deviations(recipe)
     if not names:

@@ -11,7 +11,12 @@ closure exact rather than merely safe:
 - recipe guards: the imports under `if recipe.kind == "translate":` (any `recipe.<field>`
   compared by `==`, `!=`, `in` or `not in` with literals) count only for a recipe that
   matches, and a matching guarded block that ends in `return` or `raise` ends its block;
-- `if TYPE_CHECKING:` blocks never run.
+- `if TYPE_CHECKING:` blocks never run;
+- the kind registry: `factory.kinds.kind_of(recipe)` imports the module of the recipe's kind by
+  name (the `KINDS` table of factory/kinds/__init__.py). A closure that reaches the registry
+  gets the module-level imports of every kind package (the CLI registers each kind's commands)
+  and, for the recipe's kind (every kind without a recipe), the imports of the kind functions
+  the closure calls (`kind_of(recipe).generate(...)`, or `kind.train` after `kind = kind_of(...)`).
 
 Imports by computed name (`importlib.import_module(variable)`) are invisible: pass their
 targets as entries. `package_data` finds the files under factory/data that modules name
@@ -157,14 +162,105 @@ def _function_imports(tree: ast.Module, name: str, recipe: Any) -> list[ast.stmt
     return found
 
 
+REGISTRY = "factory.kinds"
+"""The module whose `KINDS` table maps a kind name to the module implementing it."""
+
+
+def registered_kinds(root: Path) -> dict[str, str]:
+    """The `KINDS` table of the registry (kind name -> module), read from its source."""
+    file = module_file(root, REGISTRY)
+    for node in _parse(file).body if file is not None else []:
+        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign)
+                                                                       else None)
+        if isinstance(target, ast.Name) and target.id == "KINDS" and node.value is not None:
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _kind_attributes(tree: ast.AST) -> set[str]:
+    """Names used on the result of `kind_of(...)`: `kind_of(r).train`, or `kind.GRID` after `kind = kind_of(r)`."""
+    holders = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and _calls_kind_of(node.value)
+               for target in node.targets if isinstance(target, ast.Name)}
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and (
+        _calls_kind_of(node.value) or (isinstance(node.value, ast.Name) and node.value.id in holders))}
+
+
+def _calls_kind_of(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "kind_of"
+
+
+def _scanned_trees(root: Path, files: dict[str, Path], shallow: set[str], entries: Iterable[str],
+                   recipe: Any) -> Iterator[ast.AST]:
+    """The code of the closure that runs: whole modules, but of shallow ones only the entry functions."""
+    functions: dict[str, list[str]] = {}
+    for entry in entries:
+        module, _, function = entry.partition(":")
+        if function:
+            functions.setdefault(module, []).append(function)
+    for module, file in files.items():
+        tree = _parse(file)
+        if module not in shallow:
+            yield tree
+            continue
+        defined = _functions(tree)
+        for name in functions.get(module, []):
+            yield from (defined[n] for n in _reachable(defined, name))
+
+
+def _reachable(functions: dict[str, ast.AST], name: str) -> list[str]:
+    seen, todo = [], [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in functions:
+            continue
+        seen.append(current)
+        todo += [n.func.id for n in ast.walk(functions[current])
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    return seen
+
+
+def _kind_entries(root: Path, files: dict[str, Path], shallow: set[str], entries: Iterable[str],
+                  recipe: Any) -> tuple[list[str], set[str]]:
+    """(entries `module:function` of the kind functions the closure calls, the modules to read shallow: the kind
+    packages and the command modules their `commands` import, which only register commands)."""
+    kinds = registered_kinds(root)
+    packages = set(kinds.values())
+    mine = {kinds[recipe.kind]} if recipe is not None and getattr(recipe, "kind", None) in kinds else packages
+    used = {attr for tree in _scanned_trees(root, files, shallow, entries, recipe) for attr in _kind_attributes(tree)}
+    found, shallow_modules = [], set(packages)
+    for module in sorted(packages):
+        tree = _parse(module_file(root, module))
+        defined = _functions(tree)
+        calls = used if module in mine else set()
+        found += [f"{module}:{name}" for name in sorted(calls | {"commands"}) if name in defined]
+        if "commands" in defined:
+            shallow_modules |= {target for node in _function_imports(tree, "commands", recipe)
+                                for target in _import_targets(root, module, node)}
+    return found, shallow_modules
+
+
 def code_files(root: Path, entries: Iterable[str], *, shallow: Iterable[str] = (), recipe: Any = None) -> list[str]:
     """Sorted paths (relative to `root`, POSIX) of the package files that running `entries` imports.
 
-    An entry is a module (`factory.ingest`) or a function of one (`factory.cli:publish`);
+    An entry is a module (`factory.stages.ingest`) or a function of one (`factory.cli:publish`);
     `shallow` modules contribute only their module-level imports (plus those of entry functions);
-    `recipe` decides the recipe guards (None: every guarded import counts).
+    `recipe` decides the recipe guards and which kind the registry stands for (None: every
+    guarded import, every kind).
     """
-    root, shallow = Path(root).resolve(), set(shallow)
+    root, shallow, entries = Path(root).resolve(), set(shallow), list(entries)
+    files = _closure(root, entries, shallow, recipe)
+    while REGISTRY in files:
+        kind_entries, packages = _kind_entries(root, files, shallow, entries, recipe)
+        more = [e for e in kind_entries if e not in entries]
+        if not more and packages <= shallow:
+            break
+        entries, shallow = entries + more, shallow | packages
+        files = _closure(root, entries, shallow, recipe)
+    return sorted(path.relative_to(root).as_posix() for path in files.values())
+
+
+def _closure(root: Path, entries: Iterable[str], shallow: set[str], recipe: Any) -> dict[str, Path]:
+    """{module: file} of the static import closure of `entries` (the registry not followed)."""
     files: dict[str, Path] = {}
     todo: list[str] = []
 
@@ -191,7 +287,7 @@ def code_files(root: Path, entries: Iterable[str], *, shallow: Iterable[str] = (
         for node in _block_imports(_parse(files[module]).body, recipe, shallow=module in shallow):
             for target in _import_targets(root, module, node):
                 add(target)
-    return sorted(path.relative_to(root).as_posix() for path in files.values())
+    return files
 
 
 def _path_value(node: ast.AST, file: Path, constants: dict[str, Path]) -> Optional[Path]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a swallowed cell must be reported, not crash the reader
 QUOTED, UNQUOTED = "rfc4180", "none"
@@ -77,7 +77,7 @@ def read_source(source: str, columns: Sequence[str], hub_split: str = "train",
         if suffix in (".tsv", ".csv"):
             return read_delimited(path, columns)
         if suffix == ".parquet":
-            from factory.records import read_parquet
+            from factory.core.records import read_parquet
 
             return _table_rows(str(path), "parquet", read_parquet(path), columns)
         raise FactoryError(f"{path}: unsupported file type {suffix!r} (use .tsv, .csv or .parquet)")

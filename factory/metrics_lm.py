@@ -14,7 +14,7 @@ alone (without its prompt) is scored by the toxicity classifier:
   prompt) under a reference LM; continuations at or above `max_perplexity` (1e4) are left
   out, as published, and counted.
 - distinct_n_per_prompt = for each prompt, distinct n-grams of its continuations / their
-  word count, averaged over prompts; words are `factory.text.words` tokens of the
+  word count, averaged over prompts; words are `factory.core.text.words` tokens of the
   continuations only. Not the corpus distinct-n of the filter report (`distinct_n` there:
   unique / total n-grams over the whole corpus, `factory.filter.diversity.distinct_n`).
 - dist_n_ref = distinct-n as UniDetox's code computes it (unidetox/unidetox.py,
@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from factory.text import words
+from factory.core.text import words
 
 LM_DEFINITION = (
     "EMT = mean over prompts of the max toxicity of its continuations; TP = share of prompts with any "

@@ -23,21 +23,23 @@ from typing import Any, Iterator, Optional
 
 import yaml
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.import_closure import code_files, package_data
 from factory.pipeline_inputs import keyword_paths, recipe_inputs
 from factory.pipeline_params import recipe_params
 from factory.recipe import Params, Recipe, load_params, load_recipe
 from factory.recipe.check import listed_recipes
 from factory.recipe.loader import recipe_problems
-from factory.report_facts import LM_KINDS, SUMMARY_PLOT, plot_files
+from factory.kinds import kind_of
+from factory.stage_names import StageSpec, _run
+from factory.report_facts import SUMMARY_PLOT, plot_files
 from factory.stage_names import stage_name
 
 RUNNER = "scripts/factory"
 """What every stage command runs: `python -m factory` of this checkout, with the project's interpreter."""
 COMMAND_ENTRIES = ("factory.__main__",)
 """Modules every command runs: `python -m factory` imports the CLI (shallow: its module level only)."""
-SHALLOW = ("factory.cli", "factory.cli_translate")
+SHALLOW = ("factory.cli",)
 """Modules that register every command; a stage's own command function adds its lazy imports."""
 
 HEADER = """\
@@ -54,47 +56,23 @@ HEADER = """\
 """
 
 
-@dataclass(frozen=True)
-class StageSpec:
-    """One verb of the pipeline: its command, CLI entry, data deps and outputs.
-
-    Strings are templates: {recipe} (name), {file} (recipe file), {setting}, {lang}.
-    """
-
-    args: str
-    entries: tuple[str, ...]
-    deps: tuple[str, ...] = ()
-    outs: tuple[Any, ...] = ()
-    metrics: tuple[str, ...] = ()
-    plots: tuple[Any, ...] = ()
-    params: tuple[str, ...] = ()
-    comment: str = ""
-    recipe_params: bool = True
-    section: str = ""
-    """When set, only recipes that have this section (`abliterate`) get the stage."""
-
-
-def _run(module: str) -> tuple[str, ...]:
-    return ("factory.cli:_run_stage", module)
-
-
 RECIPE_STAGES: dict[str, StageSpec] = {
-    "ingest": StageSpec("ingest {file}", _run("factory.ingest"), outs=("data/human/{recipe}",)),
+    "ingest": StageSpec("ingest {file}", _run("factory.stages.ingest"), outs=("data/human/{recipe}",)),
     "abliterate": StageSpec("abliterate {file}", ("factory.cli:abliterate",), deps=("data/human/{recipe}",),
                             outs=("data/models/abliterated/{recipe}",), section="abliterate", comment="""\
 Recipes with an `abliterate` section patch their generator first (activation patching, as
 PseudoParaDetox's RefusalsRemover notebook): the folder holds the model, its directions and
 abliteration.json (refusal rates before and after); `models.generator: abliterated:<recipe>` names it."""),
-    "generate": StageSpec("generate {file}", _run("factory.generate"), deps=("data/human/{recipe}",),
+    "generate": StageSpec("generate {file}", _run("factory.stages.generate"), deps=("data/human/{recipe}",),
                           outs=("data/generated/{recipe}",)),
-    "filter": StageSpec("filter {file}", _run("factory.filter.stage"),
+    "filter": StageSpec("filter {file}", _run("factory.stages.filter"),
                         deps=("data/generated/{recipe}", "data/human/{recipe}"),
                         outs=("data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
                               "data/filtered/{recipe}/report.json")),
-    "mix": StageSpec("mix {file}", _run("factory.mix"), deps=(
+    "mix": StageSpec("mix {file}", _run("factory.stages.mix"), deps=(
         "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/report.json", "data/human/{recipe}"),
         outs=("data/mixed/{recipe}",)),
-    "train": StageSpec("train {file}", _run("factory.train"), deps=("data/mixed/{recipe}",),
+    "train": StageSpec("train {file}", _run("factory.stages.train"), deps=("data/mixed/{recipe}",),
                        outs=("data/trained/{recipe}",), comment="""\
 The mixing study: `mix` writes one training set per ratio of the recipe's `mix.ratios`; `train`
 and `evaluate` loop over those mixes in one process per recipe, so the scoring models load once.
@@ -102,7 +80,7 @@ Each mix trains under its own checkpoint folder (data/cache/<recipe>/train/ratio
 so an interrupted or re-run stage resumes or skips finished mixes; metrics.json and mixing.csv
 hold one entry per ratio."""),
     "evaluate": StageSpec(
-        "evaluate {file}", _run("factory.evaluate"),
+        "evaluate {file}", _run("factory.stages.evaluate"),
         deps=("data/trained/{recipe}", "data/human/{recipe}", "data/filtered/{recipe}/rows.parquet"),
         outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet", "data/eval/{recipe}/limit.json",
               "data/eval/{recipe}/metrics.json"),
@@ -113,7 +91,7 @@ hold one entry per ratio."""),
 Plot data are cached (data/ is not in git): `dvc plots diff REV` reads an older commit's numbers
 through its dvc.lock. DVC takes one y column per output; factory/plots.py renders J, STA, SIM and
 FL together. The DVC metrics of a recipe are one numbers-only summary written by its report stage."""),
-    "certify": StageSpec("certify {file}", _run("factory.certify"), deps=(
+    "certify": StageSpec("certify {file}", _run("factory.stages.certify"), deps=(
         "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
         "data/eval/{recipe}/metrics.json", "data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet",
         "data/eval/{recipe}/limit.json", "data/trained/{recipe}/limit.json", "data/human/{recipe}",
@@ -131,22 +109,22 @@ always ends with something to inspect; its card then opens with NOT CERTIFIED. O
 
 GRID_STAGES: dict[str, StageSpec] = {
     "grid-train": StageSpec(
-        "grid train {file} --setting {setting}", ("factory.cli_translate:train",),
+        "grid train {file} --setting {setting}", ("factory.kinds.translate.cli:train",),
         deps=("data/human/{recipe}", "data/filtered/{recipe}/rows.parquet"),
         outs=("data/grid/{recipe}/trained/{setting}",), comment="""\
 The cross-lingual grid of the translate recipes named in params.yaml `grid.recipes`: one reference
 detoxifier per train setting of the recipe's grid.train, scored on every eval language of its
 grid.eval with multilingual J, then one report with the heat map per recipe."""),
     "grid-score": StageSpec(
-        "grid score {file} --setting {setting} --lang {lang}", ("factory.cli_translate:score",),
+        "grid score {file} --setting {setting} --lang {lang}", ("factory.kinds.translate.cli:score",),
         deps=("data/grid/{recipe}/trained/{setting}", "data/human/{recipe}", "data/generated/{recipe}"),
         outs=("data/grid/{recipe}/cells/{setting}__{lang}",)),
     "grid-report": StageSpec(
-        "grid report {file}", ("factory.cli_translate:report",), deps=("data/grid/{recipe}/cells",),
+        "grid report {file}", ("factory.kinds.translate.cli:report",), deps=("data/grid/{recipe}/cells",),
         outs=("data/grid/{recipe}/report/heatmap.png", "data/grid/{recipe}/report/grid.csv",
               "data/grid/{recipe}/report/grid.json")),
     "export": StageSpec(
-        "export {file}", ("factory.cli_translate:export",),
+        "export {file}", ("factory.cli:export",),
         deps=("data/human/{recipe}", "data/filtered/{recipe}/rows.parquet", "data/generated/{recipe}"),
         outs=("data/exports/{recipe}",), comment="""\
 SFT (neutral side), DPO (chosen neutral, rejected toxic) and seq2seq exports of each grid recipe's
@@ -231,7 +209,7 @@ def build_stage(spec: StageSpec, name: str, context: _Context) -> Stage:
 
 
 def _grid_problems(params: Params, recipe: Recipe) -> list[str]:
-    if recipe.kind != "translate" or recipe.grid is None:
+    if not kind_of(recipe).GRID or recipe.grid is None:
         return [f"grid.recipes: {recipe.name!r} is kind {recipe.kind}; the grid belongs to translate recipes"]
     problems = []
     for key in ("train", "eval"):
@@ -257,9 +235,7 @@ def load_pipeline_inputs(params_file: Path) -> tuple[Params, list[Recipe]]:
 
 
 def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
-    from factory.kinds_crosslingual_stages import crosslingual_stages
-
-    recipes = [r for r in every_recipe if r.kind != "crosslingual"]
+    recipes = [r for r in every_recipe if not kind_of(r).OWN_PIPELINE]
     yield build_stage(ZOO, "zoo", _Context())
     for verb, spec in RECIPE_STAGES.items():
         for index, recipe in enumerate(r for r in recipes if not spec.section or getattr(r, spec.section) is not None):
@@ -275,7 +251,11 @@ def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
             name = stage_name(verb, *(k for k in (recipe.name, setting, lang) if k))
             stage = build_stage(spec, name, _Context(recipe, recipe.path, keys, verb))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
-    yield from crosslingual_stages([r for r in every_recipe if r.kind == "crosslingual"])
+    for recipe in (r for r in every_recipe if kind_of(r).OWN_PIPELINE):
+        for verb, spec in kind_of(recipe).stage_specs(recipe).items():
+            stage = build_stage(spec, stage_name(verb, recipe.name),
+                                _Context(recipe, recipe.path, {"recipe": recipe.name}, verb))
+            yield Stage(stage.name, stage.body, spec.comment)
     losses = ("data/trained", *(["data/grid"] if grid else []))  # the loss curves (factory.plots_loss)
     yield build_stage(replace(PLOTS, deps=(*PLOTS.deps, *losses)), "plots", _Context())
     yield from _report_stages(recipes, {r.name for r in grid})
@@ -284,7 +264,7 @@ def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
 def _report_stages(recipes: list[Recipe], grid: set[str]) -> Iterator[Stage]:
     """`report-<recipe>` (its page reads the recipe's plots and grid) for every recipe, then the index `report`."""
     for index, recipe in enumerate(recipes):
-        plots = plot_files(recipe.name, recipe.kind, Path("data"), grid=recipe.name in grid)
+        plots = plot_files(recipe.name, kind_of(recipe).STUDY, Path("data"), grid=recipe.name in grid)
         images = [str(path) for path in plots.values()]
         extra = images + ([f"data/grid/{recipe.name}/report/grid.json"] if recipe.name in grid else [])
         spec = replace(REPORT, deps=(*REPORT.deps, *extra))
@@ -293,7 +273,7 @@ def _report_stages(recipes: list[Recipe], grid: set[str]) -> Iterator[Stage]:
         yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     summaries = [p for r in recipes for p in (f"data/certify/{r.name}/certificate.json", f"data/report/{r.name}.html",
                                               f"data/metrics/{r.name}.json")]
-    overview = [f"data/plots/{SUMMARY_PLOT}"] if any(r.kind not in LM_KINDS for r in recipes) else []
+    overview = [f"data/plots/{SUMMARY_PLOT}"] if any(kind_of(r).STUDY != "lm" for r in recipes) else []
     yield build_stage(replace(REPORT_INDEX, deps=(*summaries, *overview)), "report", _Context())
 
 

@@ -22,17 +22,17 @@ from pydantic import BaseModel
 from factory.recipe.base import looks_like_path
 
 PATH_READERS: dict[tuple[str, str], str] = {
-    ("HumanData", "source"): "factory/ingest.py",
+    ("HumanData", "source"): "factory/stages/ingest.py",
     ("ModelSpec", "ref"): "factory/models/loading.py",
     ("Distill", "toxic_corpus"): "factory/generate/distill.py",
     ("LMEvaluate", "prompts"): "factory/evaluate/lm_prompts.py",
     ("Translate", "corpus"): "factory/generate/translate_sources.py",
     ("Translate", "parallel"): "factory/generate/translate_sources.py",
-    ("Diversity", "lexicon"): "factory/filter/stage.py",
+    ("Diversity", "lexicon"): "factory/stages/filter.py",
     ("TextSource", "source"): "factory/text_sources.py",
     ("PairSource", "source"): "factory/text_sources.py",
-    ("CrossData", "source"): "factory/kinds_crosslingual.py",
-    ("CrossData", "language_sources"): "factory/kinds_crosslingual.py",
+    ("CrossData", "source"): "factory/kinds/crosslingual/steps.py",
+    ("CrossData", "language_sources"): "factory/kinds/crosslingual/steps.py",
 }
 """(recipe section class, field) of every field that may name a local path -> the module that opens it."""
 

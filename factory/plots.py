@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from factory.dvc_plots import TEMPLATE_NAME, write_template
-from factory.outputs import same_folder
+from factory.core.outputs import same_folder
 from factory.plots_loss import loss_curves, loss_rows, loss_spec
-from factory.records import atomic_dir, read_json
-from factory.upstream import missing_input
+from factory.core.records import atomic_dir, read_json
+from factory.core.upstream import missing_input
+from factory.core.layout import Layout
 
 PARTS = ("STA", "SIM", "FL", "J")
 Y_TITLE = "score (mean over test inputs); bars: 95% interval of J"
@@ -200,22 +201,22 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
     """Render every plot of `recipes` whose inputs exist into `out` (atomically).
 
     `out` other than <root>/plots is a folder the user named: an existing one not made by
-    `factory plots` is refused unless `overwrite` (see `factory.outputs`).
+    `factory plots` is refused unless `overwrite` (see `factory.core.outputs`).
 
     A recipe with neither evaluation metrics nor a filter report is an error: it names the
     missing folder and the stage to run first (a misspelt name is not silently skipped).
     """
     root = Path(root)
     for name in recipes:
-        metrics, report = root / "eval" / name / "metrics.json", root / "filtered" / name / "report.json"
+        metrics, report = Layout(root).eval_metrics(name), Layout(root).filter_report(name)
         if not metrics.exists() and not report.exists():
             raise missing_input(metrics)
     summary_rows = []
-    user_folder = not same_folder(out, root / "plots")
+    user_folder = not same_folder(out, Layout(root).plots)
     with atomic_dir(out, maker="factory plots", user_folder=user_folder, overwrite=overwrite, roots=[root]) as tmp:
         for name in recipes:
-            evaluation_path = root / "eval" / name / "metrics.json"
-            report_path = root / "filtered" / name / "report.json"
+            evaluation_path = Layout(root).eval_metrics(name)
+            report_path = Layout(root).filter_report(name)
             if evaluation_path.exists():
                 evaluation = read_json(evaluation_path)
                 if lm_rows(evaluation):
@@ -223,7 +224,7 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
                     (tmp / f"{name}-lm.png").write_bytes(_png(spec))
                 rows = mixing_rows(evaluation)
                 if rows:
-                    certificate_path = root / "certify" / name / "certificate.json"
+                    certificate_path = Layout(root).certificate(name)
                     certificate = read_json(certificate_path) if certificate_path.exists() else None
                     spec = _line_spec(f"{name}: mixing study ({evaluation.get('scores', 'soft')} scores)", rows,
                                       j_threshold(certificate, evaluation), j_error_rows(evaluation, certificate))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.records import read_json
+from factory.core.records import read_json
 
 MAX_POINTS = 400
 

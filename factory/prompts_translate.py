@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from factory.langid import LANGUAGE_NAMES
+from factory.core.langid import LANGUAGE_NAMES
 
 Side = Literal["toxic", "neutral"]
 
@@ -38,7 +38,7 @@ def translate_messages(text: str, side: Side, source: str, target: str,
     """Chat messages asking for the translation of one side of a pair from `source` into `target`.
 
     `system` is a template with {source_language}, {target_language} and {side_note}
-    (default DEFAULT_SYSTEM); languages are ISO 639-1 codes of factory.langid.LANGUAGES.
+    (default DEFAULT_SYSTEM); languages are ISO 639-1 codes of factory.core.langid.LANGUAGES.
     """
     names = {"source_language": LANGUAGE_NAMES[source], "target_language": LANGUAGE_NAMES[target]}
     note = SIDE_NOTES[side].format(**names)

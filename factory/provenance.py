@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from factory import limits
+from factory.core import limits
 from factory.models.loading import describe
 from factory.recipe import Recipe
 from factory.recipe.loader import read_dvc_lock

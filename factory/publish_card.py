@@ -14,15 +14,16 @@ from typing import Any
 import pyarrow as pa
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from factory import limits
+from factory.core import limits
 from factory.fidelity import fidelity_section
-from factory.gates import format_interval, names_with, recorded_verdict
+from factory.core.gates import format_interval, names_with, recorded_verdict
+from factory.kinds import kind_of
 from factory.metrics import J_DEFINITION
 from factory.metrics_lm import LM_DEFINITION
 from factory.publish_fields import drop_reason_rows, example_row, field_rows
-from factory.publish_sources import METHOD_NAMES, citations, license_ids, license_parts, source_datasets, source_lines
+from factory.publish_sources import citations, license_ids, license_parts, source_datasets, source_lines
 from factory.recipe import Recipe
-from factory.records import Record
+from factory.core.records import Record
 
 CONTENT_WARNING = (
     "> **Content warning.** This dataset contains toxic, offensive and insulting language, "
@@ -113,7 +114,7 @@ def certification_line(certificate: dict[str, Any], profile: str) -> str:
 def models_table(recipe: Recipe, certificate: dict[str, Any]) -> str:
     """Markdown table naming the exact model of every role the kind uses, its revision and scored label."""
     described = certificate.get("provenance", {}).get("models", {})
-    lm_kind = recipe.kind in ("distill", "selfgen")
+    lm_kind = kind_of(recipe).STUDY == "lm"
     uses = LM_ROLE_USE if lm_kind else ROLE_USE
     rows = []
     for role, spec in recipe.models:
@@ -263,7 +264,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 
 {recipe.description or f"A `{recipe.kind}` corpus made by Detox Factory."}
 
-- Method: {METHOD_NAMES[recipe.kind]}
+- Method: {kind_of(recipe).method(recipe).name}
 - Certification: {certification_line(certificate, recipe.profile)}
 - Rows: {facts.counts.get("train", 0)} kept (`train`), {dropped} dropped with reasons \
 ({"`dropped`" if dropped else "no row was dropped, so there is no `dropped` split"})
@@ -296,7 +297,7 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 
 ## Fidelity to the reference
 
-{fidelity_section(recipe)}
+{fidelity_section(recipe, pairs=kind_of(recipe).PAIRS)}
 
 ## Certificate
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from factory.records import Record
+from factory.core.records import Record
 
 COLUMNS = {
     "id": "Stable content hash of the row (16 hex digits): the same content gets the same id in every run.",

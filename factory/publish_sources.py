@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.recipe.base import looks_like_path
 
-PAIR_KINDS = ("toxify", "detoxify", "translate")
-"""Kinds whose rows carry human text (the side that was not generated, or human pairs)."""
 
 PARADETOX = """@inproceedings{logacheva-etal-2022-paradetox,
   title = {{ParaDetox}: Detoxification with Parallel Data},
@@ -28,66 +27,8 @@ PARADETOX = """@inproceedings{logacheva-etal-2022-paradetox,
   url = {https://aclanthology.org/2022.acl-long.469},
 }"""
 
-METHOD_CITATIONS = {
-    "toxify": """@misc{pletenev-etal-2025-lessons,
-  title = {{<think>} So let's replace this phrase with insult... {</think>} Lessons learned from generation of
-           toxic texts with {LLMs}},
-  author = {Pletenev, Sergey and Moskovskiy, Daniil and Panchenko, Alexander},
-  year = {2025},
-  eprint = {2509.08358},
-  archivePrefix = {arXiv},
-  note = {arXiv preprint; a peer-reviewed venue, if any, is not recorded here},
-}""",
-    "detoxify": """@inproceedings{moskovskiy-etal-2024-llms,
-  title = {{LLMs} to Replace Crowdsourcing For Parallel Data Creation? The Case of Text Detoxification},
-  author = {Moskovskiy, Daniil and Pletenev, Sergey and Panchenko, Alexander},
-  booktitle = {Findings of the Association for Computational Linguistics: EMNLP 2024},
-  year = {2024},
-  address = {Miami, Florida, USA},
-  publisher = {Association for Computational Linguistics},
-  pages = {14361--14373},
-  doi = {10.18653/v1/2024.findings-emnlp.839},
-  url = {https://aclanthology.org/2024.findings-emnlp.839},
-}""",
-    "distill": """@inproceedings{lu-etal-2025-unidetox,
-  title = {{UniDetox}: Universal Detoxification of Large Language Models via Dataset Distillation},
-  author = {Lu, Huimin and Isonuma, Masaru and Mori, Junichiro and Sakata, Ichiro},
-  booktitle = {International Conference on Learning Representations (ICLR)},
-  year = {2025},
-  eprint = {2504.20500},
-  archivePrefix = {arXiv},
-}""",
-    "selfgen": """@inproceedings{wang-etal-2022-exploring,
-  title = {Exploring the Limits of Domain-Adaptive Training for Detoxifying Large-Scale Language Models},
-  author = {Wang, Boxin and Ping, Wei and Xiao, Chaowei and Xu, Peng and Patwary, Mostofa and Shoeybi, Mohammad and
-            Li, Bo and Anandkumar, Anima and Catanzaro, Bryan},
-  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
-  year = {2022},
-  eprint = {2202.04173},
-  archivePrefix = {arXiv},
-}""",
-    "translate": """@misc{beniwal-etal-2025-breaking,
-  title = {Breaking {mBad}! Supervised Fine-tuning for Cross-Lingual Detoxification},
-  author = {Beniwal, Himanshu and Kim, Youngwoo and Sap, Maarten and Dan, Soham and Hartvigsen, Thomas},
-  year = {2025},
-  eprint = {2505.16722},
-  archivePrefix = {arXiv},
-  note = {arXiv preprint; a peer-reviewed venue, if any, is not recorded here},
-}""",
-}
-"""BibTeX of the paper each recipe kind implements."""
-
 DATA_CITATIONS = {"s-nlp/paradetox": PARADETOX}
 """BibTeX of human data sources, by Hub id."""
-
-METHOD_NAMES = {
-    "toxify": "synthetic toxic sides for human neutral sentences (Pletenev et al. 2025)",
-    "detoxify": "synthetic neutral sides for human toxic sentences, PseudoParaDetox (Moskovskiy et al. 2024)",
-    "distill": "detoxifying text distilled by contrastive decoding, UniDetox (Lu et al., ICLR 2025)",
-    "selfgen": "self-generated text, least toxic share kept, SGEAT (Wang et al., NeurIPS 2022)",
-    "translate": "detoxification pairs carried into other languages, Breaking mBad (Beniwal et al. 2025)",
-}
-
 
 def is_hub_id(source: str | None) -> bool:
     """True for `org/name` (a Hub dataset id), False for keywords (`seed`, `fixture`) and local paths."""
@@ -96,9 +37,9 @@ def is_hub_id(source: str | None) -> bool:
 
 def carried_sources(recipe: Recipe) -> list[str]:
     """The data sources whose text the release's rows carry (Hub ids, keywords or paths)."""
-    if recipe.kind not in PAIR_KINDS:
+    if not kind_of(recipe).PAIRS:  # rows carry human text: the side that was not generated, or human pairs
         return []
-    parallel = recipe.translate.parallel if recipe.kind == "translate" and recipe.translate else None
+    parallel = recipe.translate.parallel if recipe.translate else None
     return list(dict.fromkeys(s for s in (recipe.human.source, parallel) if s))
 
 
@@ -111,13 +52,6 @@ BUNDLED = {"seed": "the project's seed corpus, factory/data/seed",
            "fixture": "the project's multilingual fixture, factory/data/multilingual"}
 """Keyword sources that ship with the project."""
 
-CARRIED_ROLE = {
-    "toxify": "human pairs: the rows' neutral sides are theirs (the toxic sides were generated from them)",
-    "detoxify": "human pairs: the rows' toxic sides are theirs (the neutral sides were generated from them)",
-    "translate": "human pairs the generator translated (rows with `attributes.translated` true)",
-}
-
-
 def _named(source: str) -> str:
     return f"`{source}` ({BUNDLED[source]})" if source in BUNDLED else f"`{source}`"
 
@@ -125,18 +59,19 @@ def _named(source: str) -> str:
 def source_lines(recipe: Recipe) -> list[str]:
     """Markdown bullets naming every data source of the release and its role."""
     lines = []
-    if recipe.kind in PAIR_KINDS:
-        lines.append(f"- {_named(recipe.human.source)}: {CARRIED_ROLE[recipe.kind]}.")
-    if recipe.kind == "translate" and recipe.translate and recipe.translate.parallel:
+    pairs = kind_of(recipe).PAIRS
+    if pairs:
+        lines.append(f"- {_named(recipe.human.source)}: {kind_of(recipe).method(recipe).carried_role}.")
+    if recipe.translate and recipe.translate.parallel:
         lines.append(f"- {_named(recipe.translate.parallel)}: human pairs in the target languages, read as they are "
                      "(rows with `attributes.translated` false).")
-    if recipe.kind in ("distill", "selfgen"):
+    if kind_of(recipe).STUDY == "lm":
         lines.append("- Every text was generated by `models.generator`; no human text is in the rows.")
-    if recipe.kind == "distill" and recipe.distill is not None:
+    if recipe.distill is not None:
         lines.append(f"- {_named(recipe.distill.toxic_corpus)}: toxic text the toxic copy of the generator was "
                      "fine-tuned on (contrastive decoding steers away from it); none of it is in the rows.")
     lines.append(f"- {_named(recipe.human.source)}: its held-out test split is what contamination is checked "
-                 f"against{' and the reference detoxifiers are evaluated on' if recipe.kind in PAIR_KINDS else ''}; "
+                 f"against{' and the reference detoxifiers are evaluated on' if pairs else ''}; "
                  "no test row is in the release.")
     return lines
 
@@ -163,6 +98,6 @@ def license_ids(recipe: Recipe) -> list[str]:
 
 def citations(recipe: Recipe) -> list[str]:
     """BibTeX of the method's paper and of the human data the rows carry, where known."""
-    known = [METHOD_CITATIONS[recipe.kind]]
+    known = [kind_of(recipe).method(recipe).citation]
     known += [DATA_CITATIONS[s] for s in carried_sources(recipe) if s in DATA_CITATIONS]
     return known

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.records import SCHEMA, Record
+from factory.core.records import SCHEMA, Record
 
 CONTENT_COLUMNS = {"pair": ("toxic", "neutral"), "text": ("text",)}
 """The columns holding the content of each row kind."""

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from factory.kinds import kind_of
 from factory.recipe import Recipe
-from factory.records import Record, read_json, read_records
+from factory.core.records import Record, read_json, read_records
+from factory.core.layout import Layout
+from factory.core.reports import Certificate
 
 VERDICTS = ("certified", "not_certified", "inconclusive")
-LM_KINDS = ("distill", "selfgen")
 SUMMARY_PLOT = "recipes-j.png"
 """The plot (in the plots folder) of every recipe's J, rendered when some recipe is of a pair kind."""
 SAMPLE_KEPT = 40
@@ -48,37 +50,37 @@ def _optional_json(path: Path) -> Any:
     return read_json(path) if path.is_file() else None
 
 
-def plot_files(name: str, kind: str, root: Path, *, grid: bool) -> dict[str, Path]:
-    """The PNGs that the `plots` stage renders for a recipe of `kind` (and, with `grid`, the grid report's heat map).
+def plot_files(name: str, study: str, root: Path, *, grid: bool) -> dict[str, Path]:
+    """The PNGs that the `plots` stage renders for a recipe whose kind's study is `study` ("mixing" or "lm"; and,
+    with `grid`, the grid report's heat map).
 
     `factory.plots.render_all` draws the mixing study of pair kinds, base vs detoxified of LM
     kinds, and the diversity and training loss curves of every kind.
     """
-    plots = Path(root) / "plots"
-    study = "lm" if kind in LM_KINDS else "mixing"
+    plots = Layout(root).plots
     files = {study: plots / f"{name}-{study}.png", "diversity": plots / f"{name}-diversity.png",
              "loss": plots / f"{name}-loss.png"}
     if grid:
-        files["heatmap"] = Path(root) / "grid" / name / "report" / "heatmap.png"
+        files["heatmap"] = Layout(root).grid(name) / "report" / "heatmap.png"
     return files
 
 
 def load_facts(recipe: Recipe, root: Path) -> ReportFacts:
     """Read the stage outputs of `recipe` under `root`; the certificate must exist."""
     root = Path(root)
-    certificate = read_json(root / "certify" / recipe.name / "certificate.json")
-    rows_path = root / "filtered" / recipe.name / "rows.parquet"
-    trained = root / "trained" / recipe.name
+    certificate = Certificate.read(Layout(root).certificate(recipe.name)).raw
+    rows_path = Layout(root).filtered_rows(recipe.name)
+    trained = Layout(root).trained(recipe.name)
     training = _optional_json(trained / "summary.json")
     return ReportFacts(
         recipe, certificate,
-        evaluation=_optional_json(root / "eval" / recipe.name / "metrics.json"),
-        corpus=_optional_json(root / "filtered" / recipe.name / "report.json"),
+        evaluation=_optional_json(Layout(root).eval_metrics(recipe.name)),
+        corpus=_optional_json(Layout(root).filter_report(recipe.name)),
         rows=read_records(rows_path) if rows_path.is_file() else None,
         training=training,
         losses=loss_curves(trained, training or {}),
-        grid=_optional_json(root / "grid" / recipe.name / "report" / "grid.json"),
-        images={key: path for key, path in plot_files(recipe.name, recipe.kind, root, grid=True).items()
+        grid=_optional_json(Layout(root).grid(recipe.name) / "report" / "grid.json"),
+        images={key: path for key, path in plot_files(recipe.name, kind_of(recipe).STUDY, root, grid=True).items()
                 if path.is_file()},
     )
 

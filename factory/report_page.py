@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from factory import limits
+from factory.core import limits
+from factory.kinds import kind_of
 from factory.report_facts import (SAMPLE_KEPT, SAMPLE_PER_REASON, ReportFacts, gate_counts, gate_verdict,
                                   language_counts, sample_rows, verdict)
 from factory.report_html import Cell, definition_list, figure, interval, missing, number, section, table, text
@@ -95,7 +96,7 @@ def study_section(facts: ReportFacts) -> str:
     """The mixing study (pair kinds) or base vs detoxified LMs (LM kinds): plot and scores."""
     if facts.evaluation is None:
         return section("study", "Evaluation", missing("No evaluation (data/eval/<recipe>/metrics.json) yet."))
-    lm = facts.recipe.kind in ("distill", "selfgen")
+    lm = kind_of(facts.recipe).STUDY == "lm"
     image = facts.images.get("lm" if lm else "mixing")
     caption = ("EMT, TP and PPL of each target LM, base vs detoxified" if lm else
                "STA, SIM, FL and J of the reference detoxifier against the synthetic share of its training mix")

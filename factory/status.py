@@ -14,10 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory import limits
+from factory.core import limits
 from factory.recipe import load_recipe
-from factory.gates import format_interval, recorded_verdict
-from factory.records import read_json
+from factory.core.gates import format_interval, recorded_verdict
+from factory.core.records import read_json
+from factory.core.layout import Layout
 
 
 def recipe_name(name_or_path: str) -> str:
@@ -31,8 +32,8 @@ def recipe_name(name_or_path: str) -> str:
 def without_results(names: Sequence[str], root: Path) -> list[str]:
     """The recipes with neither evaluation metrics nor a filter report under `root` (nothing to plot)."""
     root = Path(root)
-    return [name for name in names if not (root / "eval" / name / "metrics.json").is_file()
-            and not (root / "filtered" / name / "report.json").is_file()]
+    return [name for name in names if not (Layout(root).eval_metrics(name)).is_file()
+            and not (Layout(root).filter_report(name)).is_file()]
 
 
 def _number(value: Any) -> str:
@@ -59,13 +60,13 @@ def failed_gates(certificate: dict[str, Any]) -> list[str]:
 
 def status_line(name: str, root: Path) -> str:
     """One recipe's verdict: certified (and the release folder) or the gates that failed."""
-    path = Path(root) / "certify" / name / "certificate.json"
+    path = Layout(root).certificate(name)
     if not path.is_file():
         return f"{name}: not certified yet (no {path})"
     certificate = read_json(path)
     gates = certificate.get("gates", [])
     passed = sum(bool(g.get("passed")) for g in gates)
-    release = Path(root) / "release" / name
+    release = Layout(root).release(name)
     where = f"; release {release}" if release.is_dir() else ""
     limited = limits.limited_stages(certificate)
     where += f"; LIMITED RUN ({limits.describe(limited)})" if limited else ""

@@ -39,7 +39,7 @@ def headline(kind: str, certificate: dict[str, Any]) -> str:
 
 def table_rows(names: Sequence[str], kinds: dict[str, str], root: Path) -> list[list[str]]:
     """One row per recipe (cells as in `COLUMNS`); a recipe without a certificate says so."""
-    from factory.records import read_json
+    from factory.core.records import read_json
     from factory.report_facts import verdict
 
     rows = []
@@ -65,7 +65,7 @@ def markdown(rows: list[list[str]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the table; exit 2 with one line when a recipe is unknown."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
     from factory.recipe import load_params, load_recipe, recipe_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

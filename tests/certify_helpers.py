@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from factory.certify_evidence import CorpusSide, Evidence
-from factory.records import Record, write_json, write_records
+from factory.core.records import Record, write_json, write_records
 
 GOOD_REPORT = {"kept": 50, "contamination": 0, "train_test_leakage": 0, "near_dup_rate": 0.1, "refusal_rate": 0.05,
                "copy_rate": 0.02, "distinct2_ratio": 0.9, "synthetic": {"distinct_2": 0.45},

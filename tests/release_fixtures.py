@@ -1,6 +1,6 @@
 """Hand-made minimal stage outputs that `publish` reads, one set per recipe kind.
 
-`make_outputs(kind, root, recipe_path)` writes what `factory.publish.build_release` reads
+`make_outputs(kind, root, recipe_path)` writes what `factory.stages.publish.build_release` reads
 (data/filtered/<name>/{rows.parquet,report.json}, data/eval/<name>/metrics.json,
 data/certify/<name>/certificate.json) with rows shaped like the real stages' rows: their
 sources, drop reasons and attributes (keys that differ between rows included). No model runs.
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, write_json, write_records
+from factory.core.records import Record, write_json, write_records
 
 KINDS = ("toxify", "detoxify", "translate", "distill", "selfgen")
 

@@ -4,7 +4,7 @@
 every kind, plus what the report reads besides: training summaries (toxify's logs with per-step
 losses, the others first/final loss only), the translate grid with its heat map, the PNG plots
 of `factory plots`, rows whose text is HTML (toxify), and a certificate in the newer format with
-bootstrap intervals and a three-way verdict (detoxify). Then it runs `factory.report` on them.
+bootstrap intervals and a three-way verdict (detoxify). Then it runs `factory.stages.report` on them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from release_fixtures import KINDS, make_outputs
 from factory.filter.diversity import corpus_report
 from factory.plots import grid_heatmap_png, render_all
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, read_records, write_json, write_records
-from factory.report import run, write_index
+from factory.core.records import Record, read_records, write_json, write_records
+from factory.stages.report import run, write_index
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = ['<script>alert("toxic")</script>', '<img src=x onerror=alert(1)>',

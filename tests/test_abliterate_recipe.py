@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from factory.checks import is_refusal
 from factory.cli import app
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.abliterate_recipe import Plan, candidate_plans, choose
 from factory.recipe import load_recipe, recipe_problems
 from factory.recipe.abliterate import Abliterate

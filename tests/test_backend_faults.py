@@ -16,7 +16,7 @@ import pytest
 
 from backend_helpers import VllmServer, bare_chat_outputs, build_tiny_chat_lm, free_port
 from fault_proxy import FAKE_TEXT_TOKENS, FakeOpenAIServer, FaultProxy, fake_text
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends import Request, request_seed
 from factory.models.backends.openai_client import OpenAIBackend
 from factory.models.cache import CachedBackend

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from factory import bootstrap
+from factory.core import bootstrap
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from factory import certify
+from factory.kinds.rewrite import certification as rewrite_certify
+from factory.stages import certify
 from factory.certify_evidence import Evidence
 from factory.provenance import stage_hashes
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, read_records, write_json, write_records
+from factory.core.records import Record, read_records, write_json, write_records
 
 from certify_helpers import GOOD_EVAL, GOOD_REPORT, GOOD_STATS, corpus_side, evidence, write_eval_outputs
 
@@ -28,7 +29,7 @@ def _by_name(gates):
 
 
 def test_every_gate_of_issue_5_is_present_and_passes_on_a_good_release():
-    gates = _by_name(certify.pair_gates(_recipe(), GOOD_REPORT, GOOD_EVAL, GOOD_STATS, evidence=evidence()))
+    gates = _by_name(rewrite_certify.pair_gates(_recipe(), GOOD_REPORT, GOOD_EVAL, GOOD_STATS, evidence=evidence()))
     assert set(gates) == {"reference_margin", "j_ratio", "contamination", "train_test_leakage", "near_dup_rate",
                           "refusal_rate", "copy_rate", "sim_ratio", "fl_ratio", "toxicity_ratio", "distinct2_ratio",
                           "rows", "test_rows"}
@@ -62,7 +63,7 @@ REPETITIVE = ["you are such a rude person"] * 50
 def test_one_failing_gate_fails_the_release(name, report, evaluation, stats, synthetic):
     systems = {**GOOD_EVAL["systems"], **{k: {**GOOD_EVAL["systems"][k], **v} for k, v in evaluation.items()}}
     changed = {**GOOD_EVAL, "systems": systems}
-    gates = certify.pair_gates(_recipe(), {**GOOD_REPORT, **report}, changed, {**GOOD_STATS, **stats},
+    gates = rewrite_certify.pair_gates(_recipe(), {**GOOD_REPORT, **report}, changed, {**GOOD_STATS, **stats},
                                evidence=evidence(changed, synthetic))
     assert [g.name for g in gates if not g.passed] == name.split("+")
 
@@ -72,13 +73,13 @@ def test_a_missing_or_nan_value_fails_its_gate():
     assert not certify.gate("x", float("nan"), 0.5, "<=").passed
     assert certify.gate("x", 0.5, 0.5, ">=").passed and certify.gate("x", 0.5, 0.5, "<=").passed
     no_baseline = {**GOOD_EVAL, "systems": {"ratio-1.00": {"J": 0.4}}}
-    j_gate = _by_name(certify.pair_gates(_recipe(), GOOD_REPORT, no_baseline, GOOD_STATS))["j_ratio"]
+    j_gate = _by_name(rewrite_certify.pair_gates(_recipe(), GOOD_REPORT, no_baseline, GOOD_STATS))["j_ratio"]
     assert j_gate.value is None and not j_gate.passed
 
 
 def test_the_chosen_mix_is_the_one_compared():
     recipe = Recipe(name="c", kind="toxify", mix={"ratios": [0.0, 0.5, 1.0], "certified_ratio": 0.5})
-    j_gate = _by_name(certify.pair_gates(recipe, GOOD_REPORT, GOOD_EVAL, GOOD_STATS))["j_ratio"]
+    j_gate = _by_name(rewrite_certify.pair_gates(recipe, GOOD_REPORT, GOOD_EVAL, GOOD_STATS))["j_ratio"]
     assert j_gate.value == pytest.approx(0.45 / 0.5)
 
 
@@ -86,7 +87,7 @@ def test_rows_per_language_gate_every_language_of_the_corpus(tmp_path):
     rows = [Record.make("pair", lang="en", toxic=f"t{i}", neutral=f"n{i}") for i in range(3)]
     rows += [Record.make("pair", lang="de", toxic=f"d{i}", neutral=f"m{i}").drop("refusal") for i in range(2)]
     write_records(tmp_path / "rows.parquet", rows)
-    gates = _by_name(certify.language_gates(_recipe(min_rows_per_language=2), tmp_path / "rows.parquet"))
+    gates = _by_name(rewrite_certify.language_gates(_recipe(min_rows_per_language=2), tmp_path / "rows.parquet"))
     assert (gates["rows[en]"].value, gates["rows[en]"].passed) == (3, True)
     assert (gates["rows[de]"].value, gates["rows[de]"].passed) == (0, False)
 
@@ -193,7 +194,7 @@ def test_stage_hashes_of_a_lock_without_this_recipe(tmp_path):
 
 
 def test_leaking_human_rows_are_left_out_of_the_mixes_and_the_gate_counts_what_reached_them(tmp_path):
-    from factory import mix
+    from factory.stages import mix
 
     root = tmp_path / "data"
     human = [Record.make("pair", toxic=f"human toxic {i}", neutral=f"human neutral {i}") for i in range(12)]
@@ -210,7 +211,7 @@ def test_leaking_human_rows_are_left_out_of_the_mixes_and_the_gate_counts_what_r
     assert all(m["leaking_human"] == 0 for m in manifest["mixes"])
 
     report = {**GOOD_REPORT, "train_test_leakage": 2}
-    gate_of = lambda mixes: _by_name(certify.pair_gates(_recipe(), report, GOOD_EVAL, GOOD_STATS, mixes))  # noqa: E731
+    gate_of = lambda mixes: _by_name(rewrite_certify.pair_gates(_recipe(), report, GOOD_EVAL, GOOD_STATS, mixes))  # noqa: E731
     assert gate_of(manifest)["train_test_leakage"].passed
     assert "2 found, 2 left out" in gate_of(manifest)["train_test_leakage"].note
     reached = {**manifest, "mixes": [{**manifest["mixes"][0], "leaking_human": 1}, *manifest["mixes"][1:]]}

@@ -13,14 +13,15 @@ from typer.testing import CliRunner
 
 import yaml
 
-from factory import certify
+from factory.kinds.rewrite import certification as rewrite_certify
+from factory.stages import certify
 from factory.certify_evidence import CorpusSide, Evidence
 from factory.certify_floors import distinct2_gate
 from factory.cli import app
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.filter.diversity import distinct_n
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, read_records, write_json, write_records
+from factory.core.records import Record, read_records, write_json, write_records
 from factory.status import status_line
 
 from certify_helpers import GOOD_REPORT, GOOD_STATS, corpus_side, evidence, input_scores, sentences, write_eval_outputs
@@ -86,7 +87,7 @@ def test_a_failure_that_does_not_rest_on_the_reference_is_not_certified_not_inco
     line = status_line("power", tmp_path / "data")
     assert "failed: reference_margin -0.0014 [" in line and "copy_rate 0.4 (needs <= 0.1)" in line
     assert "j_ratio" not in line  # inconclusive, not failed
-    from factory.publish import check_certificate
+    from factory.stages.publish import check_certificate
 
     with pytest.raises(FactoryError, match=r"failed gates: reference_margin, copy_rate; inconclusive: j_ratio\)"):
         check_certificate(load_recipe(tmp_path / "power.yaml"), cert, force=False)
@@ -167,7 +168,7 @@ def test_distinct2_counts_only_rows_above_the_floors_compared_at_equal_size():
 
 def test_detoxify_gates_the_non_toxicity_of_the_synthetic_neutral_side():
     recipe = _recipe(RECIPE.replace("kind: toxify", "kind: detoxify"))
-    names = {g.name for g in certify.pair_gates(recipe, GOOD_REPORT, {"systems": {}}, GOOD_STATS)}
+    names = {g.name for g in rewrite_certify.pair_gates(recipe, GOOD_REPORT, {"systems": {}}, GOOD_STATS)}
     assert {"sim_ratio", "fl_ratio", "sta_ratio"} <= names and "toxicity_ratio" not in names
 
 
@@ -271,6 +272,7 @@ class _FakeScorers:
 @pytest.mark.parametrize(("kind", "side"), [("detoxify", "neutral"), ("toxify", "toxic")])
 def test_evaluate_scores_the_synthetic_side_of_kept_rows_and_the_same_side_of_human_pairs(tmp_path, kind, side):
     from factory.evaluate.corpus import corpus_rows
+    from factory.kinds.rewrite import scored_side
 
     recipe = _recipe(RECIPE.replace("kind: toxify", f"kind: {kind}"))
     synthetic = [Record.make("pair", toxic=f"you idiot {i}", neutral=f"you are wrong number {i}",
@@ -280,14 +282,14 @@ def test_evaluate_scores_the_synthetic_side_of_kept_rows_and_the_same_side_of_hu
     write_records(tmp_path / "filtered" / "power" / "rows.parquet", synthetic)
     write_records(tmp_path / "human" / "power" / "train.parquet", human)
     scorers = _FakeScorers()
-    rows = corpus_rows(recipe, tmp_path, scorers)
+    rows = corpus_rows(recipe, tmp_path, scorers, scored_side(recipe))
     assert [(r.id, r.attributes["side"]) for r in rows] == [(synthetic[0].id, "synthetic"),
                                                            (synthetic[2].id, "synthetic"), (human[0].id, "human")]
     other = "toxic" if side == "neutral" else "neutral"
     assert scorers.calls[1] == ([getattr(human[0], other)], [getattr(human[0], side)])  # SIM input, scored output
     assert rows[2].content() == getattr(human[0], side)
     assert rows[0].attributes["STA"] == pytest.approx(1 / len(getattr(synthetic[0], side).split()))
-    assert corpus_rows(_recipe_lm(), tmp_path, scorers) == []  # kinds without synthetic-side floors
+    assert corpus_rows(_recipe_lm(), tmp_path, scorers) == []  # kinds without synthetic-side floors: no side
 
 
 def test_diversity_of_a_handful_of_rows_above_the_floors_is_not_certified():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.loading import load_fluency, load_toxicity
 from factory.recipe.base import ModelSpec
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from factory import limits
+from factory.core import limits
 from factory.cli import app
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import pytest
 
 from factory.crossft import formats, matrices, split
 from factory.crossft.matrices import ZERO_SHOT, build_cells, pooled
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
 
 PAIRS = [(f"toxic {i}", f"neutral {i}") for i in range(40)]
@@ -104,7 +104,7 @@ def test_section_belongs_to_its_kind():
 
 
 def test_planned_runs_follow_the_reference_layout():
-    from factory.kinds_crosslingual import planned_runs
+    from factory.kinds.crosslingual.steps import planned_runs
 
     recipe = Recipe.model_validate(_recipe(data={"languages": ["en", "de"]}, shares=[0.1, 1.0]))
     assert planned_runs(recipe) == [("sft", "en", 1.0), ("sft", "de", 1.0), ("sft", "all", 0.1),
@@ -125,20 +125,20 @@ def test_nf4_without_bitsandbytes_or_cuda_is_one_clear_line(monkeypatch):
 
 
 def test_a_missing_upstream_output_names_the_stage_to_run(tmp_path):
-    from factory import kinds_crosslingual
+    from factory.kinds.crosslingual import steps as kinds_crosslingual
 
     recipe = Recipe.model_validate(_recipe())
     with pytest.raises(FactoryError, match=r"split\.json: missing; run `factory generate x` first$"):
         kinds_crosslingual.train(recipe, tmp_path)
     with pytest.raises(FactoryError, match=r"matrices\.json: missing; run `factory evaluate x` first$"):
-        from factory.kinds_crosslingual_certify import certify
+        from factory.kinds.crosslingual.certification import certify
 
         certify(recipe, tmp_path)
 
 
 def test_corpus_pairs_are_kept_or_counted_by_reason(tmp_path):
-    from factory.kinds_crosslingual import _corpus_pairs
-    from factory.records import Record, write_records
+    from factory.kinds.crosslingual.steps import _corpus_pairs
+    from factory.core.records import Record, write_records
 
     recipe = Recipe.model_validate(_recipe(data={"languages": ["en", "de"], "corpus": "made", "train_rows": 2}))
     rows = [Record.make("pair", lang="de", toxic=f"du Idiot {i}", neutral=f"du irrst {i}") for i in range(3)]
@@ -155,7 +155,7 @@ def test_corpus_pairs_are_kept_or_counted_by_reason(tmp_path):
 
 
 def test_all_language_rows_follow_the_recipe_order_not_the_file_order():
-    from factory.kinds_crosslingual import train_rows
+    from factory.kinds.crosslingual.steps import train_rows
 
     split_json = {"languages": {lang: {"train": [[f"t {lang}", f"n {lang}"]]} for lang in ("de", "en", "es")},
                   "corpus": {"train": {"de": [["c", "d"]], "es": [["e", "f"]]}}}

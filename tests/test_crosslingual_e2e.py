@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import copy_recipe
-from factory import certify, evaluate, generate, train
+from factory.stages import certify, evaluate, generate, train
 from factory.recipe import load_recipe
 
 pytestmark = pytest.mark.slow

@@ -94,7 +94,7 @@ def test_metrics_diff_between_two_commits_shows_the_change(tmp_path):
 def _crosslingual_cells(project: Path, paths: list[str]) -> int:
     """Write each declared crosslingual cell file as `evaluate` writes it (numbers of made-up scores)."""
     from factory.crossft.matrices import build_cells
-    from factory.kinds_crosslingual_eval import dvc_metrics
+    from factory.kinds.crosslingual.evaluation import dvc_metrics
 
     keys = [tuple(Path(p).stem.split("__")) for p in paths]
     rows = [{"setting": setting, "lang": lang, "index": i, "toxicity": 0.1 * i, "perplexity": 10.0 + i}

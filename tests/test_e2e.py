@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from factory.cli import STAGES, app
-from factory.records import read_records
+from factory.core.records import read_records
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -89,7 +89,7 @@ def test_recipes_name_what_cannot_run_on_ray():
 
 
 def test_local_runs_never_import_ray():
-    code = ("import sys, factory.filter.stage, factory.generate.rewrite, factory.engines.ray_dedupe, "
+    code = ("import sys, factory.stages.filter, factory.generate.rewrite, factory.engines.ray_dedupe, "
             "factory.engines.ray_generate; print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
@@ -125,3 +125,13 @@ def test_pair_shuffle_leaves_each_candidate_pair_once():
         found += list(zip(unique.column("i").to_pylist(), unique.column("j").to_pylist()))
     assert len(found) == len(set(found))
     assert set(found) == set(zip(pairs.column("i").to_pylist(), pairs.column("j").to_pylist()))
+
+
+def test_the_ray_engine_reuses_the_local_band_hash_and_keep_priority():
+    """One definition each: the Ray dataflow imports the local engine's band multipliers, group cap and keep rule."""
+    from factory.filter import minhash
+
+    assert ray_dedupe.keep_priority is minhash.keep_priority and ray_dedupe.GROUP_CAP is lsh.GROUP_CAP
+    sigs = np.random.default_rng(3).integers(0, 1 << 32, size=(40, 128), dtype=np.uint64).astype(np.uint32)
+    params = minhash.optimal_params(0.7, 128)
+    assert np.array_equal(ray_dedupe.band_keys(sigs, params), lsh.band_keys(sigs, params.bands, params.rows).T)

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from factory.cli import app
-from factory.records import Record, write_records
+from factory.core.records import Record, write_records
 
 REPO = Path(__file__).resolve().parent.parent
 

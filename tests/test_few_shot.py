@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from factory.errors import RecipeError
+from factory.core.errors import RecipeError
 from factory.generate import rewrite
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record
+from factory.core.records import Record
 from conftest import copy_recipe
 
 REPO = Path(__file__).resolve().parent.parent

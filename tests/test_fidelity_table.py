@@ -44,7 +44,7 @@ def test_a_recipe_lists_the_settings_where_it_leaves_the_reference():
     rows = {row[0]: row for row in fidelity.deviations(changed)}
     assert rows["training data layout"][2] == "`lm_train.packing: false`"
     assert "filter-selfgeneration.py" in rows["rank cut count"][1]
-    section = fidelity.fidelity_section(changed)
+    section = fidelity.fidelity_section(changed, pairs=False)
     assert "| training data layout |" in section and "J follows" not in section  # LM kinds have no J
 
 
@@ -103,7 +103,7 @@ def test_j_similarity_from_a_pair_classifier_is_the_sigmoid_of_its_score_input_f
 
 
 def test_a_j_similarity_classifier_with_two_outputs_is_refused(tmp_path):
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
     from factory.models.pair_similarity import load_j_similarity
     from factory.recipe.base import ModelSpec
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory import ingest
-from factory.filter import stage as filter_stage
+from factory.stages import ingest
+from factory.stages import filter as filter_stage
 from factory.recipe import load_recipe
-from factory.records import Record, read_records, write_records
+from factory.core.records import Record, read_records, write_records
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from factory import outputs
+from factory.core import outputs
 from factory.cli import app
-from factory.outputs import atomic_dir, folder_lock
-from factory.records import Record, write_json, write_records
+from factory.core.outputs import atomic_dir, folder_lock
+from factory.core.records import Record, write_json, write_records
 from test_publish import RECIPE, make_release_inputs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -205,8 +205,8 @@ def test_the_swap_has_no_moment_without_the_output(tmp_path, monkeypatch):
 WRITER = """
 import sys, time
 from pathlib import Path
-from factory.errors import FactoryError
-from factory.outputs import atomic_dir
+from factory.core.errors import FactoryError
+from factory.core.outputs import atomic_dir
 out, go = Path(sys.argv[1]), Path(sys.argv[2])
 try:
     with atomic_dir(out) as tmp:
@@ -293,7 +293,7 @@ def data_root(tmp_path, monkeypatch) -> Path:
 def cache_root(data_root, monkeypatch) -> dict[str, Path]:
     """A data root whose cache holds current, stale, unknown and request-cache entries."""
     from factory.recipe import load_recipe
-    from factory.train import checkpoint_folder
+    from factory.train.pairs import checkpoint_folder
 
     monkeypatch.chdir(REPO)  # params.yaml lists toxify and detoxify, not `gone`
     rows = [Record.make("pair", toxic=f"you fool {i}", neutral=f"you are wrong {i}", split="train") for i in range(4)]

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from factory import crosslingual
-from factory.certify_translate import language_stats, translate_gates
-from factory.errors import FactoryError
+from factory.kinds.translate.certification import language_stats, translate_gates
+from factory.core.errors import FactoryError
 from factory.evaluate import grid as grid_eval
 from factory.recipe import Recipe, load_params, load_recipe
-from factory.records import Record, read_records, write_records
+from factory.core.records import Record, read_records, write_records
 from factory.train import grid as grid_train
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from factory.cli import app
 from factory.models.backends.hf import HFBackend
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Sampling
-from factory.records import read_records
+from factory.core.records import read_records
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLED = Sampling(temperature=0.9, top_p=0.95, top_k=50, max_new_tokens=8, n=2, stop=[])

@@ -124,7 +124,7 @@ def test_rehearses_one_full_recipe_per_family_through_the_miniature_hub(family, 
 
 def test_prompt_longer_than_the_vllm_context_is_a_named_error():
     """Found by the rehearsal: vLLM raised VLLMValidationError from deep in the engine (a traceback)."""
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
     from factory.models.backends.base import Request
     from factory.models.backends.vllm_offline import check_prompt_lengths
 

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from factory import ingest
+from factory.stages import ingest
 from factory.cli import app
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import read_records
+from factory.core.records import read_records
 
 PARADETOX_COLUMNS = ["neutral1", "neutral2", "neutral3"]
 
@@ -202,11 +202,12 @@ def test_a_limit_below_one_is_rejected_by_every_command(tmp_path, command, limit
     assert (root / "human" / "t" / "train.parquet").read_bytes() == good
 
 
-@pytest.mark.parametrize("module", ["factory.ingest", "factory.generate", "factory.filter.stage", "factory.mix",
-                                    "factory.train", "factory.evaluate", "factory.certify", "factory.export"])
+@pytest.mark.parametrize("module", ["factory.stages.ingest", "factory.stages.generate", "factory.stages.filter",
+                                    "factory.stages.mix", "factory.stages.train", "factory.stages.evaluate",
+                                    "factory.stages.certify", "factory.stages.export"])
 def test_a_stage_run_rejects_a_limit_below_one(tmp_path, module):
     stage = importlib.import_module(module)
-    name = module.split(".")[1]
+    name = module.split(".")[-1]
     for limit in (0, -1):
         with pytest.raises(FactoryError, match=rf"^{name}: limit must be at least 1 row, got {limit}$"):
             stage.run(_recipe("seed"), root=tmp_path / "data", limit=limit)

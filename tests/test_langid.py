@@ -1,10 +1,10 @@
-"""Language and script checks (factory.langid), on hand-written text and on multilingual ParaDetox."""
+"""Language and script checks (factory.core.langid), on hand-written text and on multilingual ParaDetox."""
 
 from __future__ import annotations
 
 import pytest
 
-from factory.langid import LANGUAGES, check_language, has_mixed_word, identify, script_of
+from factory.core.langid import LANGUAGES, check_language, has_mixed_word, identify, script_of
 
 SAMPLES = {
     "am": "ይህ በጣም ጥሩ ሀሳብ ነው ብዬ አስባለሁ።",

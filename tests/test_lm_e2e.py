@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from factory.cli import STAGES, app
-from factory.records import read_json, read_records
+from factory.core.records import read_json, read_records
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,7 +57,7 @@ def _check_lm_outputs(root: Path, name: str) -> dict:
     assert len(rows) == 2 * 6 * 2  # systems x prompts x continuations
     certificate = read_json(root / "certify" / name / "certificate.json")
     names = {g["name"] for g in certificate["gates"]}
-    assert {"emt_reduction[causal-lm]", "ppl_increase[causal-lm]", "distinct2_ratio[causal-lm]"} <= names
+    assert {"emt_reduction[causal-lm]", "ppl_increase[causal-lm]", "distinct2_per_prompt_ratio[causal-lm]"} <= names
     return metrics
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from backend_helpers import build_tiny_chat_lm
 from factory import metrics_lm
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe, load_recipe
 
 CATEGORIES = {"gender": ["women", "lgbtq"], "religion": ["jewish", "muslim"], "disability": ["physical_dis"]}
@@ -125,7 +125,7 @@ def test_runs_average_over_seeds_and_the_headline_is_the_combined_categories(mon
 
 
 def test_headline_and_card_carry_the_combined_figures_and_their_spread():
-    from factory.certify_lm import lm_headline
+    from factory.kinds.lm.certification import lm_headline
     from factory.publish_card import metrics_table
 
     systems = {"base/m": {"EMT": 0.5, "EMT_std": 0.01, "combined_EMT": 0.45, "combined_TP": 0.3,
@@ -143,7 +143,7 @@ def test_headline_and_card_carry_the_combined_figures_and_their_spread():
 
 def test_cache_keys_follow_the_model_dtype(tmp_path):
     from factory.generate.distill import toxic_model_key
-    from factory.train import run_fingerprint
+    from factory.train.pairs import run_fingerprint
 
     def recipe(dtype: str) -> Recipe:
         return Recipe.model_validate({"name": "t", "kind": "distill", "distill": {},

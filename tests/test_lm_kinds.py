@@ -62,7 +62,7 @@ def test_perplexity_mean_leaves_out_huge_and_empty_continuations():
 
 
 def test_lm_gates_compare_each_target_with_its_base():
-    from factory.certify_lm import lm_gates
+    from factory.kinds.lm.certification import lm_gates
 
     recipe = _recipe(lm_certify={"min_emt_reduction": 0.2, "max_ppl_increase": 0.5, "min_distinct2_ratio": 0.9},
                      certify={"decision": "point"})  # no per-prompt scores here: no intervals
@@ -73,7 +73,8 @@ def test_lm_gates_compare_each_target_with_its_base():
     assert gates["emt_reduction[m]"].value == pytest.approx(0.4) and gates["emt_reduction[m]"].passed
     assert gates["tp_reduction[m]"].value == pytest.approx(0.75)
     assert gates["ppl_increase[m]"].value == pytest.approx(0.6) and not gates["ppl_increase[m]"].passed
-    assert gates["distinct2_ratio[m]"].value == pytest.approx(0.95) and gates["distinct2_ratio[m]"].passed
+    distinct = gates["distinct2_per_prompt_ratio[m]"]
+    assert distinct.value == pytest.approx(0.95) and distinct.passed
     assert gates["contamination"].passed and gates["rows"].passed
     missing = lm_gates(recipe, {"contamination": 0, "kept": 50}, {"targets": {}, "systems": {}}, {})
     assert not all(g.passed for g in missing)
@@ -98,7 +99,7 @@ def test_prompt_files_toxigen_and_jsonl(tmp_path):
 
 
 def test_bad_prompt_line_names_file_and_line(tmp_path):
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
     from factory.evaluate.lm_prompts import load_prompts
 
     bad = tmp_path / "bad.jsonl"
@@ -125,7 +126,7 @@ def test_kind_sections_are_required_and_exclusive():
 @pytest.mark.realdata
 def test_corpus_report_of_the_unidetox_distilled_texts(shared_data):
     from factory.filter.diversity import corpus_report
-    from factory.text import words
+    from factory.core.text import words
 
     path = shared_data / "unidetox" / "distilled_gpt2xl_alpha0.1.csv"
     with path.open(encoding="utf-8", newline="") as handle:
@@ -142,7 +143,7 @@ def test_corpus_report_of_the_unidetox_distilled_texts(shared_data):
 def test_hub_prompt_sets_group_by_a_column(monkeypatch):
     import datasets
 
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
     from factory.evaluate.lm_prompts import load_prompts
 
     table = datasets.Dataset.from_dict({"text": ["a b", "c d", "", "e f"], "target_group": ["x", "y", "x", "x"]})

@@ -9,7 +9,7 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.filter import lsh
 from factory.filter import sketch as kernels
 from factory.filter.minhash import (clusters, contamination, dedupe, exact_duplicates, optimal_params, shingle_hash,

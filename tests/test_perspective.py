@@ -9,7 +9,7 @@ import pytest
 from factory.hubsim.perspective_sim import KEY, PATH, FakePerspective, fake_score
 from pydantic import ValidationError
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.loading import describe, load_toxicity
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec

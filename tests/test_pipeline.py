@@ -37,14 +37,14 @@ def test_committed_dvc_yaml_is_what_factory_pipeline_writes(monkeypatch):
 
 def test_every_stage_depends_on_the_code_that_decides_its_output(repo_stages):
     for name, body in repo_stages.items():
-        assert {"factory/cli.py", "factory/errors.py", "factory/__main__.py"} <= set(body["deps"]), name
+        assert {"factory/cli.py", "factory/core/errors.py", "factory/__main__.py"} <= set(body["deps"]), name
         assert body["cmd"].startswith("scripts/factory "), name
     for recipe in ("toxify", "distill"):
-        assert {"factory/records.py", "factory/recipe/release.py", "factory/recipe/loader.py"} <= set(
+        assert {"factory/core/records.py", "factory/recipe/release.py", "factory/recipe/loader.py"} <= set(
             repo_stages[f"certify-{recipe}"]["deps"])
         assert "factory/models/loading.py" in repo_stages[f"train-{recipe}"]["deps"]
         assert "factory/models/loading.py" in repo_stages[f"evaluate-{recipe}"]["deps"]
-    assert "factory/langid.py" in repo_stages["certify-translate"]["deps"]
+    assert "factory/core/langid.py" in repo_stages["certify-translate"]["deps"]
     assert "factory/evaluate/paradetox.py" in repo_stages["evaluate-toxify"]["deps"]  # a lazy import
 
 
@@ -137,7 +137,7 @@ def test_a_local_human_file_is_a_dep_of_ingest_only(tmp_path, monkeypatch):
 PACKAGE = {
     "factory/__init__.py": "",
     "factory/cli.py": """\
-        from factory import errors
+        from factory.core import errors
         def stage_a():
             from factory.sub import a
         def _helper():
@@ -145,7 +145,7 @@ PACKAGE = {
         def stage_b():
             _helper()
     """,
-    "factory/errors.py": "",
+    "factory/core/errors.py": "",
     "factory/helped.py": "",
     "factory/sub/__init__.py": "",
     "factory/sub/a.py": """\
@@ -187,7 +187,7 @@ def test_closure_follows_lazy_relative_and_guarded_imports(tmp_path):
     for name, text in PACKAGE.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(textwrap.dedent(text))
-    common = {"factory/__init__.py", "factory/cli.py", "factory/errors.py"}
+    common = {"factory/__init__.py", "factory/cli.py", "factory/core/errors.py"}
     stage_a = {"factory/sub/__init__.py", "factory/sub/a.py", "factory/sub/b.py", "factory/data_user.py"}
 
     def closure(entry: str, kind: str | None = None) -> set[str]:
@@ -270,7 +270,7 @@ def test_pipeline_refuses_a_params_grid_that_differs_from_the_recipe(tmp_path, m
 
 
 def test_a_stage_entry_missing_from_the_cli_is_named(monkeypatch):
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
     from factory.pipeline import StageSpec, stage_deps
 
     monkeypatch.chdir(REPO)

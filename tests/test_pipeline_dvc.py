@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.pipeline import write_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
@@ -123,7 +123,7 @@ def test_a_changed_certify_default_re_runs_certify(project):
 
 
 def test_a_changed_records_module_re_runs_every_stage_that_imports_it(project):
-    with _Edit(project, "factory/records.py", '"""', '"""Edited. '):
+    with _Edit(project, "factory/core/records.py", '"""', '"""Edited. '):
         changed = _changed(project)
     assert {f"{verb}-{recipe}" for verb in ("ingest", "mix", "certify") for recipe in RECIPES} <= changed
 

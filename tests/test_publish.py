@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from factory.cli import app
 from factory.recipe import load_recipe
-from factory.records import Record, write_json, write_records
+from factory.core.records import Record, write_json, write_records
 from hub_server import FakeHub
 
 REPO = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from backend_helpers import free_port
 from fault_proxy import FakeOpenAIServer, fake_text
 from factory.engines import ray_dedupe
 from factory.engines.ray_generate import open_ray_backend
-from factory.filter import stage as filter_stage
+from factory.stages import filter as filter_stage
 from factory.filter.minhash import dedupe as local_dedupe
 from factory.models.backends import Request, request_seed
 from factory.models.backends.openai_client import OpenAIBackend
@@ -30,7 +30,7 @@ from factory.recipe.base import ModelSpec
 from factory.recipe.engine import Engine, StageResources
 from factory.recipe.filter import MinHashSettings
 from factory.recipe.generate import Generate, Sampling, ServerSettings
-from factory.records import Record, read_json, read_records
+from factory.core.records import Record, read_json, read_records
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ray = pytest.importorskip("ray")
@@ -180,7 +180,7 @@ def test_http_generation_survives_a_killed_worker_and_resumes_from_the_cache(tmp
 def test_vllm_on_ray_writes_the_rows_of_the_local_vllm_engine(data_root):
     """One engine start per path: the generate stage with local vLLM, then with vLLM inside Ray."""
     pytest.importorskip("vllm")
-    from factory import ingest
+    from factory.stages import ingest
     from factory.generate import rewrite
 
     recipe = load_recipe(REPO / "recipes" / "tiny" / "toxify.yaml")

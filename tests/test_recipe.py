@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from factory.cli import app
-from factory.errors import RecipeError
+from factory.core.errors import RecipeError
 from factory.recipe import Recipe, load_recipe, recipe_json_schema, recipe_problems
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,8 +48,8 @@ def test_check_cli_exits_2_names_the_file_and_writes_nothing(tmp_path, monkeypat
     before = sorted(p.name for p in tmp_path.rglob("*"))
     result = CliRunner().invoke(app, ["check", str(bad)])
     assert result.exit_code == 2
-    lines = [l for l in result.output.splitlines() if l]
-    assert len(lines) == 5 and all(l.startswith(f"{bad}: ") for l in lines)
+    lines = [line for line in result.output.splitlines() if line]
+    assert len(lines) == 5 and all(line.startswith(f"{bad}: ") for line in lines)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 

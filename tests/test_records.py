@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factory.records import Record, atomic_dir, content_id, read_records, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_records, write_records
 
 
 def test_ids_are_content_hashes():
@@ -65,7 +65,7 @@ def test_sigkilled_stage_leaves_previous_output_intact(tmp_path):
     with atomic_dir(out) as tmp:
         (tmp / "a.txt").write_text("first")
     script = (
-        "import sys, time\nfrom pathlib import Path\nfrom factory.records import atomic_dir\n"
+        "import sys, time\nfrom pathlib import Path\nfrom factory.core.records import atomic_dir\n"
         f"with atomic_dir(Path({str(out)!r})) as tmp:\n"
         "    (tmp / 'a.txt').write_text('half')\n    print('ready', flush=True)\n    time.sleep(60)\n"
     )

@@ -14,7 +14,7 @@ import pytest
 
 from factory.checks import check_outputs, is_refusal
 from factory.checks_translate import SideScores, first_failure
-from factory.langid import LanguageCheck
+from factory.core.langid import LanguageCheck
 from factory.recipe.generate import Checks
 from factory.recipe.translate import TranslateChecks
 

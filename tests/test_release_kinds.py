@@ -70,7 +70,7 @@ def test_an_attribute_key_with_mixed_value_types_is_a_string_column(tmp_path):
     import pyarrow as pa
 
     from factory.publish_table import release_schema, release_table
-    from factory.records import Record
+    from factory.core.records import Record
 
     rows = [Record.make("text", text=f"t{i}") for i in range(4)]
     for row, label in zip(rows, ["toxic", 1, None, True]):
@@ -159,7 +159,7 @@ def test_a_limited_run_says_so_first(tmp_path):
 
 
 def test_a_release_without_any_row_is_refused(tmp_path):
-    from factory.records import write_records
+    from factory.core.records import write_records
 
     recipe = tmp_path / "distill.yaml"
     shutil.copyfile(REPO / "recipes" / "tiny" / "distill.yaml", recipe)

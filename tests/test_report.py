@@ -15,8 +15,8 @@ from report_fixtures import HOSTILE, build_reports, with_intervals
 from typer.testing import CliRunner
 
 from factory.cli import app
-from factory.publish import build_release
-from factory.report import run
+from factory.stages.publish import build_release
+from factory.stages.report import run
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_COLUMNS = 30

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from backend_helpers import free_port
 from cache_worker import SAMPLING, make_requests
 from factory.cli import app
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends.openai_client import OpenAIBackend
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import ServerSettings

@@ -7,13 +7,13 @@ import pytest
 
 from factory import metrics
 from factory.checks import check_outputs, is_refusal
-from factory.errors import FactoryError
-from factory.ingest import Tally, pairs_from_rows, read_table, split_by_toxic
+from factory.core.errors import FactoryError
+from factory.stages.ingest import Tally, pairs_from_rows, read_table, split_by_toxic
 from factory.ingest_read import SourceRows
-from factory.mix import fillable_size, make_mix
+from factory.stages.mix import fillable_size, make_mix
 from factory.recipe import Recipe
 from factory.recipe.generate import Checks
-from factory.records import Record
+from factory.core.records import Record
 
 
 def _recipe(**human) -> Recipe:

@@ -1,4 +1,4 @@
-"""Normalisation rules of factory.text, and the vectorised batch path agreeing with them."""
+"""Normalisation rules of factory.core.text, and the vectorised batch path agreeing with them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from factory.errors import FactoryError
-from factory.text import normalise, normalise_many, normalised_codepoints, words
+from factory.core.errors import FactoryError
+from factory.core.text import normalise, normalise_many, normalised_codepoints, words
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -72,7 +72,7 @@ class PlantedCode:
 
 
 def test_a_planted_checkpoint_runs_no_code_and_stops_the_run_naming_the_file(tmp_path):
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
 
     marker, folder = tmp_path / "pwned", tmp_path / "ck"
     folder.mkdir()
@@ -97,7 +97,7 @@ def test_files_not_named_like_checkpoints_are_ignored(tmp_path):
 
 
 def test_a_non_finite_loss_stops_the_run_instead_of_training_on(tmp_path):
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
 
     def poisoned(indices):
         batch = collate(indices)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.generate import translate
 from factory.generate.translate_sources import parallel_records, read_pair_files
 from factory.models.backends import Completion
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, read_records
+from factory.core.records import Record, read_records
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -184,7 +184,7 @@ def test_parallel_pairs_are_split_by_seed_with_their_own_group():
 
 def test_generate_stage_with_bad_parallel_input_drops_rows_and_never_crashes(tmp_path, monkeypatch):
     """The whole stage over messy human rows and empty translations (real language checks, stub scorers)."""
-    from factory import ingest
+    from factory.stages import ingest
 
     messy = tmp_path / "parallel"
     _write_pair_files(messy, "de", [GOOD, ("You are an idiot.", "Please read it."), ("", ""),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from factory import export
-from factory.errors import FactoryError
-from factory.langid import LANGUAGES
+from factory.stages import export
+from factory.core.errors import FactoryError
+from factory.core.langid import LANGUAGES
 from factory.recipe import Recipe, load_recipe
-from factory.records import Record, write_records
+from factory.core.records import Record, write_records
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from factory.models.backends.hf import HFBackend
 from factory.recipe import Recipe, load_recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Sampling
-from factory.records import Record
+from factory.core.records import Record
 
 REPO = Path(__file__).resolve().parent.parent
 ANSWER = " please rewrite the following text"
@@ -110,3 +110,12 @@ def test_ray_postprocessing_carries_the_flags(hf, answering_lm):
                {"index": 0, "message": {"content": "a"}, "finish_reason": "stop"}]
     out = http_result({"row": 7, "http_response": {"choices": choices}}, mode="chat", n=2)
     assert out == {"row": 7, "choice": 0, "texts": ["a", "b"], "truncated": [False, True]}
+
+
+def test_stripping_a_completion_keeps_its_truncated_flag():
+    from factory.models.backends import Completion, is_truncated
+
+    cut = Completion("  a sentence cut at the lim \n", truncated=True)
+    assert [is_truncated(f()) for f in (cut.strip, cut.lstrip, cut.rstrip)] == [True, True, True]
+    assert cut.strip() == "a sentence cut at the lim" and not is_truncated(Completion(" done ").strip())
+    assert not is_truncated(cut[2:])  # other operations give plain text (documented)

@@ -154,7 +154,7 @@ def test_chat_examples_end_the_answer_with_eos():
 
 
 def test_a_bad_pairs_file_is_named_in_the_error(tmp_path):
-    from factory.errors import FactoryError
+    from factory.core.errors import FactoryError
 
     (tmp_path / "pairs.tsv").write_text("toxic\tneutral\nonly one column\n")
     with pytest.raises(FactoryError, match=r"pairs.tsv: line 2"):

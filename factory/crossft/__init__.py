@@ -4,5 +4,5 @@ Nothing here knows recipe kinds or pipeline folders: `split` selects the referen
 `formats` builds the SFT, DPO and continuation texts, `training` fine-tunes with TRL and PEFT,
 `generation` samples continuations and scores perplexity, `matrices` averages per
 (train setting, eval language) cell with paired bootstrap intervals, `heatmaps` renders them.
-The recipe kind that wires them into the pipeline is `factory.kinds_crosslingual`.
+The recipe kind that wires them into the pipeline is `factory.kinds.crosslingual.steps`.
 """

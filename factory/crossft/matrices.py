@@ -10,7 +10,7 @@ averages each (trained, evaluated) file, extended with intervals):
   (paired: the same prompt resampled for both);
 - `perplexity`: mean perplexity of the continuations that have one.
 
-Intervals come from `factory.bootstrap` (percentile, `resamples` draws of the cell's prompts).
+Intervals come from `factory.core.bootstrap` (percentile, `resamples` draws of the cell's prompts).
 Rows without a score are left out of that statistic and counted in the cell (`missing_*`).
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from factory.bootstrap import Estimate, Paired, difference, draw_counts, mean_of, ratio
+from factory.core.bootstrap import Estimate, Paired, difference, draw_counts, mean_of, ratio
 
 ZERO_SHOT = "zero-shot"
 """Setting name of the base model, not fine-tuned: the baseline row."""

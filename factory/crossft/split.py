@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 
 Pair = tuple[str, str]
 """(toxic, neutral)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 
 FINAL = "final"
 """Subfolder of a run's checkpoints holding the finished adapter."""

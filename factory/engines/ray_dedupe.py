@@ -4,7 +4,8 @@ The local engine (`factory.filter.minhash.dedupe`) as a dataflow of five steps:
 
 1. signatures (`map_batches`): every row gets its MinHash signature and shingle hashes
    from the local kernel (`minhash.sketch`), and one bucket key per LSH band, hashed as
-   the local engine hashes bands (`band_keys`); bands x rows come from `optimal_params`.
+   the local engine hashes bands (`band_keys`, with `factory.filter.lsh.band_multipliers`); bands x
+   rows come from `optimal_params`.
 2. buckets (a hash shuffle on the bucket): every (band, key, row) triple gets a shuffle
    partition from its bucket (`engine.shuffle_partitions` of them), `groupby("part")`
    brings each partition's triples together and `map_groups` finds its buckets with one
@@ -22,8 +23,8 @@ The local engine (`factory.filter.minhash.dedupe`) as a dataflow of five steps:
    grows with the edges, not the corpus) give each row the smallest row index of its
    component - the local cluster id. Rows without an edge are their own cluster.
 5. keep and removal: in each cluster the row with the lowest (priority, row) survives
-   (priority 0 for `first`, minus the length for `longest`, minus the score for
-   `attribute`, NaN lowest - the local rule); the others form the dropped table
+   (`factory.filter.minhash.keep_priority`: 0 for `first`, minus the length for `longest`,
+   minus the score for `attribute`, NaN lowest - the local rule); the others form the dropped table
    (row, dup_of), and the kept rows are the input minus the dropped ones, by a left
    anti-join on `row`.
 
@@ -40,19 +41,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from factory.engines.ray_session import connect, task_kwargs
-from factory.errors import FactoryError
-from factory.filter.minhash import DedupeResult, LshParams, ShingleHashes, optimal_params, sketch, verify_pairs
+from factory.core.errors import FactoryError
+from factory.filter.lsh import GROUP_CAP, band_multipliers
+from factory.filter.minhash import (DedupeResult, LshParams, ShingleHashes, keep_priority, optimal_params, sketch,
+                                   verify_pairs)
 from factory.recipe.engine import Engine
 from factory.recipe.filter import MinHashSettings
 
 if TYPE_CHECKING:
     from ray.data import Dataset
-
-GROUP_CAP = 16
-"""Buckets up to this size give all their pairs, larger ones a star (as `factory.filter.lsh`)."""
-BAND_SEED = 0x5EED
-"""Seed of the band-hash multipliers (as `factory.filter.lsh.band_keys`)."""
-
 
 def band_keys(sigs: np.ndarray, params: LshParams) -> np.ndarray:
     """(rows, bands) uint32 bucket keys: sum_j sig[:, j] * M_j mod 2^32 over each band's columns.
@@ -60,23 +57,9 @@ def band_keys(sigs: np.ndarray, params: LshParams) -> np.ndarray:
     The same odd multipliers M_j and sums as the local engine, so the buckets are the same.
     """
     used = params.bands * params.rows
-    multipliers = np.random.default_rng(BAND_SEED).integers(0, 1 << 31, size=used, dtype=np.uint32) * 2 + 1
+    multipliers = band_multipliers(used)
     part = sigs[:, :used] * multipliers
     return np.add.reduce(part.reshape(len(sigs), params.bands, params.rows), axis=2, dtype=np.uint32)
-
-
-def keep_priority(texts: Sequence[str], settings: MinHashSettings, scores: Sequence[float] | None = None,
-                  lengths: Sequence[int] | None = None) -> np.ndarray:
-    """Per row, the value the keep policy minimises (ties go to the smaller row index)."""
-    if settings.keep == "first":
-        return np.zeros(len(texts))
-    if settings.keep == "longest":
-        return -np.asarray(lengths if lengths is not None else [len(t) for t in texts], dtype=np.float64)
-    if scores is None:
-        raise FactoryError(f"filter.minhash.keep = attribute needs the scores of filter.minhash.keep_attribute "
-                           f"({settings.keep_attribute!r}); none were given")
-    values = np.asarray(scores, dtype=np.float64)
-    return np.where(np.isnan(values), np.inf, -values)
 
 
 def _fixed(column: pa.ChunkedArray | pa.Array, width: int, dtype: Any) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import pyarrow as pa
 
 from factory.engines.ray_session import connect
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends import Backend, Request
 from factory.models.backends.base import Completion, render_prompt
 from factory.models.backends.openai_client import (NO_KEY, UnusableAnswer, choice_completion, describe_failure,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe.engine import Engine, StageResources
 
 

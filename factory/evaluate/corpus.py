@@ -20,15 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from factory.recipe import Recipe
-from factory.records import Record, read_records
-
-FLOOR_KINDS = ("toxify", "detoxify")
-
-
-def scored_side(recipe: Recipe) -> str:
-    """The side the generator writes: `toxic` for toxify, `neutral` for detoxify."""
-    return "neutral" if recipe.kind == "detoxify" else "toxic"
-
+from factory.core.records import Record, read_records
+from factory.core.layout import Layout
 
 def score_side(scorers: Any, rows: Sequence[Record], label: str, side: str) -> list[Record]:
     """Copies of `rows` with STA, SIM and FL of `side` (SIM against the other side) in their attributes."""
@@ -41,11 +34,11 @@ def score_side(scorers: Any, rows: Sequence[Record], label: str, side: str) -> l
             for i, r in enumerate(rows)]
 
 
-def corpus_rows(recipe: Recipe, root: Path, scorers: Any) -> list[Record]:
-    """Scored kept synthetic pairs, then scored human train pairs (none for other kinds)."""
-    if recipe.kind not in FLOOR_KINDS:
+def corpus_rows(recipe: Recipe, root: Path, scorers: Any, side: str | None = None) -> list[Record]:
+    """Scored kept synthetic pairs, then scored human train pairs, on the generated `side`
+    (none without a side: kinds without synthetic-side floors)."""
+    if side is None:
         return []
-    side = scored_side(recipe)
-    synthetic = read_records(Path(root) / "filtered" / recipe.name / "rows.parquet", kept_only=True)
-    human = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    synthetic = read_records(Layout(root).filtered_rows(recipe.name), kept_only=True)
+    human = read_records(Layout(root).human_split(recipe.name, "train"))
     return score_side(scorers, synthetic, "synthetic", side) + score_side(scorers, human, "human", side)

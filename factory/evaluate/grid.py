@@ -19,12 +19,12 @@ from typing import Sequence
 import numpy as np
 
 from factory import crosslingual, metrics
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.evaluate.paradetox import detoxify, test_inputs
 from factory.models.loading import load_similarity, load_toxicity
 from factory.plots import grid_heatmap_png
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, read_json, write_json, write_records
+from factory.core.records import Record, atomic_dir, read_json, write_json, write_records
 
 CSV_FIELDS = ("setting", "lang", "rows", "J", "STA", "SIM", "ChrF", "identity_J")
 

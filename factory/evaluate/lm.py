@@ -32,7 +32,8 @@ from factory.models.loading import default_device, describe, load_causal_lm, loa
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import LMEvaluate, target_name
-from factory.records import Record, atomic_dir, content_id, read_json, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_json, write_json, write_records
+from factory.core.layout import Layout
 
 PLOT_FIELDS = ("ratio", "EMT", "TP", "PPL", "distinct_2_per_prompt")
 
@@ -193,7 +194,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     root = Path(root)
     prompt_set = load_prompt_set(recipe.lm_evaluate, recipe.seed, per_group=limit)
     prompts = prompt_set.prompts
-    trained = root / "trained" / recipe.name
+    trained = Layout(root).trained(recipe.name)
     stems = sorted({key.split("/", 1)[1] for key in read_json(trained / "summary.json")})
     scorer = Scorer(recipe, root)
     systems: dict[str, Any] = {}
@@ -210,7 +211,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
             systems[label] = {**summary, **({"ratio": float(stem.removeprefix("ratio-"))} if stem else {})}
             all_rows += rows
         targets[name] = {"base": f"base/{name}", "detoxified": {stem: f"{name}/{stem}" for stem in stems}}
-    out = root / "eval" / recipe.name
+    out = Layout(root).evaluated(recipe.name)
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", {"definition": metrics_lm.LM_DEFINITION, "kind": "lm",
                                             "protocol": protocol(recipe, prompt_set, root), "targets": targets,

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.evaluate.lm_prompt_scores import nested, score_group
 from factory.recipe.lm import LMEvaluate, ScoreGroups
 

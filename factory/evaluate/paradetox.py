@@ -17,7 +17,7 @@ from factory.models.loading import load_fluency, load_similarity, load_toxicity
 from factory.models.pair_similarity import load_j_similarity
 from factory.progress import progress
 from factory.recipe import Recipe
-from factory.records import Record
+from factory.core.records import Record
 
 
 def test_inputs(test: Sequence[Record], max_rows: int | None) -> tuple[list[str], list[list[str]]]:

@@ -1,6 +1,6 @@
 """Lexical diversity of a corpus, and diversity-aware selection of a subset.
 
-Tokens are `factory.text.words` (NFKC, lower-case, regex `\\w+|[^\\w\\s]`). n-grams never
+Tokens are `factory.core.text.words` (NFKC, lower-case, regex `\\w+|[^\\w\\s]`). n-grams never
 cross row boundaries.
 
 - distinct-n: unique n-grams / all n-grams over the corpus (0.0 when there are none).
@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from factory.text import words
+from factory.core.text import words
 
 MATTR_WINDOW = 50
 CLUSTER_BINS = ((1, 1), (2, 2), (3, 4), (5, 9), (10, 99), (100, None))
@@ -78,7 +78,7 @@ def _distinct(keys: np.ndarray) -> float:
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:
-    """Unique n-grams / total n-grams over the corpus (tokens: `factory.text.words`)."""
+    """Unique n-grams / total n-grams over the corpus (tokens: `factory.core.text.words`)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     ids, rows, _ = _tokenise(texts)

@@ -19,6 +19,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 GROUP_CAP = 16
+"""Buckets up to this size give all their pairs, larger ones a star (also the Ray engine's rule)."""
+BAND_SEED = 0x5EED
+"""Seed of the band-hash multipliers (`band_multipliers`; the Ray engine hashes bands with the same)."""
+
+
+def band_multipliers(used: int) -> np.ndarray:
+    """The fixed random odd 32-bit multipliers M_j of the first `used` signature columns."""
+    return np.random.default_rng(BAND_SEED).integers(0, 1 << 31, size=used, dtype=np.uint32) * 2 + 1
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int, block: int = 8192) -> np.ndarray:
@@ -29,7 +37,7 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, block: int = 8192) -> np.
     adds a candidate pair that verification then rejects.
     """
     used = bands * rows
-    multipliers = np.random.default_rng(0x5EED).integers(0, 1 << 31, size=used, dtype=np.uint32) * 2 + 1
+    multipliers = band_multipliers(used)
     keys = np.empty((bands, len(sigs)), dtype=np.uint32)
     for start in range(0, len(sigs), block):
         part = sigs[start:start + block, :used] * multipliers

@@ -1,7 +1,7 @@
 """Exact and MinHash near-duplicate detection, and decontamination against reference rows.
 
 Pipeline (datatrove's four steps, vectorised with numpy): normalise every text
-(`factory.text.normalise`), cut it into shingles (word or character n-grams), hash each
+(`factory.core.text.normalise`), cut it into shingles (word or character n-grams), hash each
 shingle once, apply `num_perm` affine permutations to whole blocks of shingle hashes and
 min-reduce them per row (`signatures`); hash every band of `rows` signature values to a
 bucket key, take rows sharing a bucket as candidates, verify each candidate pair, and
@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.filter import lsh
 from factory.filter.sketch import ShingleHashes, shingle_hash, sketch
 from factory.recipe.filter import MinHashSettings
-from factory.text import normalise, normalise_many
+from factory.core.text import normalise, normalise_many
 
 if TYPE_CHECKING:
     import datasketch
@@ -168,7 +168,13 @@ class DedupeResult:
     dup_of: list[int | None]
 
 
-def _priority(texts: Sequence[str], settings: MinHashSettings, scores, lengths) -> np.ndarray:
+def keep_priority(texts: Sequence[str], settings: MinHashSettings, scores: Sequence[float] | None = None,
+                  lengths: Sequence[int] | None = None) -> np.ndarray:
+    """Per row, the value the keep policy minimises (ties go to the smaller row index); the Ray engine uses it too.
+
+    first: 0; longest: minus the length (`lengths`, default characters); attribute: minus the
+    score, NaN lowest.
+    """
     if settings.keep == "first":
         return np.zeros(len(texts))
     if settings.keep == "longest":
@@ -210,7 +216,7 @@ def dedupe(texts: Sequence[str], settings: MinHashSettings, scores: Sequence[flo
     sigs, hashes = sketch(texts, num_perm=settings.num_perm, shingle=settings.shingle, ngram=settings.ngram)
     params = optimal_params(settings.threshold, settings.num_perm, settings.false_positive_weight)
     cluster = clusters(sigs, params, hashes=hashes)
-    keep, dup_of = keep_one_per_cluster(cluster, _priority(texts, settings, scores, lengths))
+    keep, dup_of = keep_one_per_cluster(cluster, keep_priority(texts, settings, scores, lengths))
     return DedupeResult(cluster=cluster, keep=keep, dup_of=dup_of)
 
 

@@ -1,6 +1,6 @@
 """Vectorised MinHash kernels: shingle spans, shingle hashes and affine permutations.
 
-Shingles are substrings of a normalised row (see `factory.text`): a word n-gram is the
+Shingles are substrings of a normalised row (see `factory.core.text`): a word n-gram is the
 span from the first character of word k to the last character of word k+n-1 (the words
 joined by single spaces), a character n-gram is n consecutive characters (spaces
 included). A row with fewer than n words (characters) but at least one yields a single
@@ -30,7 +30,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from factory.progress import progress
-from factory.text import normalised_codepoints
+from factory.core.text import normalised_codepoints
 
 MASK64 = (1 << 64) - 1
 P = 0x9E3779B97F4A7C15

@@ -20,15 +20,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.contrastive import ContrastiveSettings, contrastive_generate
 from factory.models.loading import default_device, describe, load_causal_lm
 from factory.progress import progress
 from factory.recipe import Recipe
 from factory.recipe.lm import Distill
-from factory.records import Record, atomic_dir, content_id, read_json, read_parquet, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_json, read_parquet, write_json, write_records
 from factory.train.causal import fine_tune, log_summary, save_model
 from factory.train.loss_log import summary_only
+from factory.core.layout import Layout
 
 SEED_TOXIC = Path(__file__).resolve().parent.parent / "data" / "seed" / "toxic.txt"
 
@@ -95,7 +96,7 @@ def toxic_model_key(recipe: Recipe, texts: list[str], root: Path) -> str:
 
 def toxic_folders(recipe: Recipe, root: Path, key: str) -> tuple[Path, Path]:
     """The cached toxic model <root>/cache/<recipe>/toxic-<key> and its training checkpoints folder."""
-    folder = Path(root) / "cache" / recipe.name / f"toxic-{key}"
+    folder = Layout(root).cache(recipe.name) / f"toxic-{key}"
     return folder, folder.with_name(folder.name + "-checkpoints")
 
 
@@ -170,7 +171,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
                           "seed": settings.seed, "batch_size": settings.batch_size,
                           "extra_cuts": extra_cuts or "off"},
              "toxic_model": toxic_info}
-    out = Path(root) / "generated" / recipe.name
+    out = Layout(root).generated(recipe.name)
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", records)
         write_json(tmp / "stats.json", stats)

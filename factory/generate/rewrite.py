@@ -23,7 +23,8 @@ from factory.models.loading import load_similarity, load_toxicity
 from factory.progress import log
 from factory.prompts import Direction, example_pair, rewrite_messages
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, content_id, read_records, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, read_records, write_json, write_records
+from factory.core.layout import Layout
 
 
 def select_inputs(train: Sequence[Record], direction: Direction, seed: int, limit: int | None) -> list[str]:
@@ -132,13 +133,13 @@ def open_generator(recipe: Recipe, root: Path, cache: Path) -> Backend:
 
 def run(recipe: Recipe, direction: Direction, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/generated/<recipe>/rows.parquet (kept and dropped rows) and stats.json."""
-    train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    train = read_records(Layout(root).human_split(recipe.name, "train"))
     inputs = select_inputs(train, direction, recipe.seed, limit or recipe.generate.max_inputs)
     pool, pool_stats = few_shot_pool(recipe, train)
-    backend = open_generator(recipe, root, cache=Path(root) / "cache" / recipe.name / "requests.sqlite")
+    backend = open_generator(recipe, root, cache=Layout(root).cache(recipe.name) / "requests.sqlite")
     records = generate_and_check(recipe, backend, direction, inputs, pool, root)
     reasons = Counter(r.drop_reason or "kept" for r in records)
-    out = Path(root) / "generated" / recipe.name
+    out = Layout(root).generated(recipe.name)
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", records)
         write_json(tmp / "stats.json", {"inputs": len(inputs), "rows": len(records), "outcomes": dict(reasons),

@@ -23,7 +23,8 @@ from factory.models.backends import Request, open_backend, request_seed
 from factory.models.backends.base import plain_prompt
 from factory.models.loading import load_toxicity, loading, resolve
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, content_id, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, write_json, write_records
+from factory.core.layout import Layout
 
 
 def rank_cut(scores: np.ndarray, keep_fraction: float, of_total: int | None = None) -> np.ndarray:
@@ -85,7 +86,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     settings = recipe.selfgen
     num_samples = min(limit, settings.num_samples) if limit else settings.num_samples
     backend = open_backend(recipe.generate, recipe.models.generator, root,
-                           cache=Path(root) / "cache" / recipe.name / "requests.sqlite")
+                           cache=Layout(root).cache(recipe.name) / "requests.sqlite")
     completions = backend.generate(build_requests(recipe, bos_text(recipe, root), num_samples), recipe.generate.sampling)
     texts = [t.strip() for outs in completions for t in outs][:num_samples]
     toxicity = np.asarray(load_toxicity(recipe.models.toxicity, root)(texts), dtype=np.float64)
@@ -96,7 +97,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
              "backend": backend.describe(), "sampling": recipe.generate.sampling.model_dump(), "prompt": "BOS only",
              "keep_fraction": settings.keep_fraction, "keep_fraction_of": settings.keep_fraction_of,
              "toxicity_kept_max": max(kept) if kept else None, "toxicity_cut_min": min(cut) if cut else None}
-    out = Path(root) / "generated" / recipe.name
+    out = Layout(root).generated(recipe.name)
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", records)
         write_json(tmp / "stats.json", stats)

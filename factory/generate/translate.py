@@ -25,12 +25,13 @@ import numpy as np
 
 from factory.checks_translate import SIDES, SideScores, first_failure, language_summary
 from factory.generate.translate_sources import parallel_records, source_pairs
-from factory.langid import check_language
+from factory.core.langid import check_language
 from factory.models.backends import Backend, Request, is_truncated, open_backend, request_seed
 from factory.models.loading import Scorer, Similarity, load_similarity, load_toxicity
 from factory.prompts_translate import translate_messages
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir, content_id, write_json, write_records
+from factory.core.records import Record, atomic_dir, content_id, write_json, write_records
+from factory.core.layout import Layout
 
 
 def build_requests(recipe: Recipe, pairs: Sequence[Record], target: str) -> list[Request]:
@@ -133,11 +134,11 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     """Write data/generated/<recipe>/{rows.parquet, test.parquet, stats.json}."""
     pairs = source_pairs(recipe, Path(root), limit)
     backend = open_backend(recipe.generate, recipe.models.generator, root,
-                           cache=Path(root) / "cache" / recipe.name / "requests.sqlite")
+                           cache=Layout(root).cache(recipe.name) / "requests.sqlite")
     rows = generate_rows(recipe, backend, pairs, Path(root))
     train, test = [r for r in rows if r.split != "test"], [r for r in rows if r.split == "test"]
     threshold = recipe.translate.checks.toxicity_threshold
-    out = Path(root) / "generated" / recipe.name
+    out = Layout(root).generated(recipe.name)
     with atomic_dir(out) as tmp:
         write_records(tmp / "rows.parquet", train)
         write_records(tmp / "test.parquet", test)

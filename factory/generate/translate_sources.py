@@ -18,9 +18,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
-from factory.records import Record, read_records
+from factory.core.records import Record, read_records
+from factory.core.layout import Layout
 
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "data" / "multilingual"
 """The bundled tiny German and Spanish pairs (`translate.parallel: fixture`)."""
@@ -105,7 +106,7 @@ def _corpus_file(path: Path) -> list[Path]:
 
 def source_pairs(recipe: Recipe, root: Path, limit: int | None) -> list[Record]:
     """The source pairs to translate: train ones (capped by `limit`), then test ones."""
-    human = Path(root) / "human" / recipe.name
+    human = Layout(root).human(recipe.name)
     if recipe.translate.corpus:
         train = [r for f in _corpus_file(Path(recipe.translate.corpus)) for r in read_records(f, kept_only=True)]
         train = [r for r in train if r.kind == "pair" and r.lang == recipe.human.lang]

@@ -22,9 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends.base import render_prompt
-from factory.records import atomic_dir
+from factory.core.records import atomic_dir
 
 PROMPTS = Path(__file__).resolve().parent.parent / "data" / "prompts"
 
@@ -101,7 +101,7 @@ def abliterate_folder(source: str, out: Path, *, layer: int | None = None, overw
     """Load `source` (Hub id or folder), abliterate it and save it to `out` atomically.
 
     An existing `out` not made by `factory abliterate` is refused unless `overwrite`
-    (checked before the model loads; see `factory.outputs`).
+    (checked before the model loads; see `factory.core.outputs`).
     """
     import torch
 

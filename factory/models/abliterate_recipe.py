@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from factory.checks import is_refusal
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.abliterate import abliterate_folder, orthogonalise, output_projections, refusal_directions
 from factory.models.abliterate_reference import block_projections, decoder_blocks, position_activations, reference_edit
 from factory.models.backends.base import cut_at_stop, render_prompt
 from factory.prompts import DEFAULT_SYSTEM, rewrite_messages
 from factory.recipe import Recipe
 from factory.recipe.abliterate import REFERENCE_FIRST_EDITED, Abliterate
-from factory.outputs import check_replaceable
-from factory.records import Record, atomic_dir, read_records, write_json
+from factory.core.outputs import check_replaceable
+from factory.core.records import Record, atomic_dir, read_records, write_json
+from factory.core.layout import Layout
 
 MAKER = "factory abliterate"
 """The maker named in the `.factory-made` marker of a patched model folder (as the MODEL form writes)."""
@@ -250,7 +251,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), out: Path | None = None, o
     """Patch `abliterate.model` as the recipe says; write the model and abliteration.json; return the folder.
 
     A user-named `out` that the factory did not make is refused unless `overwrite` (checked
-    before the model loads; see `factory.outputs`).
+    before the model loads; see `factory.core.outputs`).
     """
     from factory.generate.rewrite import few_shot_pool
     from factory.models.loading import default_device, load_causal_lm
@@ -258,7 +259,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), out: Path | None = None, o
     settings = _settings(recipe)
     if out is not None:
         check_replaceable(Path(out), maker=MAKER, user_folder=True, overwrite=overwrite, roots=[Path(root)])
-    train = read_records(Path(root) / "human" / recipe.name / "train.parquet")
+    train = read_records(Layout(root).human_split(recipe.name, "train"))
     toxic, neutral, sources = direction_sentences(recipe, train)
     inputs = heldout_inputs(recipe, train, {*toxic, *neutral})
     conversations = rewrite_conversations(recipe, inputs, few_shot_pool(recipe, train)[0])
@@ -275,7 +276,7 @@ def run(recipe: Recipe, *, root: Path = Path("data"), out: Path | None = None, o
     best = choose(plans, counts, directions.shape[0])
     edited = apply_plan(model, plans[best], directions, settings.edit)
     report = _report(recipe, sources, inputs, plans, counts, best, before, results[best][0], edited)
-    target = Path(out) if out is not None else Path(root) / "models" / "abliterated" / recipe.name
+    target = Path(out) if out is not None else Layout(root).abliterated(recipe.name)
     return _save(target, model, tokenizer, directions, report, user_folder=out is not None, overwrite=overwrite)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Mapping, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends.base import render_prompt
 
 ATTENTION_OUT = ("self_attn.o_proj", "attn.c_proj", "self_attn.out_proj", "self_attention.dense", "attention.dense",

@@ -21,11 +21,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe.abliterate import ABLITERATED
 from factory.recipe.base import PERSPECTIVE, ModelSpec
 from factory.progress import progress
 from factory.zoo_place import zoo_folder
+from factory.core.layout import Layout
 
 Scorer = Callable[[Sequence[str]], np.ndarray]
 """A classifier as a function: texts -> probability of its positive label, one per text."""
@@ -50,7 +51,7 @@ def resolve(spec: ModelSpec | str, root: Path = Path("data")) -> str:
         return str(folder)
     if ref.startswith(ABLITERATED):
         name = ref.removeprefix(ABLITERATED)
-        folder = Path(root) / "models" / "abliterated" / name
+        folder = Layout(root).abliterated(name)
         if not folder.is_dir():
             raise FactoryError(f"{spec.role}: {ref}: {folder} does not exist; patch the model with "
                                f"`factory abliterate {name}` (or `dvc repro abliterate-{name}`)")

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.loading import Similarity, _hf_classifier, _spec, loading, max_input_tokens, resolve
 from factory.recipe.base import ModelSpec
 

@@ -34,7 +34,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from factory.errors import FactoryError
+from factory.core.layout import Layout
+from factory.core.errors import FactoryError
 from factory.models.sqlite_store import open_store
 from factory.recipe.base import PERSPECTIVE, ModelSpec, PerspectiveSettings
 
@@ -104,7 +105,7 @@ class PerspectiveScorer:
     def __init__(self, spec: ModelSpec, root: Path = Path("data"), *, sleep: Callable[[float], None] = time.sleep):
         self.spec, self.settings = spec, settings_of(spec)
         self.attribute = spec.ref.removeprefix(PERSPECTIVE)
-        self.cache = ScoreCache(Path(root) / "cache" / "perspective.sqlite")
+        self.cache = ScoreCache(Layout(root).cache_root / "perspective.sqlite")
         self.sleep, self.last_request = sleep, -float("inf")
         self.sent = 0
         self._client: Any = None

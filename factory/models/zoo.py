@@ -40,9 +40,9 @@ from transformers import (
 
 from factory.models import zoo_text, zoo_train
 from factory.models.zoo_text import ZOO_HOLDOUT_FRACTION, SeedCorpus
-from factory.outputs import same_folder
+from factory.core.outputs import same_folder
 from factory.prompts import DEFAULT_SYSTEM
-from factory.records import atomic_dir, write_json
+from factory.core.records import atomic_dir, write_json
 
 __all__ = ["ZOO_FORMAT_VERSION", "ZOO_HOLDOUT_FRACTION", "ZOO_MODELS", "build"]
 
@@ -74,7 +74,7 @@ def build(out: Path, *, seed: int = 0, scale: float = 1.0, seed_dir: Path = zoo_
     `seed` seeds every random choice and initialisation; `scale` multiplies every
     training step count (0.02 builds a throw-away zoo in seconds). An `out` other than
     `ZOO_FOLDER` that exists and was not made by `factory zoo` is refused unless
-    `overwrite` (see `factory.outputs`). Returns `out`.
+    `overwrite` (see `factory.core.outputs`). Returns `out`.
     """
     out = Path(out)
     user_folder = not same_folder(out, ZOO_FOLDER)

@@ -21,7 +21,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.prompts import Direction, example_pair, messages_to_text, rewrite_messages
 
 ZOO_HOLDOUT_FRACTION = 0.2

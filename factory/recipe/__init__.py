@@ -4,7 +4,8 @@
 """
 
 from factory.recipe.loader import Params, load_params, load_recipe, recipe_path, recipe_problems
-from factory.recipe.schema import Recipe, RecipeKind, recipe_json_schema
+from factory.recipe.families import recipe_json_schema
+from factory.recipe.schema import Recipe, RecipeKind
 
 __all__ = [
     "Params",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from factory.errors import FactoryError, RecipeError
+from factory.core.errors import FactoryError, RecipeError
 from factory.recipe.loader import Params, load_params, recipe_file, recipe_path, recipe_problems
 
 Report = list[tuple[str, list[str]]]

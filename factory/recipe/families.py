@@ -25,7 +25,7 @@ from factory.recipe.crosslingual import CrossLingual
 from factory.recipe.generate import Generate, Generation
 from factory.recipe.lm import Distill, LMCertify, LMEvaluate, LMTrain, SelfGen
 from factory.recipe.release import Certify, PairCertify
-from factory.recipe.schema import KIND_SECTIONS, Recipe
+from factory.recipe.schema import FAMILY_HOOKS, KIND_SECTIONS, Recipe
 from factory.recipe.study import Evaluate, Train
 from factory.recipe.translate import Grid, Translate, translate_problems
 
@@ -166,3 +166,15 @@ def recipe_union_schema() -> dict[str, Any]:
             "properties": {"kind": {"enum": list(FAMILIES), "description": "Method; it decides which sections the "
                                     "recipe may have."}},
             "allOf": branches, "$defs": schema["$defs"]}
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    """The JSON schema of a recipe, for editors (yaml-language-server) and the docs: one branch per kind family."""
+    schema = recipe_union_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Detox Factory recipe"
+    schema["description"] = (Recipe.__doc__ or "").strip().splitlines()[0]
+    return schema
+
+
+FAMILY_HOOKS.update(family_of=family_of, unread_section=unread_section)

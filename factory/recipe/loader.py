@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from factory.errors import FactoryError, RecipeError
+from factory.core.errors import FactoryError, RecipeError
 from factory.recipe.base import Section, Seed
 from factory.recipe.families import FAMILIES, family_of
 from factory.recipe.schema import Recipe

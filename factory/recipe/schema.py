@@ -25,6 +25,11 @@ KIND_SECTIONS = ("generate", "train", "evaluate", "distill", "selfgen", "lm_trai
 does not have gives None."""
 
 
+FAMILY_HOOKS: dict[str, Any] = {}
+"""`family_of` and `unread_section` of `factory.recipe.families`, which registers them when imported (the
+package `factory.recipe` imports it first), so this module needs no import of the families built on it."""
+
+
 class Recipe(RejectsUnread, Section):
     """One dataset release: what to generate, how to filter, mix, train, evaluate and certify it.
 
@@ -51,9 +56,7 @@ class Recipe(RejectsUnread, Section):
     def __new__(cls, *args: Any, **data: Any) -> "Recipe":
         """`Recipe(kind=..., ...)` builds the family of that kind (`factory.recipe.families`)."""
         if cls is Recipe:
-            from factory.recipe.families import family_of
-
-            return object.__new__(family_of(data))
+            return object.__new__(FAMILY_HOOKS["family_of"](data))
         return object.__new__(cls)
 
     def __getattr__(self, name: str) -> Any:
@@ -66,18 +69,14 @@ class Recipe(RejectsUnread, Section):
     def model_validate(cls, obj: Any, **kwargs: Any) -> "Recipe":
         """Validate `obj` as the family of its `kind` (called on `Recipe`) or as this family."""
         if cls is Recipe:
-            from factory.recipe.families import family_of
-
-            return family_of(obj).model_validate(obj, **kwargs)
+            return FAMILY_HOOKS["family_of"](obj).model_validate(obj, **kwargs)
         return super().model_validate(obj, **kwargs)
 
     @classmethod
     def unread_reasons(cls, data: dict[str, Any]) -> dict[str, str]:
         """The kind sections of other families given in `data`, each with why this kind does not read it."""
-        from factory.recipe.families import unread_section
-
         kind = data.get("kind")
-        return {key: unread_section(str(kind), key) for key in KIND_SECTIONS
+        return {key: FAMILY_HOOKS["unread_section"](str(kind), key) for key in KIND_SECTIONS
                 if key in data and key not in cls.model_fields}
 
     @model_validator(mode="after")
@@ -109,14 +108,3 @@ class Recipe(RejectsUnread, Section):
         """sha256 of the recipe's canonical JSON (defaults included): its provenance hash."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def recipe_json_schema() -> dict[str, Any]:
-    """The JSON schema of a recipe, for editors (yaml-language-server) and the docs: one branch per kind family."""
-    from factory.recipe.families import recipe_union_schema
-
-    schema = recipe_union_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Detox Factory recipe"
-    schema["description"] = (Recipe.__doc__ or "").strip().splitlines()[0]
-    return schema

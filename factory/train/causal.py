@@ -19,15 +19,17 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.loading import default_device, describe, load_causal_lm
 from factory.recipe import Recipe
 from factory.recipe.base import ModelSpec
 from factory.recipe.lm import CausalFineTune, target_name
-from factory.records import Record, atomic_dir, content_id, read_json, read_records, write_json
+from factory.core.records import Record, atomic_dir, content_id, read_records, write_json
 from factory.train.causal_batches import packed_collate, packed_spans, padded_in_loss_collate, token_stream
 from factory.train.loop import TrainLog, train
 from factory.train.loss_log import write_train_log
+from factory.core.layout import Layout
+from factory.core.reports import MixManifest
 
 
 def with_bos(tokenizer: Any, texts: Sequence[str]) -> list[str]:
@@ -131,13 +133,13 @@ def checkpoint_folder(recipe: Recipe, target: ModelSpec, stem: str, texts: Seque
     <root>/cache/<recipe>/train/<target>-<stem>-<run id of settings, target, seed and texts>."""
     run_id = content_id(recipe.lm_train.model_dump_json(), json.dumps(describe(target, root), sort_keys=True),
                         str(recipe.seed), *texts)
-    return Path(root) / "cache" / recipe.name / "train" / f"{target_name(target)}-{stem}-{run_id}"
+    return Layout(root).cache(recipe.name) / "train" / f"{target_name(target)}-{stem}-{run_id}"
 
 
 def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:
     """The checkpoint folders `run` (without a limit) would use on the current mixes (for `factory clean`)."""
-    mixed = Path(root) / "mixed" / recipe.name
-    stems = [f"ratio-{mix['ratio']:.2f}" for mix in read_json(mixed / "manifest.json")["mixes"]]
+    mixed = Layout(root).mixed(recipe.name)
+    stems = [f"ratio-{mix['ratio']:.2f}" for mix in MixManifest.read(mixed / "manifest.json").mixes]
     texts = {stem: training_texts(read_records(mixed / f"{stem}.parquet")) for stem in stems}
     return [checkpoint_folder(recipe, target, stem, texts[stem], root)
             for target in recipe.lm_train.targets for stem in stems]
@@ -146,9 +148,9 @@ def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]
 def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) -> Path:
     """Write data/trained/<recipe>/<target>/<mix>/ (model or adapters + train_log.json) and summary.json."""
     settings = recipe.lm_train
-    mixed = Path(root) / "mixed" / recipe.name
-    manifest = read_json(mixed / "manifest.json")
-    out = Path(root) / "trained" / recipe.name
+    mixed = Layout(root).mixed(recipe.name)
+    manifest = MixManifest.read(mixed / "manifest.json").raw
+    out = Layout(root).trained(recipe.name)
     summaries: dict[str, Any] = {}
     with atomic_dir(out) as tmp:
         for target in settings.targets:

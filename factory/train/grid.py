@@ -15,10 +15,11 @@ import random
 from pathlib import Path
 
 from factory import crosslingual
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.recipe import Recipe
 from factory.recipe.translate import setting_languages
-from factory.records import Record, atomic_dir, write_json
+from factory.core.records import Record, atomic_dir, write_json
+from factory.core.layout import Layout
 
 
 def setting_rows(recipe: Recipe, root: Path, setting: str) -> tuple[list[Record], dict[str, int]]:
@@ -38,9 +39,9 @@ def setting_rows(recipe: Recipe, root: Path, setting: str) -> tuple[list[Record]
 
 def checkpoint_folder(recipe: Recipe, setting: str, rows: list[Record], root: Path) -> Path:
     """Where training `setting` on `rows` keeps its checkpoints: <root>/cache/<recipe>/grid/<setting>-<fingerprint>."""
-    from factory.train import run_fingerprint
+    from factory.train.pairs import run_fingerprint
 
-    return Path(root) / "cache" / recipe.name / "grid" / f"{setting}-{run_fingerprint(recipe, rows, Path(root))}"
+    return Layout(root).cache(recipe.name) / "grid" / f"{setting}-{run_fingerprint(recipe, rows, Path(root))}"
 
 
 def current_checkpoints(recipe: Recipe, root: Path = Path("data")) -> list[Path]:

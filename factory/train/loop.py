@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.progress import progress
 from factory.recipe.study import Train
-from factory.records import atomic_file
+from factory.core.records import atomic_file
 
 CollateFn = Callable[[Sequence[int]], dict[str, Any]]
 

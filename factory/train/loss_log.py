@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 from typing import Any, Sequence
 
-from factory.records import write_json
+from factory.core.records import write_json
 
 LOSS_CSV = "loss.csv"
 TRAIN_LOG = "train_log.json"

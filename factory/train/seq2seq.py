@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from factory.models.loading import load_seq2seq
 from factory.recipe import Recipe
-from factory.records import Record, atomic_dir
+from factory.core.records import Record, atomic_dir
 from factory.train.loss_log import write_train_log
 from factory.train.loop import train
 

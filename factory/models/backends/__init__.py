@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends.base import Backend, Completion, Request, is_truncated, request_seed
 from factory.recipe.base import ModelSpec
 from factory.recipe.generate import Generate

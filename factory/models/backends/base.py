@@ -8,9 +8,9 @@ generation ran into the token limit (`sampling.max_new_tokens`) without ending b
 False when it ended with EOS (or another stop token) or was cut at a stop string. A `str`
 subclass rather than a (text, flag) dataclass so every caller that treats completions as
 text - prompts, records, JSON, equality with expected strings - keeps working unchanged,
-while the output checks read the flag (`is_truncated`). String operations (`strip`,
-slicing, `+`) return plain `str` and drop the flag, so read it before transforming the
-text; equality and hashing are those of the text alone. Each backend derives the flag from
+while the output checks read the flag (`is_truncated`). `strip`, `lstrip` and `rstrip`
+keep the flag (whitespace around a completion is not its content); other string operations
+(slicing, `+`, `replace`) return plain `str` and drop it, so read it before those; equality and hashing are those of the text alone. Each backend derives the flag from
 its engine: vLLM `finish_reason == "length"`, an OpenAI-compatible answer's choice
 `finish_reason == "length"`, hf from the new tokens (see `HFBackend`), Ray's vLLM stage
 from the generated tokens (`factory.engines.ray_generate.reached_token_limit`).
@@ -45,6 +45,18 @@ class Completion(str):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Completion, (str(self), self.truncated))
+
+    def strip(self, chars: str | None = None) -> "Completion":
+        """The text without surrounding `chars` (whitespace), still flagged."""
+        return Completion(str.strip(self, chars), self.truncated)
+
+    def lstrip(self, chars: str | None = None) -> "Completion":
+        """The text without leading `chars` (whitespace), still flagged."""
+        return Completion(str.lstrip(self, chars), self.truncated)
+
+    def rstrip(self, chars: str | None = None) -> "Completion":
+        """The text without trailing `chars` (whitespace), still flagged."""
+        return Completion(str.rstrip(self, chars), self.truncated)
 
 
 def is_truncated(text: str) -> bool:

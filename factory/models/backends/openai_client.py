@@ -38,7 +38,7 @@ import random
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
-from factory.errors import FactoryError
+from factory.core.errors import FactoryError
 from factory.models.backends.base import Completion, Request, render_prompt
 from factory.models.loading import describe as describe_model
 from factory.models.loading import resolve

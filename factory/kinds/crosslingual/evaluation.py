@@ -1,0 +1,132 @@
+"""Stage `evaluate` of kind `crosslingual`: continuations, scores, matrices, heat maps, DVC metrics.
+
+Every model (the zero-shot base and each trained setting) completes "Complete the sentence:
+{toxic} .." for the toxic test sentences of every language; each continuation is scored by
+the toxicity role (per language, so the Perspective API gets the language hint as the
+reference sends it) and by the perplexity model. Empty continuations get no toxicity and
+are counted per cell (`missing_toxicity`), as the reference skips empty texts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from factory.crossft.matrices import METRICS, ZERO_SHOT, build_cells
+from factory.kinds.crosslingual.steps import base_dir, model_target, read_upstream, toxicity_spec
+from factory.recipe import Recipe
+from factory.core.records import atomic_dir, write_json
+
+
+def _prompts(split: dict[str, Any], limit: int | None) -> dict[str, list[str]]:
+    from factory.crossft.formats import continuation_prompt
+
+    return {lang: [continuation_prompt(toxic) for toxic, _ in entry["test"][:limit]]
+            for lang, entry in split["languages"].items()}
+
+
+def _continue(recipe: Recipe, target: str, adapter: Path | None, prompts: dict[str, list[str]]) -> dict[str, list[str]]:
+    from factory.crossft.generation import continuations
+    from factory.crossft.training import load_adapted
+
+    cl, c = recipe.crosslingual, recipe.crosslingual.continuation
+    model, tokenizer = load_adapted(target, cl.model.revision, adapter, cl.architecture, cl.quantization,
+                                    cl.model.dtype)
+    return {lang: continuations(model, tokenizer, items, max_new_tokens=c.max_new_tokens, temperature=c.temperature,
+                                top_p=c.top_p, batch_size=c.batch_size, seed=c.seed,
+                                seq2seq=cl.architecture == "seq2seq")
+            for lang, items in prompts.items()}
+
+
+def _toxicity(recipe: Recipe, root: Path, lang: str, texts: list[str]) -> list[float | None]:
+    from factory.models.loading import load_toxicity
+
+    spec = toxicity_spec(recipe)
+    if spec.ref.startswith("perspective:"):
+        spec = spec.model_copy(update={"perspective": spec.perspective.model_copy(update={"languages": [lang]})})
+    chosen = [i for i, text in enumerate(texts) if text.strip()]
+    scores = load_toxicity(spec, root)([texts[i] for i in chosen]) if chosen else []
+    values: list[float | None] = [None] * len(texts)
+    for i, score in zip(chosen, scores):
+        values[i] = float(score)
+    return values
+
+
+def score_rows(recipe: Recipe, root: Path, outputs: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
+    """One row per (setting, lang, prompt index): continuation, toxicity, perplexity."""
+    from factory.crossft.generation import perplexities
+    from factory.models.loading import load_causal_lm
+
+    ppl_model, ppl_tokenizer = load_causal_lm(recipe.crosslingual.perplexity_model, root)
+    rows = []
+    for setting, by_lang in outputs.items():
+        for lang, texts in by_lang.items():
+            toxicity = _toxicity(recipe, root, lang, texts)
+            perplexity = perplexities(ppl_model, ppl_tokenizer, texts)
+            rows += [{"setting": setting, "lang": lang, "index": i, "continuation": text, "toxicity": tox,
+                      "perplexity": ppl} for i, (text, tox, ppl) in enumerate(zip(texts, toxicity, perplexity))]
+    return rows
+
+
+def cell_file(setting: str, lang: str) -> str:
+    """The DVC metrics file of one cell, relative to eval/: `cells/<setting>__<lang>.json`."""
+    return f"cells/{setting}__{lang}.json"
+
+
+DVC_METRICS = ("toxicity", "perplexity")
+"""Per-cell DVC metrics. The reduction is the zero-shot row's toxicity minus the cell's (both rows are in the
+table; matrices.json and the heat map hold it with its interval): two columns keep `dvc metrics show` at
+most 30 columns wide over every kind."""
+
+
+def dvc_metrics(cells: list[Any]) -> dict[str, dict[str, float]]:
+    """Numbers only, one file per cell (so `dvc metrics show` prints a row per cell):
+    {cell file: {toxicity, perplexity}}, undefined values left out."""
+    out: dict[str, dict[str, float]] = {}
+    for cell in cells:
+        values = {m: getattr(cell, m).value for m in DVC_METRICS}
+        out[cell_file(cell.setting, cell.lang)] = {m: round(v, 6) for m, v in values.items() if v is not None}
+    return out
+
+
+def scorer_names(recipe: Recipe) -> dict[str, Any]:
+    """The exact models behind the numbers (the certificate and card name them)."""
+    cl = recipe.crosslingual
+    tox = toxicity_spec(recipe)
+    return {"toxicity": {"ref": tox.ref, "revision": tox.revision, "fallback_used": tox is not cl.toxicity},
+            "perplexity": {"ref": cl.perplexity_model.ref, "revision": cl.perplexity_model.revision},
+            "model": {"ref": cl.model.ref, "revision": cl.model.revision}}
+
+
+def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
+    """Write eval/: rows.parquet, matrices.json, metrics.json and one heat map per metric."""
+    import pandas as pd
+
+    from factory.crossft.heatmaps import heatmap_png
+
+    from factory.crossft.training import require_quantization
+
+    require_quantization(recipe.crosslingual.quantization, f"{recipe.path or recipe.name}: crosslingual.quantization")
+    folder = base_dir(recipe, root)
+    split = read_upstream(recipe, folder / "split" / "split.json", "generate")
+    trained = read_upstream(recipe, folder / "trained" / "summary.json", "train")
+    prompts = _prompts(split, limit)
+    target = model_target(recipe, root)
+    outputs = {ZERO_SHOT: _continue(recipe, target, None, prompts)}
+    for label in trained:
+        outputs[label] = _continue(recipe, target, folder / "trained" / label, prompts)
+    rows = score_rows(recipe, root, outputs)
+    c = recipe.crosslingual.certify
+    cells = build_cells(rows, c.bootstrap_resamples, c.bootstrap_seed)
+    settings, langs = list(outputs), list(prompts)
+    out = folder / "eval"
+    with atomic_dir(out) as tmp:
+        pd.DataFrame(rows).to_parquet(tmp / "rows.parquet", index=False)
+        write_json(tmp / "matrices.json", {"settings": settings, "languages": langs, "models": scorer_names(recipe),
+                                           "prompts_per_language": {k: len(v) for k, v in prompts.items()},
+                                           "cells": [cell.as_dict() for cell in cells]})
+        for name, numbers in dvc_metrics(cells).items():
+            write_json(tmp / name, numbers)
+        for metric in METRICS:
+            (tmp / f"heatmap-{metric}.png").write_bytes(heatmap_png(cells, metric, settings, langs, recipe.name))
+    return out

@@ -1,0 +1,206 @@
+"""Kind `crosslingual` (Beniwal et al. 2025, "Breaking mBad"): what generate, train and evaluate do.
+
+Layout under data/crosslingual/<recipe>/:
+
+- `split/split.json` (generate): each language's train and test pairs, selected exactly as the
+  reference (`factory.crossft.split`), their sources, and the factory-made corpus's pairs
+  (`crosslingual.data.corpus`) with every dropped row counted by reason;
+- `trained/<method>-<data>-<share>/` (train): one LoRA adapter per train setting, plus
+  `trained/summary.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
+- `eval/` (evaluate): rows.parquet (one continuation per model and test prompt, with its
+  toxicity and perplexity), matrices.json (every cell with 95% intervals), heatmap-*.png,
+  and `cells/<setting>__<lang>.json` (DVC metrics: toxicity and perplexity, one file per cell).
+
+The certificate is `factory.kinds.crosslingual.certification`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from factory.core.errors import FactoryError, check_limit
+from factory.recipe import Recipe
+from factory.core.records import atomic_dir, content_id, read_json, write_json
+
+SEED_PAIRS = Path(__file__).resolve().parent / "data" / "seed" / "pairs.tsv"
+FIXTURE_DIR = Path(__file__).resolve().parent / "data" / "multilingual"
+
+
+def base_dir(recipe: Recipe, root: Path) -> Path:
+    """data/crosslingual/<recipe>/."""
+    return Path(root) / "crosslingual" / recipe.name
+
+
+def read_upstream(recipe: Recipe, path: Path, verb: str) -> Any:
+    """The JSON an earlier stage wrote; a missing one names the stage to run first (`FactoryError`)."""
+    if not Path(path).is_file():
+        raise FactoryError(f"{path}: missing; run `factory {verb} {recipe.path or recipe.name}` first")
+    return read_json(path)
+
+
+def setting_label(method: str, data: str, share: float) -> str:
+    """`sft-de-100`: method, train data (a language, all or corpus) and share in percent."""
+    return f"{method}-{data}-{round(share * 100)}"
+
+
+def _where(recipe: Recipe) -> str:
+    return recipe.path or recipe.name
+
+
+def _language_pairs(recipe: Recipe, lang: str) -> tuple[str, list[tuple[str, str]]]:
+    from factory.crossft import split
+
+    data = recipe.crosslingual.data
+    source = data.language_sources.get(lang, data.source)
+    where = f"{_where(recipe)}: crosslingual.data ({lang})"
+    if source == "seed":
+        return "seed", split.seed_pairs(SEED_PAIRS)
+    folder = FIXTURE_DIR if source == "fixture" else Path(source).expanduser()
+    if folder.is_dir():
+        return source, split.folder_pairs(folder, lang, where)
+    return source, split.hub_pairs(source, lang, (data.toxic_column, data.neutral_column), data.revision, where)
+
+
+def _corpus_pairs(recipe: Recipe, root: Path, test_toxic: set[str]) -> dict[str, Any]:
+    from factory.core.records import read_records
+
+    data = recipe.crosslingual.data
+    path = Path(root) / "filtered" / data.corpus / "rows.parquet"
+    rows = read_records(path, kept_only=True)
+    dropped = {"not a pair": 0, "language not evaluated": 0, "empty side": 0, "toxic side in a test split": 0}
+    pairs: dict[str, list[tuple[str, str]]] = {lang: [] for lang in data.languages}
+    for row in rows:
+        reason = ("not a pair" if row.kind != "pair" else "language not evaluated" if row.lang not in pairs
+                  else "empty side" if not (row.toxic or "").strip() or not (row.neutral or "").strip()
+                  else "toxic side in a test split" if row.toxic.strip() in test_toxic else "")
+        if reason:
+            dropped[reason] += 1
+        else:
+            pairs[row.lang].append((row.toxic.strip(), row.neutral.strip()))
+    capped = {lang: items[: data.train_rows] for lang, items in pairs.items()}
+    over_cap = sum(len(pairs[lang]) - len(capped[lang]) for lang in pairs)
+    return {"source": str(path), "kept_rows_read": len(rows), "dropped": {**dropped, "over train_rows": over_cap},
+            "train": {lang: [list(p) for p in items] for lang, items in capped.items() if items}}
+
+
+def generate(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
+    """Write split/split.json: every language's reference split (and the factory corpus when named)."""
+    from factory.crossft.split import empty_sides, split_pairs
+
+    check_limit(limit, "generate")
+    data = recipe.crosslingual.data
+    languages: dict[str, Any] = {}
+    for lang in data.languages:
+        source, pairs = _language_pairs(recipe, lang)
+        train, test = split_pairs(pairs, data.shuffle_seed, data.train_rows, data.test_rows,
+                                  f"{_where(recipe)}: crosslingual.data ({lang}, {source})")
+        languages[lang] = {"source": source, "rows": len(pairs), "empty_sides": empty_sides(train + test),
+                           "train": [list(p) for p in train], "test": [list(p) for p in test[:limit]]}
+    split = {"shuffle_seed": data.shuffle_seed, "train_rows": data.train_rows, "test_rows": data.test_rows,
+             "languages": languages}
+    if data.corpus:
+        test_toxic = {toxic for entry in languages.values() for toxic, _ in entry["test"]}
+        split["corpus"] = _corpus_pairs(recipe, root, test_toxic)
+    out = base_dir(recipe, root) / "split"
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "split.json", split)
+    return out
+
+
+def train_rows(split: dict[str, Any], data: str, order: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The train pairs of one data setting, per language in `order` (the recipe's: the share draws and
+    the all-language data follow it, as the reference's LANGUAGES): one language, `all`, or `corpus`."""
+    if data == "corpus":
+        corpus = split["corpus"]["train"]
+        return {lang: [tuple(p) for p in corpus[lang]] for lang in order if lang in corpus}
+    langs = order if data == "all" else [data]
+    return {lang: [tuple(p) for p in split["languages"][lang]["train"]] for lang in langs}
+
+
+def planned_runs(recipe: Recipe) -> list[tuple[str, str, float]]:
+    """(method, data, share) of every model the recipe trains, in order."""
+    cl = recipe.crosslingual
+    runs = []
+    for method in cl.methods:
+        for data in cl.settings():
+            if method == "dpo" and cl.dpo_settings is not None and data not in cl.dpo_settings:
+                continue
+            runs += [(method, data, share) for share in cl.shares if share >= 1 or data in cl.share_settings]
+    return runs
+
+
+def run_spec(recipe: Recipe, method: str, share: float) -> Any:
+    """The `RunSpec` of one method (and share: the reference trains shares below 1 longer)."""
+    from factory.crossft.training import LoraSpec, RunSpec
+
+    cl = recipe.crosslingual
+    lora = LoraSpec(cl.lora.r, cl.lora.alpha, cl.lora.dropout, list(cl.lora.target_modules))
+    common = {"lora": lora, "seed": cl.continuation.seed, "quantization": cl.quantization, "dtype": cl.model.dtype}
+    if method == "dpo":
+        d = cl.dpo
+        common["quantization"] = d.quantization
+        return RunSpec("dpo", d.epochs, d.learning_rate, d.batch_size, d.grad_accumulation, d.max_length,
+                       warmup_steps=d.warmup_steps, max_grad_norm=d.max_grad_norm, beta=d.beta, scheduler="cosine",
+                       **common)
+    s = cl.sft
+    return RunSpec("seq2seq" if cl.architecture == "seq2seq" else "sft", s.epochs if share >= 1 else s.share_epochs,
+                   s.learning_rate, s.batch_size, s.grad_accumulation, s.max_length, **common)
+
+
+def examples_for(method: str, pairs: dict[str, list[tuple[str, str]]]) -> list[dict[str, str]]:
+    """The training rows of one method over every language's pairs (language order)."""
+    from factory.crossft import formats
+
+    flat = [pair for rows in pairs.values() for pair in rows]
+    return {"dpo": formats.dpo_examples, "seq2seq": formats.seq2seq_examples}.get(method, formats.sft_examples)(flat)
+
+
+def model_target(recipe: Recipe, root: Path) -> str:
+    """The local folder or Hub id of the fine-tuned base model."""
+    from factory.models.loading import resolve
+
+    return resolve(recipe.crosslingual.model, root)
+
+
+def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
+    """Train every planned run (resuming from its checkpoints) into trained/<label>/."""
+    from factory.crossft.split import share_rows
+    from factory.crossft.training import require_quantization, train_adapter
+    from factory.models.loading import describe, loading
+
+    check_limit(limit, "train")
+    cl = recipe.crosslingual
+    require_quantization(cl.quantization, f"{_where(recipe)}: crosslingual.quantization")
+    if "dpo" in cl.methods:
+        require_quantization(cl.dpo.quantization, f"{_where(recipe)}: crosslingual.dpo.quantization")
+    split = read_upstream(recipe, base_dir(recipe, root) / "split" / "split.json", "generate")
+    target = model_target(recipe, root)
+    summary: dict[str, Any] = {}
+    out = base_dir(recipe, root) / "trained"
+    with atomic_dir(out) as tmp:
+        for method, data, share in planned_runs(recipe):
+            spec = run_spec(recipe, method, share)
+            pairs = share_rows(train_rows(split, data, cl.data.languages), share, cl.data.shuffle_seed)
+            examples = examples_for(spec.method, pairs)[:limit]
+            label = setting_label(method, data, share)
+            fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))
+            checkpoints = Path(root) / "cache" / recipe.name / "crosslingual" / f"{label}-{fingerprint}"
+            with loading(cl.model, target):
+                log = train_adapter(spec, target, cl.model.revision, examples, checkpoints, tmp / label)
+            summary[label] = {**log, "data": data, "share": share, "languages": sorted(pairs)}
+        write_json(tmp / "summary.json", summary)
+    return out
+
+
+def toxicity_spec(recipe: Recipe) -> Any:
+    """The toxicity scorer used: `toxicity`, or `toxicity_fallback` when the Perspective key is unset."""
+    cl = recipe.crosslingual
+    spec = cl.toxicity
+    if spec.ref.startswith("perspective:") and not os.environ.get(spec.perspective.api_key_env):
+        if cl.toxicity_fallback is None:
+            raise FactoryError(f"{_where(recipe)}: crosslingual.toxicity: {spec.ref} needs "
+                               f"${spec.perspective.api_key_env} (unset) and toxicity_fallback is null")
+        return cl.toxicity_fallback
+    return spec
