@@ -86,10 +86,10 @@ def run_datasketch(texts: list[str], params: LshParams) -> tuple[float, np.ndarr
     sketches = MinHash.bulk([[s.encode("utf-8") for s in row] for row in shingle_lists(texts)],
                             num_perm=params.num_perm, seed=1)
     index = MinHashLSH(num_perm=params.num_perm, params=(params.bands, params.rows))
-    for key, sketch in enumerate(sketches):
-        index.insert(key, sketch)
-    pairs = [(i, j) for i, sketch in enumerate(sketches) for j in index.query(sketch)
-             if i < j and sketch.jaccard(sketches[j]) >= params.threshold]
+    for key, minhash in enumerate(sketches):
+        index.insert(key, minhash)
+    pairs = [(i, j) for i, minhash in enumerate(sketches) for j in index.query(minhash)
+             if i < j and minhash.jaccard(sketches[j]) >= params.threshold]
     pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     lsh.components(len(texts), pairs)
     return time.perf_counter() - start, pairs

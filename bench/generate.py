@@ -109,7 +109,7 @@ def bench_offline(model: Path, requests: list[Request], rounds: int, work: Path)
     llm.generate(prompts[:16], SamplingParams(max_tokens=8), use_tqdm=False)  # warm-up
     times = best_of(rounds, bare=bare, factory=factory)
     print(f"offline: bare {len(requests) / times['bare']:.1f} req/s, factory {len(requests) / times['factory']:.1f} req/s")
-    del backend, llm
+    backend = llm = None  # free the engine before the next benchmark (closures above are done with it)
     gc.collect()
     return times["bare"] / times["factory"]
 
