@@ -104,3 +104,34 @@ def test_count_by_matches_a_counter_over_records(tmp_path):
     assert count_by(frame, "drop_reason", null_as="kept") == dict(sorted(Counter(r.drop_reason or "kept"
                                                                                   for r in rows).items()))
     assert count_by(frame, "lang", null_as="") == dict(sorted(Counter(r.lang for r in rows).items()))
+
+
+def _old_records_to_table(records):
+    from dataclasses import asdict
+
+    import pyarrow as pa
+
+    from factory.core.records import SCHEMA
+
+    rows = []
+    for record in records:
+        row = asdict(record)
+        row["attributes"] = json.dumps(record.attributes, sort_keys=True, ensure_ascii=False)
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def _old_table_to_records(table):
+    return [Record(**{**row, "attributes": json.loads(row.get("attributes") or "{}")}) for row in table.to_pylist()]
+
+
+def test_column_wise_table_conversion_matches_the_per_row_one():
+    from factory.core.records import records_to_table, table_to_records
+
+    rows = _rows(300, "synthetic:toxify", 5) + _rows(100, "human", 6)
+    rows.append(Record.make("text", text="free text", attributes={}))
+    rows[0].attributes = {"b": 1.5e-300, "a": None, "z": "\u0000x"}
+    assert records_to_table(rows).equals(_old_records_to_table(rows))
+    table = _old_records_to_table(rows)
+    assert table_to_records(table) == _old_table_to_records(table) == rows
+    assert records_to_table([]).equals(_old_records_to_table([])) and table_to_records(table.slice(0, 0)) == []
