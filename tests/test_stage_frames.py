@@ -135,3 +135,31 @@ def test_column_wise_table_conversion_matches_the_per_row_one():
     table = _old_records_to_table(rows)
     assert table_to_records(table) == _old_table_to_records(table) == rows
     assert records_to_table([]).equals(_old_records_to_table([])) and table_to_records(table.slice(0, 0)) == []
+
+
+def _old_language_counts(rows):
+    from collections import Counter
+
+    table = {}
+    for row in rows:
+        entry = table.setdefault(row.lang, {"rows": 0, "kept": 0, "dropped": 0, "reasons": Counter()})
+        entry["rows"] += 1
+        if row.kept:
+            entry["kept"] += 1
+        else:
+            entry["dropped"] += 1
+            entry["reasons"][row.drop_reason] += 1
+    return dict(sorted(table.items()))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_language_counts_on_polars_match_the_loop(seed):
+    from factory.report_facts import language_counts
+
+    rows = _rows(400, "synthetic:toxify", seed)
+    for record in random.Random(seed).sample(rows, 60):
+        record.drop_reason = record.drop_reason or "refusal"
+    new, old = language_counts(rows), _old_language_counts(rows)
+    assert new == old and list(new) == list(old)
+    assert all(list(new[k]["reasons"].most_common()) == list(old[k]["reasons"].most_common()) for k in old)
+    assert language_counts([]) == {} and language_counts(rows[:1]) == _old_language_counts(rows[:1])
