@@ -15,6 +15,7 @@ timed from its call to its return (reading and writing Parquet and JSON included
 Memory: `peak_mb` is the phase process's peak resident set (`getrusage` ru_maxrss), which
 includes the interpreter, the imports and (kernel) the input texts; `start_mb` is its
 resident set just before the timed call, so `peak_mb - start_mb` is what the phase added.
+The data are made in a child process as well (ru_maxrss counts what a forked child inherited).
 
 The filter stage calls more than one dedupe pass (exact duplicates, dedupe, contamination
 against the test split on both sides of the rows, again for the human train split and the
@@ -188,8 +189,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic rows (generate's output)")
     parser.add_argument("--human", type=int, default=None, help="human pairs in the TSV (default rows / 4)")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
-    parser.add_argument("--phase", choices=PHASES, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("data", *PHASES), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase == "data":
+        make_data(args.work, args.rows, args.human)
+        return
     if args.phase:
         print(json.dumps(run_phase(args.phase, args.work)))
         return
@@ -197,7 +201,9 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-stages-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    make_data(work, args.rows, human)
+    # in a child too: a child forked from a parent holding the data would inherit its peak RSS
+    subprocess.run([sys.executable, __file__, "--phase", "data", "--work", str(work), "--rows", str(args.rows),
+                    "--human", str(human)], check=True)
     print(f"data: {args.rows} synthetic rows, {human} human pairs in {work} "
           f"({time.perf_counter() - started:.1f} s to make)", flush=True)
     results = []
