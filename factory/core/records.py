@@ -133,10 +133,11 @@ def records_to_table(records: Iterable[Record]) -> pa.Table:
 def table_to_records(table: pa.Table) -> list[Record]:
     """Convert an Arrow table with the project schema back to records."""
     columns = table.to_pydict()
+    if list(columns) != SCHEMA.names:  # a table of other columns: by name, missing fields take their defaults
+        return [Record(**{**row, "attributes": json.loads(row.get("attributes") or "{}")}) for row in table.to_pylist()]
     attributes = [json.loads(a or "{}") for a in columns.pop("attributes")]
-    names = list(columns)
-    return [Record(**dict(zip(names, values)), attributes=attrs)
-            for values, attrs in zip(zip(*columns.values()), attributes)]
+    # SCHEMA lists Record's fields in their order, so the columns fill them by position
+    return [Record(*values, attrs) for *values, attrs in zip(*columns.values(), attributes)]
 
 
 def write_records(path: Path, records: Iterable[Record]) -> Path:
