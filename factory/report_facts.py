@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from factory.kinds import kind_of
 from factory.recipe import Recipe
 from factory.core.records import Record, read_json, read_records
@@ -158,16 +160,14 @@ def sample_rows(rows: list[Record], seed: int, *, kept: int = SAMPLE_KEPT,
 
 
 def language_counts(rows: list[Record]) -> dict[str, dict[str, Any]]:
-    """Per language: rows, kept, dropped and the dropped rows per reason."""
-    table: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        entry = table.setdefault(row.lang, {"rows": 0, "kept": 0, "dropped": 0, "reasons": Counter()})
-        entry["rows"] += 1
-        if row.kept:
-            entry["kept"] += 1
-        else:
-            entry["dropped"] += 1
-            entry["reasons"][row.drop_reason] += 1
+    """Per language: rows, kept, dropped and the dropped rows per reason (a Counter, first-seen order)."""
+    frame = pl.DataFrame({"lang": [r.lang for r in rows], "reason": [r.drop_reason for r in rows]},
+                         schema={"lang": pl.String, "reason": pl.String})
+    totals = frame.group_by("lang").agg(rows=pl.len(), dropped=pl.col("reason").is_not_null().sum())
+    table = {lang: {"rows": n, "kept": n - dropped, "dropped": dropped, "reasons": Counter()}
+             for lang, n, dropped in totals.iter_rows()}
+    for lang, reason, n in frame.drop_nulls("reason").group_by("lang", "reason", maintain_order=True).len().iter_rows():
+        table[lang]["reasons"][reason] = n
     return dict(sorted(table.items()))
 
 

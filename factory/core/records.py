@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
@@ -122,27 +122,22 @@ class Record:
         return self.toxic or ""
 
 
-def _to_row(record: Record) -> dict[str, Any]:
-    row = asdict(record)
-    row["attributes"] = json.dumps(record.attributes, sort_keys=True, ensure_ascii=False)
-    return row
-
-
-def _from_row(row: dict[str, Any]) -> Record:
-    row = dict(row)
-    row["attributes"] = json.loads(row.get("attributes") or "{}")
-    return Record(**row)
-
-
 def records_to_table(records: Iterable[Record]) -> pa.Table:
-    """Convert records to an Arrow table with the project schema."""
-    rows = [_to_row(r) for r in records]
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+    """Convert records to an Arrow table with the project schema (column by column, no per-row dicts)."""
+    records = list(records)
+    columns: dict[str, list[Any]] = {name: [getattr(r, name) for r in records] for name in SCHEMA.names}
+    columns["attributes"] = [json.dumps(a, sort_keys=True, ensure_ascii=False) for a in columns["attributes"]]
+    return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
 def table_to_records(table: pa.Table) -> list[Record]:
     """Convert an Arrow table with the project schema back to records."""
-    return [_from_row(row) for row in table.to_pylist()]
+    columns = table.to_pydict()
+    if list(columns) != SCHEMA.names:  # a table of other columns: by name, missing fields take their defaults
+        return [Record(**{**row, "attributes": json.loads(row.get("attributes") or "{}")}) for row in table.to_pylist()]
+    attributes = [json.loads(a or "{}") for a in columns.pop("attributes")]
+    # SCHEMA lists Record's fields in their order, so the columns fill them by position
+    return [Record(*values, attrs) for *values, attrs in zip(*columns.values(), attributes)]
 
 
 def write_records(path: Path, records: Iterable[Record]) -> Path:
