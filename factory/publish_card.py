@@ -153,6 +153,8 @@ class ReleaseFacts:
     schema: pa.Schema
     example: Record | None
     drop_reasons: dict[str, int] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    """{plot name: PNG path in the release} of the report's plots (mixing or LM study, diversity, loss, heat map)."""
 
     @property
     def forced(self) -> bool:
@@ -250,6 +252,26 @@ def metrics_section(evaluation: dict[str, Any], report: dict[str, Any]) -> str:
     return f"{intro}\n\n{metrics_table(evaluation)}\n\n{corpus}"
 
 
+PLOT_CAPTIONS = {
+    "mixing": "Mixing study: J, STA, SIM and FL of the reference detoxifier against the synthetic share of its "
+              "training rows (95% intervals).",
+    "lm": "Base vs detoxified target LMs: expected maximum toxicity, toxicity probability and perplexity.",
+    "diversity": "Lexical diversity of the kept synthetic side against the human side.",
+    "loss": "Training loss per step of every trained model.",
+    "heatmap": "Cross-lingual grid: J of each train setting on each evaluation language.",
+}
+"""What each plot of the release shows (`ReleaseFacts.images`)."""
+
+
+def plots_section(facts: ReleaseFacts) -> str:
+    """The report's plots, embedded (the release carries them under images/), and where the full report is."""
+    if not facts.images:
+        return "No plots were made for this release (run the `plots` and `report` stages before publishing)."
+    lines = [f"![{name}]({path})\n\n{PLOT_CAPTIONS.get(name, name)}" for name, path in facts.images.items()]
+    return "\n\n".join(lines) + ("\n\nThe release report, with every gate, kept and dropped rows by reason and "
+                                   "provenance, is `report.html` (opens offline).")
+
+
 def build_card(facts: ReleaseFacts) -> DatasetCard:
     """Build the dataset card (YAML metadata + Markdown body)."""
     recipe, certificate = facts.recipe, facts.certificate
@@ -294,6 +316,10 @@ def build_card(facts: ReleaseFacts) -> DatasetCard:
 ## Metrics
 
 {metrics_section(facts.evaluation, facts.report)}
+
+## Plots
+
+{plots_section(facts)}
 
 ## Fidelity to the reference
 

@@ -171,3 +171,38 @@ def test_a_release_without_any_row_is_refused(tmp_path):
     assert result.exit_code == 2
     assert result.output == f"error: {rows}: no rows, kept or dropped; there is nothing to release\n"
     assert not out.exists()
+
+
+def test_the_card_embeds_the_reports_plots_and_the_release_still_loads(tmp_path):
+    """With a current report page, the release carries the recipe's plot PNGs under images/ and the card shows
+    them; `datasets` still loads only the Parquet splits."""
+    from datasets import load_dataset
+    from PIL import Image
+
+    from factory.report_facts import certificate_digest
+
+    data = tmp_path / "data"
+    recipe = tmp_path / "toxify.yaml"
+    shutil.copyfile(REPO / "recipes" / "tiny" / "toxify.yaml", recipe)
+    rows = make_outputs("toxify", data, recipe)
+    (data / "plots").mkdir(parents=True, exist_ok=True)
+    for name in ("mixing", "diversity"):
+        Image.new("RGB", (8, 8), "white").save(data / "plots" / f"toxify-{name}.png")
+    digest = certificate_digest(data / "certify" / "toxify" / "certificate.json")
+    (data / "report").mkdir(exist_ok=True)
+    (data / "report" / "toxify.html").write_text(f'<meta name="factory-certificate" content="{digest}">')
+    out = tmp_path / "release"
+    result = CliRunner().invoke(app, ["publish", str(recipe), "--root", str(data), "--dry-run", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["toxify-diversity.png", "toxify-mixing.png"]
+    card = (out / "README.md").read_text()
+    assert "![mixing](images/toxify-mixing.png)" in card and "![diversity](images/toxify-diversity.png)" in card
+    assert "![loss]" not in card  # no loss curve was drawn, none is linked
+    loaded = load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
+    assert loaded["train"].num_rows == sum(r.kept for r in rows)
+
+
+def test_without_a_current_report_the_card_says_no_plots_were_made(tmp_path):
+    out, _ = build("toxify", tmp_path)
+    assert not (out / "images").exists()
+    assert "No plots were made for this release" in (out / "README.md").read_text()

@@ -33,7 +33,8 @@ from factory.publish_table import release_schema, write_shards
 from factory.core.outputs import MARKER, same_folder
 from factory.recipe import Recipe
 from factory.core.records import Record, atomic_dir, read_json, read_records, write_json
-from factory.report_facts import report_is_current
+from factory.kinds import kind_of
+from factory.report_facts import plot_files, report_is_current
 from factory.core.layout import Layout
 from factory.core.reports import Certificate
 
@@ -98,15 +99,30 @@ def build_release(recipe: Recipe, out: Path, *, root: Path, force: bool = False,
         if recipe.path:
             shutil.copyfile(recipe.path, tmp / "recipe.yaml")
         page = Layout(root).report_page(recipe.name)
+        images: dict[str, str] = {}
         if report_is_current(page, Layout(root).certificate(recipe.name)):
             shutil.copyfile(page, tmp / "report.html")  # the self-contained report page of this certificate
+            images = copy_plots(recipe, root, tmp)
         facts = ReleaseFacts(recipe, certificate, evaluation, report, files,
                              counts={split: len(records) for split, records in splits.items()},
                              languages=sorted({r.lang for r in splits["train"]} or {recipe.human.lang}),
                              schema=schema, example=next(iter(splits["train"]), None),
-                             drop_reasons=dict(Counter(r.drop_reason for r in splits["dropped"])))
+                             drop_reasons=dict(Counter(r.drop_reason for r in splits["dropped"])), images=images)
         build_card(facts).save(tmp / "README.md")
     return out
+
+
+def copy_plots(recipe: Recipe, root: Path, folder: Path) -> dict[str, str]:
+    """Copy the recipe's plot PNGs (the ones its current report page shows) into `folder`/images/;
+    {plot name: path in the release} of those that exist, for the card."""
+    kind = kind_of(recipe)
+    plots = plot_files(recipe.name, kind.STUDY, root, grid=kind.GRID)
+    found = {name: path for name, path in plots.items() if path.is_file()}
+    if found:
+        (folder / "images").mkdir()
+    for path in found.values():
+        shutil.copyfile(path, folder / "images" / path.name)
+    return {name: f"images/{path.name}" for name, path in found.items()}
 
 
 def release_folder(recipe: Recipe, root: Path) -> Path:
