@@ -97,9 +97,18 @@ def matrix_table(matrices: dict[str, Any], metric: str) -> str:
 
 
 def _counts_table(matrices: dict[str, Any]) -> str:
-    rows = [[c["setting"], c["lang"], c.get("prompts"), c.get("missing_toxicity"), c.get("missing_perplexity")]
-            for c in matrices.get("cells", [])]
-    return table(["train setting", "eval language", "prompts", "no toxicity (empty)", "no perplexity"], rows)
+    """Prompts per cell as a matrix: `prompts`, and how many had no toxicity (empty) or no perplexity."""
+    cells = {(c["setting"], c["lang"]): c for c in matrices.get("cells", [])}
+    langs = matrices.get("languages", [])
+
+    def count(cell: dict[str, Any]) -> str:
+        gaps = [f"{cell[k]} {label}" for k, label in (("missing_toxicity", "without toxicity"),
+                                                      ("missing_perplexity", "without perplexity")) if cell.get(k)]
+        return f"{cell.get('prompts')}" + (f" ({', '.join(gaps)})" if gaps else "")
+
+    rows = [[setting, *[count(cells.get((setting, lang)) or {}) for lang in langs]]
+            for setting in matrices.get("settings", [])]
+    return table(["train setting", *langs], rows)
 
 
 def matrices_section(facts: CrossFacts) -> str:
@@ -115,7 +124,8 @@ def matrices_section(facts: CrossFacts) -> str:
         body += figure(facts.images.get(metric), f"{facts.recipe.name}: {TITLES[metric]}",
                        f"No heat map of {metric}: run `factory evaluate`.")
         body += matrix_table(facts.matrices, metric)
-    body += "<h3>Prompts per cell</h3>" + _counts_table(facts.matrices)
+    body += ("<h3>Prompts per cell</h3><p>Empty continuations get no toxicity (as the reference skips them).</p>"
+             + _counts_table(facts.matrices))
     return section("matrices", "Matrices", body)
 
 

@@ -35,7 +35,8 @@ def _rows(settings: list[str], langs: list[str]) -> list[dict[str, Any]]:
     for rank, setting in enumerate(settings):
         for lang in langs:
             for i in range(PROMPTS):
-                toxicity = None if (setting, i) == (settings[-1], 0) else max(0.6 - 0.05 * rank + 0.02 * i + 0.01 * (i * (rank + 1) % 3), 0.0)
+                noise = 0.02 * i + 0.01 * (i * (rank + 1) % 3)
+                toxicity = None if (setting, i) == (settings[-1], 0) else max(0.6 - 0.05 * rank + noise, 0.0)
                 rows.append({"setting": setting, "lang": lang, "index": i, "continuation": f"<b>{setting} {i}</b>",
                              "toxicity": toxicity, "perplexity": 20.0 + rank + i})
     return rows
