@@ -194,6 +194,17 @@ def test_the_miniature_hub_holds_every_id_a_full_recipe_names():
     assert not missing, f"recipes/full name ids the miniature Hub lacks: {sorted(missing)}"
 
 
+def test_legacy_ids_without_an_owner_are_served_from_the_repo_they_moved_to(tmp_path, hub_env):
+    """Found by the crosslingual rehearsal: its recipes name `perplexity_model: gpt2` (as the reference does); the
+    Hub answers that id from openai-community/gpt2, the miniature Hub refused ids without an owner."""
+    from huggingface_hub import hf_hub_download
+
+    moved = Path(hub_env.state.folder) / "models" / "openai-community" / "gpt2"
+    moved.mkdir(parents=True)
+    (moved / "config.json").write_text('{"model_type": "gpt2"}')
+    assert json.loads(Path(hf_hub_download("gpt2", "config.json")).read_text()) == {"model_type": "gpt2"}
+
+
 def test_rehearsal_copy_asks_the_perspective_stand_in_without_the_api_quota(tmp_path):
     """Measured in the rehearsal: at the real API's 1 QPS, each selfgen recipe waited ~80 s on the loopback stand-in."""
     import yaml
