@@ -77,6 +77,15 @@ def scorer_names(recipe: Recipe) -> dict[str, Any]:
             "model": {"ref": cl.model.ref, "revision": cl.model.revision}}
 
 
+def _recipe_order(recipe: Recipe, trained: dict[str, Any]) -> list[str]:
+    """The trained settings in the recipe's order (`planned_runs`): the JSON files hold them sorted, and the
+    matrices' rows and columns follow the recipe (languages as listed, as the reference's LANGUAGES)."""
+    from factory.kinds_crosslingual import planned_runs, setting_label
+
+    planned = [setting_label(*run) for run in planned_runs(recipe)]
+    return [label for label in planned if label in trained] + sorted(set(trained) - set(planned))
+
+
 def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
     """Write eval/: rows.parquet, matrices.json and one heat map per metric (the DVC metrics are the report's
     numbers-only summary, data/metrics/<recipe>.json: `factory.report_crosslingual`)."""
@@ -91,9 +100,10 @@ def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
     split = read_upstream(recipe, folder / "split" / "split.json", "generate")
     trained = read_upstream(recipe, folder / "trained" / "summary.json", "train")
     prompts = _prompts(split, limit)
+    prompts = {lang: prompts[lang] for lang in recipe.crosslingual.data.languages if lang in prompts}
     target = model_target(recipe, root)
     outputs = {ZERO_SHOT: _continue(recipe, target, None, prompts)}
-    for label in trained:
+    for label in _recipe_order(recipe, trained):
         outputs[label] = _continue(recipe, target, folder / "trained" / label, prompts)
     rows = score_rows(recipe, root, outputs)
     c = recipe.crosslingual.certify

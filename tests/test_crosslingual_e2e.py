@@ -66,5 +66,6 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     summary = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
     assert summary["sft-all-100"]["method"] == "seq2seq" and summary["sft-all-100"]["rows"] == 8
     matrices = json.loads((evaluate.run(recipe, root=data_root) / "matrices.json").read_text())
+    assert matrices["languages"] == ["en", "de"]  # the recipe's order, not the sorted keys of split.json
     cells = sorted(f"{c['setting']}__{c['lang']}" for c in matrices["cells"])
     assert cells == ["sft-all-100__de", "sft-all-100__en", "zero-shot__de", "zero-shot__en"]
