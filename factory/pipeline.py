@@ -258,11 +258,12 @@ def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
             yield Stage(stage.name, stage.body, spec.comment)
     losses = ("data/trained", *(["data/grid"] if grid else []))  # the loss curves (factory.plots_loss)
     yield build_stage(replace(PLOTS, deps=(*PLOTS.deps, *losses)), "plots", _Context())
-    yield from _report_stages(recipes, {r.name for r in grid})
+    yield from _report_stages(recipes, {r.name for r in grid}, every_recipe)
 
 
-def _report_stages(recipes: list[Recipe], grid: set[str]) -> Iterator[Stage]:
-    """`report-<recipe>` (its page reads the recipe's plots and grid) for every recipe, then the index `report`."""
+def _report_stages(recipes: list[Recipe], grid: set[str], indexed: list[Recipe]) -> Iterator[Stage]:
+    """`report-<recipe>` (its page reads the recipe's plots and grid) for every recipe, then the index `report`
+    over every recipe in `indexed` (crosslingual recipes too: their report stages are the kind's own)."""
     for index, recipe in enumerate(recipes):
         plots = plot_files(recipe.name, kind_of(recipe).STUDY, Path("data"), grid=recipe.name in grid)
         images = [str(path) for path in plots.values()]
@@ -271,7 +272,7 @@ def _report_stages(recipes: list[Recipe], grid: set[str]) -> Iterator[Stage]:
         stage = build_stage(spec, stage_name("report", recipe.name),
                             _Context(recipe, recipe.path, {"recipe": recipe.name}, "report"))
         yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
-    summaries = [p for r in recipes for p in (f"data/certify/{r.name}/certificate.json", f"data/report/{r.name}.html",
+    summaries = [p for r in indexed for p in (f"data/certify/{r.name}/certificate.json", f"data/report/{r.name}.html",
                                               f"data/metrics/{r.name}.json")]
     overview = [f"data/plots/{SUMMARY_PLOT}"] if any(kind_of(r).STUDY != "lm" for r in recipes) else []
     yield build_stage(replace(REPORT_INDEX, deps=(*summaries, *overview)), "report", _Context())

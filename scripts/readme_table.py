@@ -5,7 +5,8 @@
 One Markdown row per recipe (default: every recipe in params.yaml): the kept synthetic rows,
 the certificate's verdict and its headline figure with the 95% interval: the J ratio
 (certified mix over human-only) for toxify, detoxify and translate, the EMT reduction of
-the first target LM for distill and selfgen. Paste the output over the table in README.md
+the first target LM for distill and selfgen, the all-language SFT toxicity reduction against
+zero-shot (`sft/all reduction`, or the first method's) for crosslingual. Paste the output over the table in README.md
 ("The default run, measured"); tests/test_readme_table.py checks that the README's table has
 these columns and recipes.
 """
@@ -25,16 +26,33 @@ def _figure(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
 
 
+def _wanted(kind: str) -> Any:
+    if kind in ("distill", "selfgen"):
+        return lambda name: name.startswith("emt_reduction[")
+    if kind == "crosslingual":
+        return lambda name: name.endswith("/all reduction")
+    return lambda name: name == "j_ratio"
+
+
 def headline(kind: str, certificate: dict[str, Any]) -> str:
     """The kind's headline gate as `name value [low, high]` ("—" when the certificate lacks it)."""
-    wanted = (lambda name: name.startswith("emt_reduction[")) if kind in ("distill", "selfgen") else (
-        lambda name: name == "j_ratio")
+    wanted = _wanted(kind)
     gate = next((g for g in certificate.get("gates", []) if wanted(str(g.get("name", "")))), None)
     if gate is None:
         return "—"
     low, high = (gate.get("interval") or [None, None])[:2]
     interval = f" [{_figure(low)}, {_figure(high)}]" if low is not None and high is not None else " (no interval)"
     return f"{gate['name']} {_figure(gate.get('value'))}{interval}"
+
+
+def _train_pairs(root: Path, name: str) -> int | None:
+    """Train pairs over every language of a crosslingual recipe's split (None without a split)."""
+    from factory.core.records import read_json
+
+    path = root / "crosslingual" / name / "split" / "split.json"
+    if not path.is_file():
+        return None
+    return sum(len(entry.get("train", [])) for entry in read_json(path).get("languages", {}).values())
 
 
 def table_rows(names: Sequence[str], kinds: dict[str, str], root: Path) -> list[list[str]]:
@@ -51,6 +69,8 @@ def table_rows(names: Sequence[str], kinds: dict[str, str], root: Path) -> list[
             continue
         certificate = read_json(certificate_path)
         kept = read_json(report_path).get("kept") if report_path.is_file() else None
+        if kinds[name] == "crosslingual":  # no corpus of its own: the rows are the human train pairs
+            kept = _train_pairs(root, name)
         rows.append([name, kinds[name], "—" if kept is None else str(kept), LABELS[verdict(certificate)[0]],
                      headline(kinds[name], certificate)])
     return rows

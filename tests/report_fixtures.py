@@ -1,4 +1,4 @@
-"""Hand-made stage outputs for the release report: all five kinds, with plots, training logs, a grid.
+"""Hand-made stage outputs for the release report: all six kinds, with plots, training logs, a grid.
 
 `build_reports(tmp)` writes, under `tmp/data`, the outputs `tests/release_fixtures.py` makes for
 every kind, plus what the report reads besides: training summaries (toxify's logs with per-step
@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from crosslingual_fixtures import make_crosslingual_outputs
 from release_fixtures import KINDS, make_outputs
 
 from factory.filter.diversity import corpus_report
@@ -118,6 +119,9 @@ def build_reports(tmp: Path, *, plots: bool = True) -> tuple[Path, dict[str, Rec
     write_grid(root, recipes["translate"])
     if plots:
         render_all(list(recipes), root=root, out=root / "plots")
+    path = shutil.copyfile(REPO / "recipes" / "tiny" / "crosslingual.yaml", tmp / "crosslingual.yaml")
+    recipes["crosslingual"] = load_recipe(Path(path))
+    make_crosslingual_outputs(root, recipes["crosslingual"])
     for recipe in recipes.values():
         run(recipe, root=root)
     write_index(list(recipes.values()), root)

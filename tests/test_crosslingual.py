@@ -162,3 +162,19 @@ def test_all_language_rows_follow_the_recipe_order_not_the_file_order():
     assert list(train_rows(split_json, "all", ["en", "es", "de"])) == ["en", "es", "de"]
     assert list(train_rows(split_json, "corpus", ["en", "es", "de"])) == ["es", "de"]
     assert train_rows(split_json, "de", ["en", "es", "de"]) == {"de": [("t de", "n de")]}
+
+
+def test_cpu_training_has_no_mixed_precision_so_half_precision_weights_train_as_they_are(tmp_path):
+    """Found by the rehearsal of crosslingual-bloom-7b1 (fp16 weights, nf4 switched off on CPU): TRL's configs
+    default to bf16 autocast, which on CPU failed in BLOOM's layer_norm ('mixed dtype (CPU)')."""
+    import torch
+    from trl import DPOConfig, SFTConfig
+
+    from factory.crossft.training import LoraSpec, RunSpec, _common_args
+
+    if torch.cuda.is_available():
+        pytest.skip("CPU-only behaviour")
+    spec = RunSpec("sft", 1.0, 1e-3, 2, 1, 32, lora=LoraSpec(4, 8, 0.0, ["q"]))
+    for config in (SFTConfig, DPOConfig):
+        args = config(**_common_args(spec, tmp_path))
+        assert (args.bf16, args.fp16) == (False, False)

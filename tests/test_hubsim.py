@@ -194,6 +194,17 @@ def test_the_miniature_hub_holds_every_id_a_full_recipe_names():
     assert not missing, f"recipes/full name ids the miniature Hub lacks: {sorted(missing)}"
 
 
+def test_legacy_ids_without_an_owner_are_served_from_the_repo_they_moved_to(tmp_path, hub_env):
+    """Found by the crosslingual rehearsal: its recipes name `perplexity_model: gpt2` (as the reference does); the
+    Hub answers that id from openai-community/gpt2, the miniature Hub refused ids without an owner."""
+    from huggingface_hub import hf_hub_download
+
+    moved = Path(hub_env.state.folder) / "models" / "openai-community" / "gpt2"
+    moved.mkdir(parents=True)
+    (moved / "config.json").write_text('{"model_type": "gpt2"}')
+    assert json.loads(Path(hf_hub_download("gpt2", "config.json")).read_text()) == {"model_type": "gpt2"}
+
+
 def test_rehearsal_copy_asks_the_perspective_stand_in_without_the_api_quota(tmp_path):
     """Measured in the rehearsal: at the real API's 1 QPS, each selfgen recipe waited ~80 s on the loopback stand-in."""
     import yaml
@@ -215,3 +226,17 @@ def test_rehearsal_copy_runs_tensor_parallel_recipes_on_one_process_and_says_so(
     copy, skipped = rehearse.rehearsal_recipe(tmp_path / "in" / "tp.yaml", tmp_path, ray=False)
     assert yaml.safe_load(copy.read_text())["generate"]["vllm"]["tensor_parallel_size"] == 1
     assert any(s.startswith("generate.vllm.tensor_parallel_size=1 (recipe: 4)") for s in skipped)
+
+
+def test_rehearsal_copy_of_a_crosslingual_recipe_trains_without_nf4_on_cpu_and_says_so(tmp_path):
+    """The full crosslingual recipes train 4-bit QLoRA (bitsandbytes + CUDA) and score with the Perspective API."""
+    import yaml
+
+    copy, skipped = rehearse.rehearsal_recipe(REPO / "recipes" / "full" / "crosslingual-bloom-7b1.yaml", tmp_path,
+                                              ray=False, perspective_url="http://127.0.0.1:9/v1alpha1")
+    section = yaml.safe_load(copy.read_text())["crosslingual"]
+    assert section["quantization"] == section["dpo"]["quantization"] == "none"
+    assert section["data"]["train_rows"] == 10 and section["shares"] == [0.1, 1.0]
+    assert section["toxicity"]["perspective"]["base_url"] == "http://127.0.0.1:9/v1alpha1"
+    assert any(s.startswith("crosslingual.quantization='none' (recipe: 'nf4'): nf4") for s in skipped)
+    assert any(s.startswith("crosslingual.dpo.quantization='none'") for s in skipped)

@@ -54,3 +54,10 @@ def test_the_readme_table_has_the_scripts_columns_and_params_recipes(monkeypatch
     assert tuple(header) == script.COLUMNS
     assert [row[0] for row in rows] == load_params().recipes
     assert all(len(row) == len(script.COLUMNS) for row in rows)
+
+
+def test_the_crosslingual_headline_is_the_all_language_reduction_with_its_interval():
+    gates = [{"name": "zero_shot_toxicity", "value": 0.4, "interval": [0.3, 0.5]},
+             {"name": "sft/all reduction", "value": 0.125, "interval": [0.05, 0.2]},
+             {"name": "sft/cross-lingual reduction", "value": 0.02, "interval": [-0.01, 0.05]}]
+    assert _script().headline("crosslingual", {"gates": gates}) == "sft/all reduction 0.125 [0.050, 0.200]"

@@ -117,6 +117,8 @@ def _common_args(spec: RunSpec, checkpoints: Path) -> dict[str, Any]:
             "warmup_steps": spec.warmup_steps, "max_grad_norm": spec.max_grad_norm, "disable_tqdm": True}
     if spec.quantization == "nf4":
         args.update(fp16=True, optim="paged_adamw_32bit")
+    elif not gpu:  # TRL's configs default to bf16 autocast; on CPU it mixes dtypes (fp16 weights fail in layer_norm)
+        args.update(bf16=False, fp16=False)
     return args
 
 

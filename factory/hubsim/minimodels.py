@@ -3,10 +3,11 @@ dtype, tokenizer family and label map; random weights, a few MB each.
 
 Dtypes as published (from the Hub configs' `torch_dtype`, as far as known without network):
 Llama-3-8B-Instruct, Qwen2.5-7B-Instruct, Falcon-7B bf16; Llama-2-7b-hf, OPT-6.7B fp16;
-Aya 23 8B and Aya Expanse 8B fp16 (unsure); GPT-2 XL, BART-large, mT5-base, the RoBERTa and
-XLM-R classifiers and LaBSE fp32. Weight files: sharded safetensors with an index for the
-7-8B models (as published); `pytorch_model.bin` only where the Hub repo has no safetensors on
-`main` (the s-nlp and cointegrated classifiers, mT5-base; unsure for the latter two).
+Aya 23 8B, Aya Expanse 8B and BLOOM 7B1 fp16 (unsure); GPT-2, GPT-2 XL, BART-large, mT5-base,
+mT5-large, the RoBERTa and XLM-R classifiers and LaBSE fp32. Weight files: sharded safetensors
+with an index for the 7-8B models (as published); `pytorch_model.bin` only where the Hub repo
+has no safetensors on `main` (the s-nlp and cointegrated classifiers, mT5-base and mT5-large;
+unsure for the latter three). `gpt2` is served under its legacy id too (`LEGACY_IDS`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ MODELS: dict[str, Mini] = {
         "float32", lambda folder, corpus: minitok.roberta(folder, corpus, cls="BartTokenizer", max_len=1024),
         "safetensors",
         {"no_repeat_ngram_size": 3, "num_beams": 4, "early_stopping": True, "forced_eos_token_id": 2}),
+    "bigscience/bloom-7b1": Mini(  # ALiBi positions, fused query_key_value, no BOS added by the tokenizer
+        "BloomForCausalLM", {"hidden_size": 128, "n_layer": 2, "n_head": 2, "layer_norm_epsilon": 1e-5,
+                             "apply_residual_connection_post_layernorm": False, "pretraining_tp": 1,
+                             "slow_but_exact": False}, "float16", minitok.bloom, "sharded"),
+    "openai-community/gpt2": Mini(  # the crosslingual recipes' perplexity model, named `gpt2` there
+        "GPT2LMHeadModel", {"n_embd": 128, "n_layer": 2, "n_head": 2, "n_positions": 1024, "n_ctx": 1024},
+        "float32", minitok.gpt2),
+    "google/mt5-large": Mini(
+        "MT5ForConditionalGeneration", {"d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2,
+                                        "num_decoder_layers": 2, "num_heads": 4, "feed_forward_proj": "gated-gelu",
+                                        "tie_word_embeddings": False, "relative_attention_num_buckets": 32},
+        "float32", minitok.mt5, "bin"),
     "google/mt5-base": Mini(
         "MT5ForConditionalGeneration", {"d_model": 64, "d_kv": 16, "d_ff": 128, "num_layers": 2,
                                         "num_decoder_layers": 2, "num_heads": 4, "feed_forward_proj": "gated-gelu",
@@ -112,6 +125,9 @@ MODELS: dict[str, Mini] = {
         "XLMRobertaForSequenceClassification", {**ROBERTA, **LABELS_TOXIC}, "float32", minitok.xlmr),
 }
 """Every model the full recipes name (LaBSE is built by `labse`, a sentence-transformers repo)."""
+
+LEGACY_IDS = {"gpt2": "openai-community/gpt2"}
+"""Ids without an owner that the Hub still answers for the repo they moved to (as the real Hub does)."""
 
 
 def _config(mini: Mini, token_ids: dict[str, Any]) -> Any:

@@ -2,7 +2,7 @@
 
 Each builder writes into a repo folder the tokenizer files its Hub repo holds: `tokenizer.json`
 with `tokenizer_config.json` for the byte-level BPE families (GPT-2, OPT, RoBERTa/BART, Falcon,
-Llama 3, Qwen2.5, Cohere), a SentencePiece model for Llama 2 (BPE), mT5 and XLM-R (Unigram),
+Llama 3, Qwen2.5, Cohere, BLOOM), a SentencePiece model for Llama 2 (BPE), mT5 and XLM-R (Unigram),
 and a WordPiece `vocab.txt` for BERT/LaBSE. Vocabularies are small, so token ids differ from
 the published ones; special tokens, their order, templates and classes follow the Hub files.
 """
@@ -124,6 +124,22 @@ def opt(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
     _save(folder, tok, {"tokenizer_class": "GPT2Tokenizer", "add_bos_token": True, "model_max_length": 1000000000000,
                         **names}, names)
     return {"vocab_size": tok.get_vocab_size(), "bos_token_id": 2, "pad_token_id": 1, "eos_token_id": 2}
+
+
+BLOOM_SPLIT = " ?[^(\\s|[.,!?…。，、।۔،])]+"
+"""BLOOM's pre-tokenizer split (tokenizer.json of bigscience/bloom*), then byte-level without GPT-2's regex."""
+
+
+def bloom(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
+    """BLOOM's byte-level BPE (only `tokenizer.json`: BloomTokenizerFast has no slow tokenizer): <unk> 0, <s> 1,
+    </s> 2, <pad> 3, nothing added around texts, left padding. The model's embedding is padded past the
+    tokenizer to a multiple of 128 (the Hub's 250880 rows for 250680 tokens)."""
+    tok = _byte_bpe(corpus, ["<unk>", "<s>", "</s>", "<pad>"], split=BLOOM_SPLIT)
+    names = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}
+    _save(folder, tok, {"tokenizer_class": "BloomTokenizerFast", "add_prefix_space": False, "padding_side": "left",
+                        "model_max_length": 1000000000000000019884624838656, **names}, names)
+    padded = -(-tok.get_vocab_size() // 128) * 128
+    return {"vocab_size": padded, "unk_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 3}
 
 
 def falcon(folder: Path, corpus: Sequence[str]) -> dict[str, int]:

@@ -27,6 +27,7 @@ import yaml
 from factory.hubsim import __main__ as hubsim_cli
 from factory.hubsim.perspective_sim import KEY as PERSPECTIVE_KEY
 from factory.hubsim.perspective_sim import FakePerspective
+from factory.hubsim.rehearse_crosslingual import crosslingual_copy
 from factory.hubsim.server import HubSim
 
 SIZES: dict[str, Any] = {
@@ -133,6 +134,7 @@ def rehearsal_recipe(source: Path, out_dir: Path, ray: bool,
     skipped += [f"{dotted}={value!r}: random weights (see RANDOM_WEIGHTS)" for dotted, value in RANDOM_WEIGHTS.items()
                 if _set(recipe, dotted, value)]
     skipped += _gpu_only(recipe)
+    skipped += crosslingual_copy(recipe, perspective_url, STAND_IN_QPS)
     toxicity = recipe.get("models", {}).get("toxicity")
     if perspective_url and isinstance(toxicity, dict) and str(toxicity.get("ref", "")).startswith("perspective:"):
         toxicity.setdefault("perspective", {}).update(base_url=perspective_url, qps=STAND_IN_QPS)

@@ -81,6 +81,17 @@ class HubState:
             return self.repos[(kind, repo_id)]
 
 
+def _moved(parts: list[str]) -> list[str]:
+    """The path parts with a legacy model id (`gpt2`, no owner) replaced by the repo it moved to, as the Hub
+    answers `/gpt2/resolve/...` and `/api/models/gpt2` from openai-community/gpt2."""
+    from factory.hubsim.minimodels import LEGACY_IDS
+
+    at = 2 if parts[:2] == ["api", "models"] else 0
+    if len(parts) > at and parts[at] in LEGACY_IDS and (at or len(parts) < 2 or parts[1] == "resolve"):
+        return parts[:at] + LEGACY_IDS[parts[at]].split("/") + parts[at + 1:]
+    return parts
+
+
 def _split_api(parts: list[str]) -> tuple[str, str, str, str, str] | None:
     """/api/{kind}/{org}/{name}[/{verb}/{rev}[/{path}]] -> (kind, repo_id, verb, rev, path)."""
     if len(parts) < 4 or parts[1] not in ("models", "datasets"):
@@ -135,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
         self.state.requests.append(f"{self.command} {url.path}")
-        parts = [p for p in url.path.split("/") if p]
+        parts = _moved([p for p in url.path.split("/") if p])
         if parts and parts[0] == "api":
             return self._api(parts[1:], parse_qs(url.query))
         kind = "models"

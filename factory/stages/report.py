@@ -120,17 +120,31 @@ def _write_text(path: Path, content: str) -> Path:
     return path
 
 
+def _crosslingual(facts: ReportFacts, root: Path) -> tuple[dict[str, Any], Any]:
+    """The summary and the page-body maker of a crosslingual recipe (`factory.report_crosslingual`)."""
+    from factory.report_crosslingual import cross_body, cross_summary, load_cross_facts
+
+    cross = load_cross_facts(facts.recipe, Path(root), facts.certificate)
+    return _numbers(cross_summary(cross)), lambda _facts: cross_body(cross)
+
+
 def run(recipe: Recipe, *, root: Path = Path("data")) -> Path:
     """Write the report page and the DVC metrics summary of `recipe`; return the page."""
     facts = load_facts(recipe, Path(root))
-    write_json(metrics_path(root, recipe.name), summary(facts))
+    matrices = kind_of(recipe).STUDY == "matrices"
+    numbers, body = _crosslingual(facts, root) if matrices else (summary(facts), recipe_body)
+    write_json(metrics_path(root, recipe.name), numbers)
     title = f"{recipe.name}: release report (Detox Factory)"
     digest = certificate_digest(Layout(root).certificate(recipe.name))
-    html = page(title, recipe_body(facts), script=True, meta={"factory-certificate": digest})
+    html = page(title, body(facts), script=True, meta={"factory-certificate": digest})
     return _write_text(page_path(root, recipe.name), html)
 
 
 def _headline(recipe: Recipe, numbers: dict[str, Any]) -> str:
+    if kind_of(recipe).STUDY == "matrices":
+        from factory.report_crosslingual import cross_headline
+
+        return cross_headline(numbers)
     if kind_of(recipe).STUDY == "lm":
         parts = [f"{metric} {target}: {number(v.get('base'))} → {number(v.get('detoxified'))}"
                  for metric in ("EMT", "TP") for target, v in numbers.get(metric, {}).items()]

@@ -22,7 +22,7 @@ PAIRS = False
 GRID = False
 OWN_PIPELINE = True
 """The kind runs generate, train, evaluate and certify only, with stages of its own (`pipeline_stages`)."""
-RUN_STAGES = ("generate", "train", "evaluate", "certify")
+RUN_STAGES = ("generate", "train", "evaluate", "certify")  # then its report page (`factory run`)
 """The stages `factory run` runs, in order."""
 
 

@@ -1,4 +1,4 @@
-"""Stage `evaluate` of kind `crosslingual`: continuations, scores, matrices, heat maps, DVC metrics.
+"""Stage `evaluate` of kind `crosslingual`: continuations, scores, matrices, heat maps.
 
 Every model (the zero-shot base and each trained setting) completes "Complete the sentence:
 {toxic} .." for the toxic test sentences of every language; each continuation is scored by
@@ -68,27 +68,6 @@ def score_rows(recipe: Recipe, root: Path, outputs: dict[str, dict[str, list[str
     return rows
 
 
-def cell_file(setting: str, lang: str) -> str:
-    """The DVC metrics file of one cell, relative to eval/: `cells/<setting>__<lang>.json`."""
-    return f"cells/{setting}__{lang}.json"
-
-
-DVC_METRICS = ("toxicity", "perplexity")
-"""Per-cell DVC metrics. The reduction is the zero-shot row's toxicity minus the cell's (both rows are in the
-table; matrices.json and the heat map hold it with its interval): two columns keep `dvc metrics show` at
-most 30 columns wide over every kind."""
-
-
-def dvc_metrics(cells: list[Any]) -> dict[str, dict[str, float]]:
-    """Numbers only, one file per cell (so `dvc metrics show` prints a row per cell):
-    {cell file: {toxicity, perplexity}}, undefined values left out."""
-    out: dict[str, dict[str, float]] = {}
-    for cell in cells:
-        values = {m: getattr(cell, m).value for m in DVC_METRICS}
-        out[cell_file(cell.setting, cell.lang)] = {m: round(v, 6) for m, v in values.items() if v is not None}
-    return out
-
-
 def scorer_names(recipe: Recipe) -> dict[str, Any]:
     """The exact models behind the numbers (the certificate and card name them)."""
     cl = recipe.crosslingual
@@ -98,8 +77,18 @@ def scorer_names(recipe: Recipe) -> dict[str, Any]:
             "model": {"ref": cl.model.ref, "revision": cl.model.revision}}
 
 
+def _recipe_order(recipe: Recipe, trained: dict[str, Any]) -> list[str]:
+    """The trained settings in the recipe's order (`planned_runs`): the JSON files hold them sorted, and the
+    matrices' rows and columns follow the recipe (languages as listed, as the reference's LANGUAGES)."""
+    from factory.kinds.crosslingual.steps import planned_runs, setting_label
+
+    planned = [setting_label(*run) for run in planned_runs(recipe)]
+    return [label for label in planned if label in trained] + sorted(set(trained) - set(planned))
+
+
 def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
-    """Write eval/: rows.parquet, matrices.json, metrics.json and one heat map per metric."""
+    """Write eval/: rows.parquet, matrices.json and one heat map per metric (the DVC metrics are the report's
+    numbers-only summary, data/metrics/<recipe>.json: `factory.report_crosslingual`)."""
     import pandas as pd
 
     from factory.crossft.heatmaps import heatmap_png
@@ -111,9 +100,10 @@ def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
     split = read_upstream(recipe, folder / "split" / "split.json", "generate")
     trained = read_upstream(recipe, folder / "trained" / "summary.json", "train")
     prompts = _prompts(split, limit)
+    prompts = {lang: prompts[lang] for lang in recipe.crosslingual.data.languages if lang in prompts}
     target = model_target(recipe, root)
     outputs = {ZERO_SHOT: _continue(recipe, target, None, prompts)}
-    for label in trained:
+    for label in _recipe_order(recipe, trained):
         outputs[label] = _continue(recipe, target, folder / "trained" / label, prompts)
     rows = score_rows(recipe, root, outputs)
     c = recipe.crosslingual.certify
@@ -125,8 +115,6 @@ def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
         write_json(tmp / "matrices.json", {"settings": settings, "languages": langs, "models": scorer_names(recipe),
                                            "prompts_per_language": {k: len(v) for k, v in prompts.items()},
                                            "cells": [cell.as_dict() for cell in cells]})
-        for name, numbers in dvc_metrics(cells).items():
-            write_json(tmp / name, numbers)
         for metric in METRICS:
             (tmp / f"heatmap-{metric}.png").write_bytes(heatmap_png(cells, metric, settings, langs, recipe.name))
     return out

@@ -8,10 +8,10 @@ Layout under data/crosslingual/<recipe>/:
 - `trained/<method>-<data>-<share>/` (train): one LoRA adapter per train setting, plus
   `trained/summary.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
 - `eval/` (evaluate): rows.parquet (one continuation per model and test prompt, with its
-  toxicity and perplexity), matrices.json (every cell with 95% intervals), heatmap-*.png,
-  and `cells/<setting>__<lang>.json` (DVC metrics: toxicity and perplexity, one file per cell).
+  toxicity and perplexity), matrices.json (every cell with 95% intervals) and heatmap-*.png.
 
-The certificate is `factory.kinds.crosslingual.certification`.
+The certificate is `factory.kinds.crosslingual.certification`; the report page and the DVC metrics
+summary (data/metrics/<recipe>.json) are `factory.report_crosslingual`.
 """
 
 from __future__ import annotations
