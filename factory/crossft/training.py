@@ -144,7 +144,7 @@ def _trainer(spec: RunSpec, model: Any, tokenizer: Any, examples: list[dict[str,
 
 def _seq2seq_trainer(spec: RunSpec, model: Any, tokenizer: Any, data: Any, checkpoints: Path) -> Any:
     from peft import get_peft_model
-    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, set_seed
 
     def encode(batch: dict[str, list[str]]) -> dict[str, Any]:
         inputs = tokenizer(batch["source"], truncation=True, max_length=spec.max_length)
@@ -153,6 +153,7 @@ def _seq2seq_trainer(spec: RunSpec, model: Any, tokenizer: Any, data: Any, check
         return inputs
 
     encoded = data.map(encode, batched=True, remove_columns=data.column_names)
+    set_seed(spec.seed)  # peft draws lora_A from the global RNG; the Trainer seeds only later (TRL seeds first too)
     model = get_peft_model(model, lora_config(spec.lora, True))
     args = Seq2SeqTrainingArguments(**_common_args(spec, checkpoints))
     return Seq2SeqTrainer(model=model, args=args, train_dataset=encoded, processing_class=tokenizer,

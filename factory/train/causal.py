@@ -72,16 +72,24 @@ def batches(tokenizer: Any, texts: Sequence[str], settings: CausalFineTune, devi
     return make_collate(tokenizer, texts, settings.max_length, device, bos_prefix=settings.bos_prefix), len(texts)
 
 
-def add_lora(model: Any, settings: CausalFineTune) -> Any:
-    """Wrap `model` with fresh LoRA adapters (only they are trained)."""
+def add_lora(model: Any, settings: CausalFineTune, seed: int) -> Any:
+    """Wrap `model` with fresh LoRA adapters (only they are trained), initialised from `seed`.
+
+    peft draws the adapters' initial weights (lora_A) from torch's global generator, which a
+    fresh process seeds at random: unseeded, two identical runs trained different adapters.
+    The draw is made under `seed` in a forked RNG state, so it leaves the caller's stream alone.
+    """
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError as error:
         raise FactoryError("lm_train.method: lora needs the peft extra (pip install 'detox-factory[peft]')") from error
+    import torch
 
     config = LoraConfig(r=settings.lora.r, lora_alpha=settings.lora.alpha, lora_dropout=settings.lora.dropout,
                         target_modules=settings.lora.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in float32 on fp16/bf16 bases
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return get_peft_model(model, config, autocast_adapter_dtype=True)  # adapters in float32 on fp16/bf16 bases
 
 
 def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *, root: Path, seed: int,
@@ -97,7 +105,7 @@ def fine_tune(spec: ModelSpec, texts: Sequence[str], settings: CausalFineTune, *
     device = default_device()
     model.to(device)
     if settings.method == "lora":
-        model = add_lora(model, settings)
+        model = add_lora(model, settings, seed)
     else:
         model.float()
     collate, examples = batches(tokenizer, texts, settings, device)
