@@ -78,3 +78,21 @@ def test_a_resumed_lora_training_equals_an_uninterrupted_one(tiny_lm, tmp_path, 
     monkeypatch.setattr(causal, "batches", real_batches)
     resumed = lora_run(tiny_lm, tmp_path / "b" / "ckpt", global_seed=3)
     assert_same(uninterrupted, resumed)
+
+
+def test_lora_checkpoints_of_unseeded_runs_are_never_reused(tmp_path, monkeypatch):
+    """The run id of a LoRA fine-tune carries the seeded-init marker, so a checkpoint folder written before the
+    adapters were seeded (same settings, target, seed and texts) is a different folder."""
+    from factory.core.records import content_id
+    from factory.recipe import load_recipe
+    from factory.train import causal
+
+    recipe = load_recipe(Path(__file__).resolve().parent.parent / "recipes" / "tiny" / "selfgen.yaml")
+    assert recipe.lm_train.method == "lora"
+    monkeypatch.setattr(causal, "describe", lambda target, root: {"ref": target.ref})
+    target = recipe.models.generator
+    folder = causal.checkpoint_folder(recipe, target, "ratio-1.00", TEXTS, tmp_path)
+    unseeded = content_id(recipe.lm_train.model_dump_json(), '{"ref": "%s"}' % target.ref, str(recipe.seed), *TEXTS)
+    assert folder.name.endswith(causal.content_id(recipe.lm_train.model_dump_json(), '{"ref": "%s"}' % target.ref,
+                                                  str(recipe.seed), causal.LORA_INIT, *TEXTS))
+    assert not folder.name.endswith(unseeded)

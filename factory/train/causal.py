@@ -136,11 +136,17 @@ def log_summary(log: TrainLog, rows: int) -> dict[str, Any]:
             "first_loss": log.losses[0] if log.losses else None}
 
 
+LORA_INIT = "lora-init: seeded by the recipe seed (factory.train.causal.add_lora)"
+"""Part of a LoRA run's id: checkpoints of runs whose adapters started from unseeded weights (before this
+was fixed) have another id, so they are never resumed or reused."""
+
+
 def checkpoint_folder(recipe: Recipe, target: ModelSpec, stem: str, texts: Sequence[str], root: Path) -> Path:
     """Where fine-tuning `target` on mix `stem` keeps its checkpoints:
     <root>/cache/<recipe>/train/<target>-<stem>-<run id of settings, target, seed and texts>."""
+    lora = (LORA_INIT,) if recipe.lm_train.method == "lora" else ()
     run_id = content_id(recipe.lm_train.model_dump_json(), json.dumps(describe(target, root), sort_keys=True),
-                        str(recipe.seed), *texts)
+                        str(recipe.seed), *lora, *texts)
     return Layout(root).cache(recipe.name) / "train" / f"{target_name(target)}-{stem}-{run_id}"
 
 
