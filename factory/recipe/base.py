@@ -157,7 +157,9 @@ class ModelSpec(Section):
     ref: ExistingPathOrId = Field(
         description="Hub id, local folder, `zoo:NAME`, `package:NAME` or `perspective:ATTRIBUTE` (toxicity only)."
     )
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to pin; recorded in provenance.")
+    revision: str | None = Field(
+        None, description="Hub revision (branch, tag or commit) to pin; recorded in provenance."
+    )
     label: str | int | None = Field(
         None,
         description="For classifiers: the label (name or index) whose probability is the score "

@@ -51,7 +51,9 @@ class Models(Section):
     similarity: ModelSpec = Field(
         ModelSpec(ref="package:all-minilm-l6-v2"), description="Sentence-embedding model for SIM (cosine)."
     )
-    fluency: ModelSpec = Field(ModelSpec(ref="zoo:fluency"), description="Acceptability classifier: FL = P(acceptable).")
+    fluency: ModelSpec = Field(
+        ModelSpec(ref="zoo:fluency"), description="Acceptability classifier: FL = P(acceptable)."
+    )
     detoxifier: ModelSpec = Field(
         ModelSpec(ref="zoo:seq2seq"), description="Seq2seq model fine-tuned as the reference detoxifier."
     )

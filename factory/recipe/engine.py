@@ -18,9 +18,16 @@ from factory.recipe.base import Ratio, Section
 class StageResources(Section):
     """Ray resources of one stage: what each worker reserves, how many workers, rows per batch."""
 
-    num_cpus: float = Field(1.0, ge=0.0, description="CPUs each worker of this stage reserves (vLLM: per tensor-parallel worker).")
-    num_gpus: float = Field(0.0, ge=0.0, description="GPUs each worker reserves (vLLM: per tensor-parallel worker, so a replica takes tensor_parallel_size times this).")
-    concurrency: int = Field(1, ge=1, description="Workers of this stage at most (vLLM: model replicas; dedupe: parallel signature tasks).")
+    num_cpus: float = Field(
+        1.0, ge=0.0, description="CPUs each worker of this stage reserves (vLLM: per tensor-parallel worker)."
+    )
+    num_gpus: float = Field(
+        0.0, ge=0.0, description="GPUs each worker reserves (vLLM: per tensor-parallel worker, so a replica takes "
+        "tensor_parallel_size times this)."
+    )
+    concurrency: int = Field(
+        1, ge=1, description="Workers of this stage at most (vLLM: model replicas; dedupe: parallel signature tasks)."
+    )
     batch_size: int = Field(256, ge=1, description="Rows per batch handed to one worker.")
 
 
@@ -31,21 +38,46 @@ def _generate_resources() -> StageResources:
 class RayVllm(Section):
     """vLLM engine settings that matter on GPU clusters; unset ones come from `generate.vllm`."""
 
-    tensor_parallel_size: int | None = Field(None, ge=1, description="GPUs per model replica (default: generate.vllm.tensor_parallel_size).")
-    gpu_memory_utilization: Ratio | None = Field(None, description="Share of each GPU's memory vLLM may take for weights and KV cache (default: generate.vllm.gpu_memory_utilization).")
-    max_num_batched_tokens: int | None = Field(None, ge=16, description="Tokens one engine step may process (prefill chunk size); default: vLLM's choice.")
-    max_num_seqs: int | None = Field(None, ge=1, description="Sequences in flight per replica at most; default: vLLM's choice.")
+    tensor_parallel_size: int | None = Field(
+        None, ge=1, description="GPUs per model replica (default: generate.vllm.tensor_parallel_size)."
+    )
+    gpu_memory_utilization: Ratio | None = Field(
+        None, description="Share of each GPU's memory vLLM may take for weights and KV cache (default: "
+        "generate.vllm.gpu_memory_utilization)."
+    )
+    max_num_batched_tokens: int | None = Field(
+        None, ge=16, description="Tokens one engine step may process (prefill chunk size); default: vLLM's choice."
+    )
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="Sequences in flight per replica at most; default: vLLM's choice."
+    )
 
 
 class Engine(Section):
     """Where generation and MinHash dedupe run: `local` (this process) or `ray` (a Ray cluster)."""
 
-    name: Literal["local", "ray"] = Field("local", description="local: this machine, in process; ray: Ray Data on the cluster at `address`.")
-    address: str | None = Field(None, description="Ray cluster address (`auto`, `ray://head:10001`); None starts or joins a Ray on this machine.")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment variables for the Ray workers (e.g. VLLM_CPU_KVCACHE_SPACE); never secrets.")
-    generate: StageResources = Field(default_factory=_generate_resources, description="Resources of the generation workers (vLLM replicas or HTTP clients).")
-    dedupe: StageResources = Field(default_factory=StageResources, description="Resources of the MinHash signature workers.")
-    shuffle_partitions: int = Field(8, ge=1, description="Partitions of the bucket group-by and the joins of the Ray dedupe (about 2-4 per CPU of the cluster).")
+    name: Literal["local", "ray"] = Field(
+        "local", description="local: this machine, in process; ray: Ray Data on the cluster at `address`."
+    )
+    address: str | None = Field(
+        None, description="Ray cluster address (`auto`, `ray://head:10001`); None starts or joins a Ray on this "
+        "machine."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables for the Ray workers (e.g. VLLM_CPU_KVCACHE_SPACE); "
+        "never secrets."
+    )
+    generate: StageResources = Field(
+        default_factory=_generate_resources, description="Resources of the generation workers (vLLM replicas or HTTP "
+        "clients)."
+    )
+    dedupe: StageResources = Field(
+        default_factory=StageResources, description="Resources of the MinHash signature workers."
+    )
+    shuffle_partitions: int = Field(
+        8, ge=1, description="Partitions of the bucket group-by and the joins of the Ray dedupe (about 2-4 per CPU of "
+        "the cluster)."
+    )
     vllm: RayVllm = Field(default_factory=RayVllm, description="vLLM-on-Ray settings.")
 
 

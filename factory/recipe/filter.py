@@ -33,13 +33,17 @@ class Diversity(Section):
     cluster_cap: int = Field(1, ge=1, description="Members kept per near-duplicate cluster when selecting.")
     target_rows: int | None = Field(None, ge=1, description="Stop selecting at this many rows.")
     target_distinct2: Ratio | None = Field(None, description="Stop selecting once distinct-2 would fall below this.")
-    lexicon: ExistingPathOrId | None = Field(None, description="Text file of toxic terms (one per line) for the toxic-term statistics.")
+    lexicon: ExistingPathOrId | None = Field(
+        None, description="Text file of toxic terms (one per line) for the toxic-term statistics."
+    )
 
 
 class Filter(Section):
     """The filter stage: every decision is keep, or drop with a reason."""
 
-    exact: bool = Field(True, description="Drop exact duplicates of normalised text (NFKC, case, whitespace, punctuation).")
+    exact: bool = Field(
+        True, description="Drop exact duplicates of normalised text (NFKC, case, whitespace, punctuation)."
+    )
     minhash: MinHashSettings = Field(default_factory=MinHashSettings, description="Near-duplicate settings.")
     decontaminate: bool = Field(True, description="Drop rows that near-duplicate any row of the human test split.")
     diversity: Diversity = Field(default_factory=Diversity, description="Diversity report and selection.")

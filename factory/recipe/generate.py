@@ -30,7 +30,9 @@ class Prompt(Section):
         None, description="System message, any text (a YAML block scalar `|` keeps line breaks); a paper's own "
         "prompt is pasted here (PseudoParaDetox: detoxer.py line 122). Default: factory.prompts.DEFAULT_SYSTEM for "
         "the kind, a paraphrase. The `abliterate` section uses the same system prompt.")
-    few_shot: int = Field(3, ge=0, le=50, description="k: few-shot examples per request (published: 10 for PseudoParaDetox).")
+    few_shot: int = Field(
+        3, ge=0, le=50, description="k: few-shot examples per request (published: 10 for PseudoParaDetox)."
+    )
     few_shot_seed: Seed = Field(0, description="Seed of the per-request choice of few-shot examples.")
     few_shot_choice: Literal["random", "last"] = Field(
         "random", description="random: k pairs sampled per input (seeded by few_shot_seed and the input); last: the "
@@ -102,10 +104,16 @@ class OutputChecks(Section):
 class Checks(OutputChecks):
     """Output checks of toxify and detoxify; a failed check drops the row with the check's name as reason."""
 
-    copy_max_similarity: Ratio = Field(0.97, description="Drop outputs whose similarity to the input is above this (copies).")
-    min_similarity: Ratio = Field(0.3, description="Drop outputs whose similarity to the input is below this (meaning lost).")
+    copy_max_similarity: Ratio = Field(
+        0.97, description="Drop outputs whose similarity to the input is above this (copies)."
+    )
+    min_similarity: Ratio = Field(
+        0.3, description="Drop outputs whose similarity to the input is below this (meaning lost)."
+    )
     direction: bool = Field(True, description="Drop toxify outputs scored non-toxic and detoxify outputs scored toxic.")
-    max_attempts: int = Field(1, ge=1, description="Re-sample rejected rows with a new seed up to this many attempts in all.")
+    max_attempts: int = Field(
+        1, ge=1, description="Re-sample rejected rows with a new seed up to this many attempts in all."
+    )
 
 
 class Generation(RejectsUnread, Section):
@@ -118,7 +126,9 @@ class Generation(RejectsUnread, Section):
                   "selfgen.keep_fraction; translate's checks are translate.checks)",
     }
 
-    backend: Literal["hf", "vllm", "openai"] = Field("hf", description="hf (transformers), vllm (offline engine) or openai (server client).")
+    backend: Literal["hf", "vllm", "openai"] = Field(
+        "hf", description="hf (transformers), vllm (offline engine) or openai (server client)."
+    )
     max_inputs: int | None = Field(None, ge=1, description="Use at most this many input rows (after a seeded shuffle).")
     batch_size: int = Field(16, ge=1, description="Prompts per batch (hf backend).")
     sampling: Sampling = Field(default_factory=Sampling, description="Sampling settings.")

@@ -129,12 +129,16 @@ class Distill(Section):
         description="Keep only rows whose column value is one of the listed values, per column "
         "(published: label: [hate], split: [train], target: [the 34 targeted groups]).",
     )
-    toxic_max_rows: int | None = Field(None, ge=1, description="Use at most this many toxic texts (after a seeded shuffle).")
+    toxic_max_rows: int | None = Field(
+        None, ge=1, description="Use at most this many toxic texts (after a seeded shuffle)."
+    )
     toxic_model: CausalFineTune = Field(
         default_factory=_toxic_model_defaults,
         description="Fine-tuning of the toxic copy (published: 3 epochs, lr 1e-5, batch 4, max length 512, full).",
     )
-    alpha: float = Field(0.1, gt=0, le=1, description="Plausibility cut: only tokens with p_base >= alpha * max p_base (published: 0.1).")
+    alpha: float = Field(
+        0.1, gt=0, le=1, description="Plausibility cut: only tokens with p_base >= alpha * max p_base (published: 0.1)."
+    )
     num_texts: int = Field(640, ge=1, description="Texts to distil (published: 640).")
     max_length: int = Field(256, ge=2, description="Tokens per text, the BOS prompt token included (published: 256).")
     batch_size: int = Field(128, ge=1, description="Texts decoded together (published: 128 per call).")
@@ -142,7 +146,9 @@ class Distill(Section):
         0, ge=0, description="Extra top-k cut on the contrastive scores (0 = off; UniDetox reference: 50, the top-k "
         "that transformers' generate applies by default, unidetox/toxic_gpt2_finetune_and_distill.py)."
     )
-    top_p: float = Field(1.0, gt=0, le=1, description="Extra nucleus cut on the contrastive distribution (1 = off, published: off).")
+    top_p: float = Field(
+        1.0, gt=0, le=1, description="Extra nucleus cut on the contrastive distribution (1 = off, published: off)."
+    )
     seed: Seed = Field(1234, description="Sampling seed; text i uses its own generator seeded by (seed, i).")
 
 
@@ -157,7 +163,9 @@ class SelfGen(Section):
     keep_fraction: Ratio = Field(
         0.5, description="Share of generated texts kept, lowest toxicity first (a rank cut, not a threshold; published: 0.5)."
     )
-    min_words: int = Field(1, ge=0, description="Texts with fewer words (and empty ones) are dropped as `selfgen_empty` before ranking.")
+    min_words: int = Field(
+        1, ge=0, description="Texts with fewer words (and empty ones) are dropped as `selfgen_empty` before ranking."
+    )
     keep_fraction_of: Literal["eligible", "all"] = Field(
         "eligible",
         description="What keep_fraction is a share of: eligible: round(keep_fraction x the texts that pass min_words); "
@@ -216,8 +224,12 @@ class LMEvaluate(Section):
         "line each; group = file name), RealToxicityPrompts-style .jsonl ({\"prompt\": {\"text\": ...}}), or a Hub "
         "dataset id (published UniDetox: toxigen/toxigen-data, config annotated, split test, group target_group).",
     )
-    toxigen_split: bool = Field(True, description="Split each ToxiGen line into its '- sentence' items, one prompt each.")
-    group_field: str = Field("group", description="JSONL key or Hub column naming a prompt's group (absent: the file or dataset name).")
+    toxigen_split: bool = Field(
+        True, description="Split each ToxiGen line into its '- sentence' items, one prompt each."
+    )
+    group_field: str = Field(
+        "group", description="JSONL key or Hub column naming a prompt's group (absent: the file or dataset name)."
+    )
     text_field: str = Field(
         "text", description="Hub column holding the prompt text; dots walk into struct columns "
         "(RealToxicityPrompts: prompt.text)."
@@ -229,7 +241,9 @@ class LMEvaluate(Section):
     )
     hub_config: str | None = Field(None, description="Config of Hub prompt datasets (toxigen/toxigen-data: annotated).")
     hub_split: str = Field("test", description="Split of Hub prompt datasets.")
-    max_prompts_per_group: int | None = Field(None, ge=1, description="Seeded sample of at most this many prompts per group.")
+    max_prompts_per_group: int | None = Field(
+        None, ge=1, description="Seeded sample of at most this many prompts per group."
+    )
     continuations: int = Field(25, ge=1, description="Continuations sampled per prompt (published: 25).")
     max_new_tokens: int = Field(20, ge=1, description="Tokens per continuation (published: 20).")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature (published: 1).")
@@ -254,12 +268,16 @@ class LMEvaluate(Section):
         "(UniDetox's headline: gender_lgbtq, race_nationalities, religion; disability excluded). Empty: none.",
     )
     batch_size: int = Field(16, ge=1, description="Prompts per generate call (each with all its continuations).")
-    toxic_threshold: Ratio = Field(0.5, description="A continuation counts as toxic when its score is strictly above this.")
+    toxic_threshold: Ratio = Field(
+        0.5, description="A continuation counts as toxic when its score is strictly above this."
+    )
     perplexity_model: ModelSpec = Field(
         ModelSpec(ref="zoo:causal-lm"),
         description="Reference LM for the conditional perplexity of continuations (published: Llama-2-7B).",
     )
-    max_perplexity: float = Field(1e4, gt=1, description="Continuations at or above this perplexity are left out of the mean (published: 1e4).")
+    max_perplexity: float = Field(
+        1e4, gt=1, description="Continuations at or above this perplexity are left out of the mean (published: 1e4)."
+    )
 
     @model_validator(mode="after")
     def _categories_fit(self) -> "LMEvaluate":
@@ -297,6 +315,8 @@ class LMCertify(Section):
         0.0, le=1, description="(TP base - TP detoxified) / TP base, at least (skipped when TP base is 0)."
     )
     max_ppl_increase: float = Field(0.5, ge=0, description="PPL detoxified / PPL base - 1, at most.")
-    min_distinct2_ratio: float = Field(0.8, ge=0, description="distinct-2 of detoxified / base continuations, at least.")
+    min_distinct2_ratio: float = Field(
+        0.8, ge=0, description="distinct-2 of detoxified / base continuations, at least."
+    )
     max_contamination: int = Field(0, ge=0, description="Kept rows that near-duplicate a human test row, at most.")
     min_rows: int = Field(1, ge=0, description="Kept corpus rows, at least.")

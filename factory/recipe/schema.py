@@ -38,18 +38,27 @@ class Recipe(RejectsUnread, Section):
     build the family of the recipe's `kind`; `isinstance(x, Recipe)` holds for every family.
     """
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Release name; also the folder name under data/*/.")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Release name; also the folder name under data/*/."
+    )
     kind: RecipeKind = Field(description="Method: toxify, detoxify, distill, selfgen, translate or crosslingual.")
-    profile: Literal["tiny", "full"] = Field("tiny", description="tiny: offline zoo models on CPU; full: Hub models, published settings.")
+    profile: Literal["tiny", "full"] = Field(
+        "tiny", description="tiny: offline zoo models on CPU; full: Hub models, published settings."
+    )
     description: str = Field("", description="What this release is for; shown on the dataset card.")
     seed: Seed = Field(0, description="Seed of every random choice not seeded elsewhere (splits, mixes, training).")
-    human: HumanData = Field(default_factory=HumanData, description="Human data: few-shot pool, mixing partner, test split.")
+    human: HumanData = Field(
+        default_factory=HumanData, description="Human data: few-shot pool, mixing partner, test split."
+    )
     models: Models = Field(default_factory=Models, description="Models by role.")
     filter: Filter = Field(default_factory=Filter, description="Dedupe, decontamination and diversity settings.")
     mix: Mix = Field(default_factory=Mix, description="Mixing study.")
     certify: CertifyStatistics = Field(default_factory=CertifyStatistics, description="Certification gates.")
     publish: Publish = Field(default_factory=Publish, description="Hub publishing settings.")
-    engine: Engine = Field(default_factory=Engine, description="Where generation and near-duplicate removal run: this machine or a Ray cluster.")
+    engine: Engine = Field(
+        default_factory=Engine, description="Where generation and near-duplicate removal run: this machine or a Ray "
+        "cluster."
+    )
 
     _path: str = PrivateAttr("")
 

@@ -18,7 +18,9 @@ class Mix(Section):
         description="Synthetic shares to train on; 0 is the human-only baseline.",
     )
     size: int | None = Field(None, ge=1, description="Training rows per mix (default: the most every ratio can fill).")
-    certified_ratio: Ratio = Field(1.0, description="The mix whose detoxifier is compared with the human-only one by the certificate.")
+    certified_ratio: Ratio = Field(
+        1.0, description="The mix whose detoxifier is compared with the human-only one by the certificate."
+    )
 
     @model_validator(mode="after")
     def _ratios_name_distinct_mixes(self) -> "Mix":
@@ -57,7 +59,9 @@ class Evaluate(Section):
     num_beams: int = Field(1, ge=1, description="Beams (1 = greedy, as published).")
     batch_size: int = Field(32, ge=1, description="Inputs per batch.")
     max_rows: int | None = Field(None, ge=1, description="Evaluate on at most this many test rows.")
-    scores: Literal["soft", "argmax"] = Field("soft", description="STA and FL as probabilities (soft) or 0/1 decisions (argmax).")
+    scores: Literal["soft", "argmax"] = Field(
+        "soft", description="STA and FL as probabilities (soft) or 0/1 decisions (argmax)."
+    )
     similarity: ModelSpec | None = Field(
         None, description="SIM model of J when it is not models.similarity: a sentence-embedding model (cosine) or a "
         "one-output pair classifier such as BLEURT (sigmoid of its score on (input, output), input first, at most 512 "

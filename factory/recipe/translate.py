@@ -50,11 +50,17 @@ class TranslateChecks(OutputChecks):
     mixed_script_words: bool = Field(False, description="Also mixed_script when one word mixes letters of two scripts "
                                                         "(homoglyphs). Off by default: real Ukrainian text often types "
                                                         "a Latin i for the Cyrillic one.")
-    reject_copies: bool = Field(True, description="Drop a translated side equal to its source after normalisation (copy).")
+    reject_copies: bool = Field(
+        True, description="Drop a translated side equal to its source after normalisation (copy)."
+    )
     min_similarity: Ratio = Field(0.5, description="Cross-lingual cosine (models.similarity: LaBSE in full) of "
                                                    "source side and translated side below which: meaning_lost.")
-    toxic_stays_toxic: bool = Field(True, description="Drop a pair whose translated toxic side is not toxic (toxicity_lost).")
-    neutral_stays_neutral: bool = Field(True, description="Drop a pair whose translated neutral side is toxic (neutral_toxic).")
+    toxic_stays_toxic: bool = Field(
+        True, description="Drop a pair whose translated toxic side is not toxic (toxicity_lost)."
+    )
+    neutral_stays_neutral: bool = Field(
+        True, description="Drop a pair whose translated neutral side is toxic (neutral_toxic)."
+    )
     human_rows: Literal["language", "all"] = Field(
         "language", description="Checks of the pairs read from `parallel` (human data, no source to compare): "
                                 "language: empty, script and language ID only; all: also the two toxicity checks.")
@@ -72,7 +78,9 @@ class TranslateGates(Section):
                                                            "ID assigns to the declared language, at least.")
     min_translation_similarity: Ratio = Field(0.7, description="Mean cross-lingual cosine of kept translations and "
                                                                "their sources, at least (skipped without translations).")
-    min_pair_similarity: Ratio = Field(0.5, description="Mean cosine of the toxic and neutral side of kept pairs, at least.")
+    min_pair_similarity: Ratio = Field(
+        0.5, description="Mean cosine of the toxic and neutral side of kept pairs, at least."
+    )
     min_toxic_rate: Ratio = Field(0.8, description="Share of kept toxic sides the toxicity classifier scores toxic "
                                                    "(toxicity preserved), at least.")
     min_neutral_rate: Ratio = Field(0.9, description="Share of kept neutral sides scored non-toxic (toxicity removed), "
