@@ -63,7 +63,8 @@ class Abliterate(Section):
 
 
 def abliterate_problems(recipe: Any) -> list[str]:
-    """(`recipe` is a `factory.recipe.schema.Recipe`, which imports this module.) Cross-field problems: abliteration is for the rewriting kinds, and its output must be the generator."""
+    """(`recipe` is a `factory.recipe.schema.Recipe`, which imports this module.) Cross-field problems: abliteration
+    is for the rewriting kinds, and its output must be the generator."""
     own = f"{ABLITERATED}{recipe.name}"
     generator = recipe.models.generator.ref if recipe.models.generator else None
     section = recipe.abliterate

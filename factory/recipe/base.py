@@ -92,7 +92,8 @@ def api_key_env_problem(name: str) -> str | None:
     if name.startswith(OTHER_SERVICE_PREFIXES) or name in OTHER_SERVICE_KEYS:
         return f"{name} holds the credential of another service (Hub, cloud, code host, tracker); it is never sent"
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*_API_KEY", name):
-        return "must name an upper-case environment variable ending in _API_KEY (e.g. OPENAI_API_KEY, VLLM_API_KEY, PERSPECTIVE_API_KEY)"
+        return ("must name an upper-case environment variable ending in _API_KEY "
+                "(e.g. OPENAI_API_KEY, VLLM_API_KEY, PERSPECTIVE_API_KEY)")
     return None
 
 

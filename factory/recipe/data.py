@@ -24,7 +24,8 @@ class HumanData(Section):
     )
     lang: str = Field("en", description="ISO 639-1 language code of the data.")
     test_fraction: Ratio = Field(
-        0.2, description="Share of toxic sentences held out as the test split (all paraphrases of one toxic sentence stay together)."
+        0.2, description="Share of toxic sentences held out as the test split "
+        "(all paraphrases of one toxic sentence stay together)."
     )
     max_rows: int | None = Field(
         None, ge=1, description="Read at most this many pairs (after a seeded shuffle); `--limit` caps it further."

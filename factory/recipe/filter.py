@@ -18,10 +18,12 @@ class MinHashSettings(Section):
     shingle: Literal["word", "char"] = Field("word", description="Shingle by word n-grams or character n-grams.")
     ngram: int = Field(2, ge=1, le=16, description="Shingle length (words or characters).")
     false_positive_weight: Ratio = Field(
-        0.1, description="Weight of false positives when choosing bands x rows (low: candidates are verified, so recall matters more)."
+        0.1, description="Weight of false positives when choosing bands x rows "
+        "(low: candidates are verified, so recall matters more)."
     )
     keep: Literal["first", "longest", "attribute"] = Field(
-        "first", description="Which row of a near-duplicate cluster survives: first (input order), longest, or highest `keep_attribute`."
+        "first", description="Which row of a near-duplicate cluster survives: first (input order), longest, "
+        "or highest `keep_attribute`."
     )
     keep_attribute: str | None = Field(None, description="Attribute maximised when keep = attribute.")
 

@@ -41,7 +41,8 @@ class Adapters(Section):
     """How much of a causal LM fine-tuning changes: every weight, or LoRA adapters."""
 
     method: Literal["full", "lora"] = Field(
-        "full", description="full: every weight; lora: adapters only (SGEAT: better toxicity/perplexity trade-off on large LMs)."
+        "full", description="full: every weight; lora: adapters only "
+        "(SGEAT: better toxicity/perplexity trade-off on large LMs)."
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Adapter settings (method: lora).")
 
@@ -118,7 +119,8 @@ class Distill(Section):
 
     toxic_corpus: ExistingPathOrId = Field(
         "seed",
-        description="Toxic text for the toxic model: `seed` (factory/data/seed/toxic.txt), a .txt file (one text a line), "
+        description="Toxic text for the toxic model: `seed` (factory/data/seed/toxic.txt), "
+        "a .txt file (one text a line), "
         "a .csv/.tsv/.jsonl/.parquet file, or a Hub dataset id (published: DGHS, "
         "LennardZuendorf/Dynamically-Generated-Hate-Speech-Dataset, hateful rows).",
     )
@@ -161,7 +163,8 @@ class SelfGen(Section):
 
     num_samples: int = Field(100_000, ge=1, description="Texts to generate (published: 100K).")
     keep_fraction: Ratio = Field(
-        0.5, description="Share of generated texts kept, lowest toxicity first (a rank cut, not a threshold; published: 0.5)."
+        0.5, description="Share of generated texts kept, lowest toxicity first "
+        "(a rank cut, not a threshold; published: 0.5)."
     )
     min_words: int = Field(
         1, ge=0, description="Texts with fewer words (and empty ones) are dropped as `selfgen_empty` before ranking."

@@ -77,7 +77,8 @@ class TranslateGates(Section):
     min_language_agreement: Ratio = Field(0.9, description="Share of sides (every row, kept or dropped) that language "
                                                            "ID assigns to the declared language, at least.")
     min_translation_similarity: Ratio = Field(0.7, description="Mean cross-lingual cosine of kept translations and "
-                                                               "their sources, at least (skipped without translations).")
+                                                               "their sources, at least "
+                                                               "(skipped without translations).")
     min_pair_similarity: Ratio = Field(
         0.5, description="Mean cosine of the toxic and neutral side of kept pairs, at least."
     )
