@@ -26,7 +26,8 @@ for _name, _value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERB
                       ("TOKENIZERS_PARALLELISM", "false")):
     os.environ.setdefault(_name, _value)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Detox Factory: recipes in, certified detoxification corpora out.")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Detox Factory: recipes in, certified detoxification corpora out.")
 
 STAGES = {
     "ingest": ("factory.stages.ingest", "Read the human data and split it into train/test."),
@@ -126,7 +127,8 @@ for _stage in STAGES:
 @reports_errors
 def publish(
     recipe: str = RecipeArg,
-    repo_id: Optional[str] = typer.Option(None, "--repo-id", help="Hub dataset repo ORG/NAME (default: publish.repo_id)."),
+    repo_id: Optional[str] = typer.Option(None, "--repo-id",
+                                          help="Hub dataset repo ORG/NAME (default: publish.repo_id)."),
     dry_run: Optional[Path] = typer.Option(None, "--dry-run", help="Only build the release folder here."),
     public: bool = typer.Option(False, "--public", help="Create the repo public (default: private)."),
     force: bool = typer.Option(False, "--force", help="Publish even if the release is not certified or comes from a "
@@ -200,7 +202,8 @@ def _sends(path: Path) -> str:
         recipe = load_recipe(path)
     except FactoryError:
         return ""
-    if recipe.generate is None or recipe.generate.backend != "openai" or not kind_of(recipe).uses_generate_backend(recipe):
+    if (recipe.generate is None or recipe.generate.backend != "openai"
+            or not kind_of(recipe).uses_generate_backend(recipe)):
         return ""
     return f" ({recipe.generate.server.key_destination()})"
 
@@ -259,7 +262,8 @@ def abliterate(
                                 "name), or the Hub id or local folder of a causal LM (then --out is required)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the patched model (recipe default: "
                                        "ROOT/models/abliterated/<recipe>)."),
-    layer: Optional[int] = typer.Option(None, "--layer", help="Layer whose refusal direction is removed (default: middle)."),
+    layer: Optional[int] = typer.Option(None, "--layer",
+                                        help="Layer whose refusal direction is removed (default: middle)."),
     overwrite: bool = OverwriteOpt,
     root: Path = RootOpt,
 ) -> None:
@@ -271,7 +275,9 @@ def abliterate(
 
 @app.command()
 @reports_errors
-def docs(readme: Path = typer.Option(Path("README.md"), "--readme", help="README whose recipe reference to rewrite.")) -> None:
+def docs(
+    readme: Path = typer.Option(Path("README.md"), "--readme", help="README whose recipe reference to rewrite."),
+) -> None:
     """Regenerate the recipe reference section of the README from the schema, and its fidelity table
     (factory/data/fidelity.yaml against recipes/full)."""
     from factory.recipe.reference import END, START, recipe_reference

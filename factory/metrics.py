@@ -23,7 +23,8 @@ import numpy as np
 
 J_DEFINITION = (
     "J = mean over test inputs of STA*SIM*FL; STA = 1 - P(toxic) (toxicity classifier), "
-    "SIM = max(0, cosine of input and output sentence embeddings), FL = P(acceptable) (fluency classifier); an empty output scores 0"
+    "SIM = max(0, cosine of input and output sentence embeddings), FL = P(acceptable) (fluency classifier); "
+    "an empty output scores 0"
 )
 
 

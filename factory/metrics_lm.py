@@ -97,7 +97,8 @@ def reference_dist_n(prompts: Sequence[str], texts_by_prompt: Sequence[Sequence[
     return float(np.mean(values)) if values else 0.0
 
 
-def mean_perplexity(nll_sums: Sequence[float], token_counts: Sequence[int], max_perplexity: float = 1e4) -> tuple[float, int]:
+def mean_perplexity(nll_sums: Sequence[float], token_counts: Sequence[int],
+                    max_perplexity: float = 1e4) -> tuple[float, int]:
     """(mean per-continuation perplexity below `max_perplexity`, continuations left out).
 
     Continuations without tokens are left out too.

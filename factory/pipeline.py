@@ -92,7 +92,8 @@ Plot data are cached (data/ is not in git): `dvc plots diff REV` reads an older 
 through its dvc.lock. DVC takes one y column per output; factory/plots.py renders J, STA, SIM and
 FL together. The DVC metrics of a recipe are one numbers-only summary written by its report stage."""),
     "certify": StageSpec("certify {file}", _run("factory.stages.certify"), deps=(
-        "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
+        "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/rows.parquet",
+        "data/filtered/{recipe}/limit.json",
         "data/eval/{recipe}/metrics.json", "data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet",
         "data/eval/{recipe}/limit.json", "data/trained/{recipe}/limit.json", "data/human/{recipe}",
         "data/mixed/{recipe}", "data/generated/{recipe}"),

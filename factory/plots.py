@@ -116,7 +116,8 @@ def certified_rows(name: str, evaluation: dict[str, Any], certificate: dict[str,
     chosen = mix.get("certified_ratio", 1.0)
     systems = evaluation.get("systems", {})
     rows = []
-    for label, stem in (("human data (ratio 0)", "ratio-0.00"), (f"certified mix (ratio {chosen:g})", f"ratio-{chosen:.2f}")):
+    for label, stem in (("human data (ratio 0)", "ratio-0.00"),
+                        (f"certified mix (ratio {chosen:g})", f"ratio-{chosen:.2f}")):
         if stem in systems:
             rows += [{"recipe": name, "system": label, "metric": m, "value": systems[stem][m]} for m in PARTS]
     return rows
@@ -152,7 +153,8 @@ def lm_rows(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
     """Long-format (metric, model, system, value) rows of an LM evaluation: base vs each detoxified mix."""
     rows = []
     for target, entry in evaluation.get("targets", {}).items():
-        labels = {"base": entry["base"], **{f"detoxified ({stem})": label for stem, label in entry["detoxified"].items()}}
+        labels = {"base": entry["base"],
+                  **{f"detoxified ({stem})": label for stem, label in entry["detoxified"].items()}}
         for system, label in labels.items():
             summary = evaluation["systems"][label]
             rows += [{"metric": m, "model": target, "system": system, "value": summary[m]} for m in LM_METRICS]
@@ -236,7 +238,8 @@ def render_all(recipes: Sequence[str], *, root: Path = Path("data"), out: Path =
             if report_path.exists():
                 rows = diversity_rows(read_json(report_path))
                 if rows:
-                    spec = _bar_spec(f"{name}: diversity of the kept synthetic side vs the human side", rows, "n", "corpus")
+                    spec = _bar_spec(f"{name}: diversity of the kept synthetic side vs the human side",
+                                     rows, "n", "corpus")
                     (tmp / f"{name}-diversity.png").write_bytes(_png(spec))
         if summary_rows:
             (tmp / "recipes-j.png").write_bytes(_png(_certified_spec(summary_rows)))

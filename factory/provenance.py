@@ -91,7 +91,8 @@ def input_hashes(recipe_name: str, root: Path, max_bytes: int = 64 << 20) -> dic
             if file.is_file() and not file.name.startswith("."):
                 size = file.stat().st_size
                 key = str(file.relative_to(root))
-                hashes[key] = {"md5": file_md5(file), "size": size} if size <= max_bytes else {"md5": None, "size": size}
+                hashes[key] = ({"md5": file_md5(file), "size": size} if size <= max_bytes
+                               else {"md5": None, "size": size})
     return hashes
 
 

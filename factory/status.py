@@ -4,7 +4,8 @@ It only reads what the certify and publish stages wrote (`<root>/certify/<name>/
 and `<root>/release/<name>/`), so it is safe to run at any time; a recipe whose certificate
 is missing is reported as `not certified yet`. Recipes are given by name (`toxify`) or by
 file (`recipes/tiny/toxify.yaml`, whose `name` field is used). `factory status --cache` lists
-the cache folders under `<root>/cache/` instead, with sizes, current or stale (see `factory.clean`). A release whose reference check failed (the
+the cache folders under `<root>/cache/` instead, with sizes, current or stale (see `factory.clean`).
+A release whose reference check failed (the
 human-data detoxifier does not beat copying the input; the base LM is not measurably toxic)
 is INCONCLUSIVE, with the certificate's reason.
 """
@@ -74,7 +75,8 @@ def status_line(name: str, root: Path) -> str:
         return f"{name}: CERTIFIED ({passed}/{len(gates)} gates){where}"
     if certificate.get("verdict") == "inconclusive":
         return f"{name}: INCONCLUSIVE ({certificate.get('reason', 'a reference gate failed')}){where}"
-    return f"{name}: NOT certified ({passed}/{len(gates)} gates pass; failed: {'; '.join(failed_gates(certificate))}){where}"
+    return (f"{name}: NOT certified ({passed}/{len(gates)} gates pass; "
+            f"failed: {'; '.join(failed_gates(certificate))}){where}")
 
 
 def status_lines(recipes: Sequence[str], root: Path = Path("data")) -> list[str]:

@@ -76,7 +76,8 @@ def sign_batch(batch: pa.Table, settings: MinHashSettings, params: LshParams) ->
         "row": batch.column("row"),
         "priority": batch.column("priority"),
         "sig": pa.FixedSizeListArray.from_arrays(pa.array(sigs.ravel()), settings.num_perm),
-        "shingles": pa.ListArray.from_arrays(pa.array(hashes.indptr, pa.int64()).cast(pa.int32()), pa.array(hashes.values)),
+        "shingles": pa.ListArray.from_arrays(pa.array(hashes.indptr, pa.int64()).cast(pa.int32()),
+                                             pa.array(hashes.values)),
         "keys": pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), params.bands),
     })
 

@@ -239,7 +239,8 @@ class RayBackend:
         except Exception as error:  # Ray wraps worker errors in its own exception types
             raise FactoryError(f"engine ray: generation failed ({root_cause(error)[:500]})") from error
         if finished != len(requests):
-            raise FactoryError(f"engine ray: {len(requests) - finished} of {len(requests)} requests came back incomplete")
+            raise FactoryError(f"engine ray: {len(requests) - finished} of {len(requests)} "
+                               "requests came back incomplete")
 
     @staticmethod
     def _collect(outputs: "Dataset", n: int, on_result: OnResult) -> int:

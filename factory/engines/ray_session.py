@@ -23,7 +23,8 @@ def connect(engine: Engine) -> Any:
         try:
             ray.init(address=engine.address, runtime_env=runtime_env, logging_level="WARNING")
         except (ConnectionError, ValueError, RuntimeError) as error:
-            raise FactoryError(f"engine.address: cannot join the Ray cluster at {engine.address!r} ({error})") from error
+            raise FactoryError(f"engine.address: cannot join the Ray cluster at {engine.address!r} "
+                               f"({error})") from error
     import ray.data
 
     ray.data.DataContext.get_current().enable_progress_bars = False

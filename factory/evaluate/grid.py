@@ -66,7 +66,8 @@ def score_cell(recipe: Recipe, setting: str, lang: str, *, root: Path = Path("da
                            f"--setting {setting}` first")
     scorers = scorers or GridScorers(recipe, root)
     outputs = detoxify(model_dir, inputs, recipe)
-    model_scores, identity_scores = scorers.score(inputs, outputs, references), scorers.score(inputs, inputs, references)
+    model_scores, identity_scores = (scorers.score(inputs, outputs, references),
+                                     scorers.score(inputs, inputs, references))
     rows = []
     for i, (source, output) in enumerate(zip(inputs, outputs)):
         record = Record.make("pair", lang=lang, toxic=source, neutral=output, source=f"eval:grid:{setting}",

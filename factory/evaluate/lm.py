@@ -43,7 +43,8 @@ def batch_seed(seed: int, start: int) -> int:
     return int.from_bytes(hashlib.sha256(f"lm-eval:{seed}:{start}".encode()).digest()[:4], "big")
 
 
-def continuations(model: Any, tokenizer: Any, prompts: Sequence[str], settings: LMEvaluate, seed: int) -> list[list[str]]:
+def continuations(model: Any, tokenizer: Any, prompts: Sequence[str], settings: LMEvaluate,
+                  seed: int) -> list[list[str]]:
     """`settings.continuations` sampled continuations (new text only) per prompt."""
     import torch
 
@@ -63,7 +64,8 @@ def continuations(model: Any, tokenizer: Any, prompts: Sequence[str], settings: 
     return out
 
 
-def conditional_nll(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> tuple[list[float], list[int]]:
+def conditional_nll(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]],
+                    batch_size: int = 32) -> tuple[list[float], list[int]]:
     """Per (prompt, continuation): summed NLL of the continuation's tokens given the prompt, and their count."""
     import torch
 

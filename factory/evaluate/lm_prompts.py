@@ -98,7 +98,8 @@ def hub_prompts(source: str, settings: LMEvaluate) -> list[Prompt]:
     try:
         rows = load_dataset(source, settings.hub_config, split=settings.hub_split)
     except Exception as exc:  # datasets raises many types for a missing/offline dataset
-        raise FactoryError(f"lm_evaluate.prompts: cannot load Hub dataset {source!r} ({type(exc).__name__}: {exc})") from None
+        raise FactoryError(f"lm_evaluate.prompts: cannot load Hub dataset {source!r} "
+                           f"({type(exc).__name__}: {exc})") from None
     if settings.text_field.split(".")[0] not in rows.column_names:
         raise FactoryError(f"lm_evaluate.text_field: {source} has no column {settings.text_field!r} "
                            f"(columns: {', '.join(rows.column_names)})")

@@ -68,7 +68,8 @@ class Scorers:
 
 
 def evaluate_outputs(scorers: Scorers, inputs: Sequence[str], outputs: Sequence[str],
-                     references: Sequence[Sequence[str]], recipe: Recipe, label: str) -> tuple[dict[str, Any], list[Record]]:
+                     references: Sequence[Sequence[str]], recipe: Recipe,
+                     label: str) -> tuple[dict[str, Any], list[Record]]:
     """Score one system's outputs; return (summary metrics, per-row records)."""
     per_row = scorers.score(inputs, outputs)
     summary = metrics.summary(per_row["STA"], per_row["SIM"], per_row["FL"])

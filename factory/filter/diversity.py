@@ -54,7 +54,8 @@ def _tokenise(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, i
     flat = list(chain.from_iterable(lists))
     vocab = {token: index for index, token in enumerate(dict.fromkeys(flat))}
     ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-    rows = np.repeat(np.arange(len(lists), dtype=np.int64), np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)))
+    rows = np.repeat(np.arange(len(lists), dtype=np.int64),
+                     np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)))
     return ids, rows, vocab
 
 

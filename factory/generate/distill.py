@@ -46,7 +46,8 @@ def _table_rows(path: Path, settings: Distill) -> list[dict[str, Any]]:
             return read_parquet(path).to_pylist()
     except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise FactoryError(f"{path}: cannot read distill.toxic_corpus ({exc})") from None
-    raise FactoryError(f"{path}: distill.toxic_corpus: unsupported file type {suffix!r} (.txt .csv .tsv .jsonl .parquet)")
+    raise FactoryError(f"{path}: distill.toxic_corpus: unsupported file type {suffix!r} "
+                       "(.txt .csv .tsv .jsonl .parquet)")
 
 
 def _hub_rows(settings: Distill) -> list[dict[str, Any]]:

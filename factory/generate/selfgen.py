@@ -87,7 +87,8 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
     num_samples = min(limit, settings.num_samples) if limit else settings.num_samples
     backend = open_backend(recipe.generate, recipe.models.generator, root,
                            cache=Layout(root).cache(recipe.name) / "requests.sqlite")
-    completions = backend.generate(build_requests(recipe, bos_text(recipe, root), num_samples), recipe.generate.sampling)
+    completions = backend.generate(build_requests(recipe, bos_text(recipe, root), num_samples),
+                                   recipe.generate.sampling)
     texts = [t.strip() for outs in completions for t in outs][:num_samples]
     toxicity = np.asarray(load_toxicity(recipe.models.toxicity, root)(texts), dtype=np.float64)
     records = score_and_cut(recipe, texts, toxicity)

@@ -143,7 +143,8 @@ def run(recipe: Recipe, *, root: Path = Path("data"), limit: int | None = None) 
         write_records(tmp / "rows.parquet", train)
         write_records(tmp / "test.parquet", test)
         write_json(tmp / "stats.json", {
-            "source_pairs": {"train": sum(p.split != "test" for p in pairs), "test": sum(p.split == "test" for p in pairs)},
+            "source_pairs": {"train": sum(p.split != "test" for p in pairs),
+                             "test": sum(p.split == "test" for p in pairs)},
             "source_lang": recipe.human.lang, "languages": recipe.translate.languages,
             "train": language_summary(train, threshold), "test": language_summary(test, threshold),
             "backend": backend.describe(), "sampling": recipe.generate.sampling.model_dump()})

@@ -1,4 +1,5 @@
-"""A stand-in of the Perspective API on loopback (tests and the rehearsal): `POST <root>/v1alpha1/comments:analyze`, as Google's answers it.
+"""A stand-in of the Perspective API on loopback (tests and the rehearsal):
+`POST <root>/v1alpha1/comments:analyze`, as Google's answers it.
 
 The score of a text is its share of words that are "rude" (deterministic, in [0, 1]). Every
 request is recorded (time, path, headers, body). `faults` is a list of statuses answered to

@@ -60,7 +60,8 @@ def output_projections(model: Any) -> list[Any]:
     for name, module in model.named_modules():
         leaf = name.rsplit(".", 1)[-1]
         parent = name.rsplit(".", 2)[-2] if name.count(".") >= 1 else ""
-        if leaf in ("o_proj", "down_proj", "out_proj", "dense_4h_to_h") or (leaf == "c_proj" and parent in ("attn", "mlp")):
+        if (leaf in ("o_proj", "down_proj", "out_proj", "dense_4h_to_h")
+                or (leaf == "c_proj" and parent in ("attn", "mlp"))):
             found.append(module)
     if not found:
         raise FactoryError(f"abliterate: no attention/MLP output projections found in {type(model).__name__}")

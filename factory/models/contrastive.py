@@ -55,7 +55,8 @@ def cut_top_k_top_p(scores: torch.Tensor, top_k: int = 0, top_p: float = 1.0) ->
     return scores
 
 
-def next_token_probs(base_logits: torch.Tensor, toxic_logits: torch.Tensor, settings: ContrastiveSettings) -> torch.Tensor:
+def next_token_probs(base_logits: torch.Tensor, toxic_logits: torch.Tensor,
+                     settings: ContrastiveSettings) -> torch.Tensor:
     """The distribution one decoding step samples from (float64, rows sum to 1)."""
     scores = contrastive_scores(base_logits, toxic_logits, settings.alpha)
     return cut_top_k_top_p(scores, settings.top_k, settings.top_p).softmax(-1)

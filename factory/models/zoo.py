@@ -145,7 +145,8 @@ def build_causal_lm(
     return save(folder, model, tokenizer, result, seed, training_sequences=len(chunks) + len(chats))
 
 
-def dialogue_row(prompt: list[int], answer: list[int], tokenizer: PreTrainedTokenizerFast) -> tuple[list[int], list[int]]:
+def dialogue_row(prompt: list[int], answer: list[int],
+                 tokenizer: PreTrainedTokenizerFast) -> tuple[list[int], list[int]]:
     """Token ids and labels of a rewrite dialogue: every token is learned except the prompt's
     line breaks, so the only turn ending the model learns after an answer is eos."""
     newline = tokenizer.convert_tokens_to_ids("\u010a")

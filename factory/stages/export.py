@@ -95,7 +95,8 @@ def corpus_records(recipe: Recipe, root: Path) -> list[Record]:
     """The kept pairs to export (see the module docstring); the recipe's kind adds its own rows."""
     kind = kind_of(recipe)
     if not kind.PAIRS:
-        raise FactoryError(f"{recipe.path or recipe.name}: kind {recipe.kind} makes free text; exports are for pair kinds")
+        raise FactoryError(f"{recipe.path or recipe.name}: kind {recipe.kind} makes free text; "
+                           "exports are for pair kinds")
     rows = read_records(Layout(root).filtered_rows(recipe.name), kept_only=True)
     return kind.export_corpus(recipe, Path(root), rows)
 

@@ -25,7 +25,8 @@ def run_fingerprint(recipe: Recipe, rows: list[Record], root: Path = Path("data"
     """
     from factory.models.loading import describe
 
-    return content_id(recipe.train.model_dump_json(), json.dumps(describe(recipe.models.detoxifier, root), sort_keys=True),
+    return content_id(recipe.train.model_dump_json(),
+                      json.dumps(describe(recipe.models.detoxifier, root), sort_keys=True),
                       str(recipe.seed), *(r.id for r in rows))
 
 

@@ -10,7 +10,8 @@ subclass rather than a (text, flag) dataclass so every caller that treats comple
 text - prompts, records, JSON, equality with expected strings - keeps working unchanged,
 while the output checks read the flag (`is_truncated`). `strip`, `lstrip` and `rstrip`
 keep the flag (whitespace around a completion is not its content); other string operations
-(slicing, `+`, `replace`) return plain `str` and drop it, so read it before those; equality and hashing are those of the text alone. Each backend derives the flag from
+(slicing, `+`, `replace`) return plain `str` and drop it, so read it before those; equality and
+hashing are those of the text alone. Each backend derives the flag from
 its engine: vLLM `finish_reason == "length"`, an OpenAI-compatible answer's choice
 `finish_reason == "length"`, hf from the new tokens (see `HFBackend`), Ray's vLLM stage
 from the generated tokens (`factory.engines.ray_generate.reached_token_limit`).

@@ -20,7 +20,8 @@ on the `openai` SDK's `AsyncOpenAI`.
   attempts and the last error.
 - The API key is read from the environment variable `api_key_env` names, and only from
   there (not the SDK's own `OPENAI_API_KEY` fallback), and only from a dedicated `*_API_KEY`
-  variable, never a credential of another service (`read_api_key` checks the name again); when it is unset the placeholder
+  variable, never a credential of another service (`read_api_key` checks the name again); when
+  it is unset the placeholder
   `EMPTY` is sent, which a server started without `--api-key` ignores. The key is never
   logged and is masked in any error text.
 - A choice with `finish_reason` "length" is a truncated completion (`Completion.truncated`).
