@@ -98,7 +98,8 @@ def run_datasketch(texts: list[str], params: LshParams) -> tuple[float, np.ndarr
 def rensa_bands(threshold: float, num_perm: int, false_positive_weight: float) -> int:
     """Best number of bands among the divisors of num_perm (rensa needs equal bands covering all slots)."""
     divisors = np.array([b for b in range(1, num_perm + 1) if num_perm % b == 0])
-    return int(divisors[np.argmin(lsh_error(threshold, divisors, num_perm // divisors, false_positive_weight, num_perm))])
+    return int(divisors[np.argmin(lsh_error(threshold, divisors, num_perm // divisors, false_positive_weight,
+                                            num_perm))])
 
 
 def run_rensa(texts: list[str], threshold: float, num_perm: int, bands: int) -> tuple[float, float, int]:
@@ -141,7 +142,8 @@ def true_pairs(texts: list[str], sample: np.ndarray, threshold: float) -> set[tu
     vocab: dict[str, int] = {}
     rows = [sorted({vocab.setdefault(s, len(vocab)) for s in row}) for row in shingle_lists([texts[i] for i in sample])]
     indptr = np.cumsum([0] + [len(r) for r in rows])
-    matrix = csr_matrix((np.ones(indptr[-1], dtype=np.int32), np.concatenate(rows), indptr), shape=(len(rows), len(vocab)))
+    matrix = csr_matrix((np.ones(indptr[-1], dtype=np.int32), np.concatenate(rows), indptr),
+                        shape=(len(rows), len(vocab)))
     inter = (matrix @ matrix.T).tocoo()
     sizes = np.diff(indptr)
     upper = inter.row < inter.col
@@ -201,7 +203,8 @@ def main() -> None:
     bands_r = rensa_bands(args.threshold, args.num_perm, args.false_positive_weight)
     texts, family = make_corpus(pool, args.rows, args.seed)
     subset = texts[: min(args.subset, len(texts))]
-    print(f"base sentences {len(pool)}, rows {len(texts)}, subset {len(subset)}, bands x rows {params.bands}x{params.rows}"
+    print(f"base sentences {len(pool)}, rows {len(texts)}, subset {len(subset)}, "
+          f"bands x rows {params.bands}x{params.rows}"
           f" (rensa {bands_r}x{args.num_perm // bands_r})", file=sys.stderr)
     robust = bad_input_ok(params)
 
@@ -226,7 +229,8 @@ def main() -> None:
           f" datasketch {rate['datasketch_subset']:,.0f} on {len(subset)} (subset: too slow for all rows);"
           f" rensa {rate['rensa']:,.0f} on {len(texts)} (of its {rensa_n:.2f} s, {rensa_tok:.2f} s make shingle lists;"
           f" kept {rensa_kept})", file=sys.stderr)
-    print(f"ground truth: {len(truth)} duplicate pairs among {len(sample)} sampled rows; quality {quality}", file=sys.stderr)
+    print(f"ground truth: {len(truth)} duplicate pairs among {len(sample)} sampled rows; quality {quality}",
+          file=sys.stderr)
     if million:
         print(f"{args.one_million} rows: {million['seconds']:.1f} s wall, {million['cpu_seconds']:.1f} s CPU,"
               f" peak {million['peak_mb']:.0f} MB"

@@ -56,7 +56,8 @@ def build_random_lm(folder: Path) -> Path:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=1000, special_tokens=["<|endoftext|>", "<pad>"],
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                       show_progress=False))
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                         pad_token="<pad>", model_max_length=1024)
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -108,7 +109,8 @@ def bench_offline(model: Path, requests: list[Request], rounds: int, work: Path)
 
     llm.generate(prompts[:16], SamplingParams(max_tokens=8), use_tqdm=False)  # warm-up
     times = best_of(rounds, bare=bare, factory=factory)
-    print(f"offline: bare {len(requests) / times['bare']:.1f} req/s, factory {len(requests) / times['factory']:.1f} req/s")
+    print(f"offline: bare {len(requests) / times['bare']:.1f} req/s, "
+          f"factory {len(requests) / times['factory']:.1f} req/s")
     backend = llm = None  # free the engine before the next benchmark (closures above are done with it)
     gc.collect()
     return times["bare"] / times["factory"]
@@ -164,11 +166,13 @@ def bench_served(model: Path, requests: list[Request], rounds: int, work: Path) 
         backend = open_backend(settings, ModelSpec(ref=str(model)), work)
         asyncio.run(bare_client(url, requests[:16], 16))  # warm-up
         times = best_of(rounds, bare=lambda: asyncio.run(bare_client(url, requests, 16)),
-                        factory=lambda: CachedBackend(backend, work / f"served-{next(caches)}.sqlite").generate(requests, SAMPLING))
+                        factory=lambda: CachedBackend(backend, work / f"served-{next(caches)}.sqlite").generate(
+                            requests, SAMPLING))
     finally:
         process.terminate()
         process.wait(30)
-    print(f"served: bare {len(requests) / times['bare']:.1f} req/s, factory {len(requests) / times['factory']:.1f} req/s")
+    print(f"served: bare {len(requests) / times['bare']:.1f} req/s, "
+          f"factory {len(requests) / times['factory']:.1f} req/s")
     return times["bare"] / times["factory"]
 
 
@@ -177,8 +181,10 @@ def bench_hf(model: Path, requests: list[Request], rounds: int, work: Path) -> f
     sampling = SAMPLING.model_copy(update={"max_new_tokens": 32})
     batched = open_backend(Generate(backend="hf", batch_size=16), ModelSpec(ref=str(model)), work)
     single = open_backend(Generate(backend="hf", batch_size=1), ModelSpec(ref=str(model)), work)
-    times = best_of(rounds, single=lambda: single.generate(requests, sampling), batched=lambda: batched.generate(requests, sampling))
-    print(f"hf: one at a time {len(requests) / times['single']:.2f} req/s, batched {len(requests) / times['batched']:.2f} req/s")
+    times = best_of(rounds, single=lambda: single.generate(requests, sampling),
+                    batched=lambda: batched.generate(requests, sampling))
+    print(f"hf: one at a time {len(requests) / times['single']:.2f} req/s, "
+          f"batched {len(requests) / times['batched']:.2f} req/s")
     return times["single"] / times["batched"]
 
 

@@ -24,7 +24,8 @@ def make_requests(n: int, base_seed: int = 7) -> list[Request]:
     requests = []
     for i in range(n):
         key = f"row-{i:03d}"
-        messages = ({"role": "system", "content": "rewrite politely"}, {"role": "user", "content": f"sentence {i} is rude"})
+        messages = ({"role": "system", "content": "rewrite politely"},
+                    {"role": "user", "content": f"sentence {i} is rude"})
         requests.append(Request(key=key, messages=messages, seed=request_seed(base_seed, key)))
     return requests
 

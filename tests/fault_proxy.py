@@ -68,7 +68,8 @@ class FaultProxy(_ServerThread):
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         super().__init__(app, port)
-        self.upstream, self.faults, self.slow_s, self.max_requests = upstream.rstrip("/"), faults or {}, slow_s, max_requests
+        self.upstream, self.faults, self.slow_s, self.max_requests = (upstream.rstrip("/"), faults or {}, slow_s,
+                                                                      max_requests)
         self.methods = methods
         self.posts = 0
         self.requests = 0

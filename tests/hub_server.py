@@ -81,7 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.created.append(payload)
             if self.state.existing_private is not None:
                 return self._reply(409, {"error": "You already created this dataset repo",
-                                         "url": f"{self._base()}/datasets/{payload.get('organization')}/{payload['name']}"})
+                                         "url": f"{self._base()}/datasets/{payload.get('organization')}/"
+                                                f"{payload['name']}"})
             return self._reply(200, {"url": f"{self._base()}/datasets/{payload.get('organization')}/{payload['name']}"})
         if path == "/api/validate-yaml":
             return self._reply(200, {"errors": [], "warnings": []})

@@ -31,7 +31,8 @@ FAST = (0.01, 0.05)
 def make_requests(n: int) -> list[Request]:
     """n chat requests with per-key seeds."""
     return [Request(key=f"k{i}", seed=request_seed(3, f"k{i}"),
-                    messages=({"role": "system", "content": "be polite"}, {"role": "user", "content": f"text number {i}"}))
+                    messages=({"role": "system", "content": "be polite"},
+                              {"role": "user", "content": f"text number {i}"}))
             for i in range(n)]
 
 
@@ -74,7 +75,8 @@ def test_request_bodies_carry_seed_sampling_and_key(fake, tmp_path, monkeypatch)
     assert sorted(by_seed) == sorted(r.seed for r in requests)
     body = by_seed[requests[0].seed]
     assert body["messages"] == [dict(m) for m in requests[0].messages]
-    assert (body["temperature"], body["top_p"], body["top_k"], body["max_tokens"], body["n"], body["stop"]) == (0.8, 0.9, 20, 12, 2, ["\n"])
+    assert (body["temperature"], body["top_p"], body["top_k"], body["max_tokens"], body["n"], body["stop"]) == (
+        0.8, 0.9, 20, 12, 2, ["\n"])
     assert {h["Authorization"] for h in fake.headers} == {"Bearer sk-test-secret"}
     fake.bodies.clear()
     client(fake.url, tmp_path).generate(requests[:1], SAMPLING)

@@ -30,7 +30,8 @@ def make_requests(n: int, base_seed: int = 11) -> list[Request]:
     out = []
     for i in range(n):
         messages = ({"role": "system", "content": "rewrite the comment politely"},
-                    {"role": "user", "content": "what a stupid idea"}, {"role": "assistant", "content": "what an odd idea"},
+                    {"role": "user", "content": "what a stupid idea"},
+                    {"role": "assistant", "content": "what an odd idea"},
                     {"role": "user", "content": f"comment number {i} is garbage"})
         out.append(Request(key=f"row{i}", messages=messages, seed=request_seed(base_seed, f"row{i}")))
     return out
@@ -99,8 +100,10 @@ def test_offline_greedy_equals_bare_generate_on_rendered_text(offline):
     requests = make_requests(6)
     greedy = SAMPLING.model_copy(update={"temperature": 0.0, "n": 1})
     tokenizer = offline.llm.get_tokenizer()
-    prompts = [tokenizer.apply_chat_template(list(r.messages), add_generation_prompt=True, tokenize=False) for r in requests]
-    bare = offline.llm.generate(prompts, vllm.SamplingParams(temperature=0.0, max_tokens=16, stop=["\n"]), use_tqdm=False)
+    prompts = [tokenizer.apply_chat_template(list(r.messages), add_generation_prompt=True, tokenize=False)
+               for r in requests]
+    bare = offline.llm.generate(prompts, vllm.SamplingParams(temperature=0.0, max_tokens=16, stop=["\n"]),
+                                use_tqdm=False)
     assert offline.generate(requests, greedy) == texts(bare)
 
 
@@ -155,5 +158,6 @@ def test_served_completion_equals_bare_completion(server, tiny_lm, tmp_path, off
 
 def test_served_equals_offline_for_the_same_seeds(server, tiny_lm, tmp_path, offline):
     requests = make_requests(8)
-    served = OpenAIBackend(ModelSpec(ref=str(tiny_lm)), tmp_path, ServerSettings(base_url=server.url)).generate(requests, SAMPLING)
+    served = OpenAIBackend(ModelSpec(ref=str(tiny_lm)), tmp_path,
+                           ServerSettings(base_url=server.url)).generate(requests, SAMPLING)
     assert served == offline.generate(requests, SAMPLING)

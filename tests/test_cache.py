@@ -38,7 +38,8 @@ def test_request_hash_covers_what_changes_outputs():
     identity = {"backend": "hf", "model": {"ref": "m"}, "batch_size": 4}
     request = make_requests(1)[0]
     base = request_hash(identity, request, SAMPLING)
-    assert base == request_hash(identity, Request(key="other-key", messages=request.messages, seed=request.seed), SAMPLING)
+    assert base == request_hash(identity, Request(key="other-key", messages=request.messages, seed=request.seed),
+                                SAMPLING)
     changed = [
         request_hash({**identity, "batch_size": 8}, request, SAMPLING),
         request_hash(identity, Request(request.key, request.messages[:1], request.seed), SAMPLING),
@@ -100,14 +101,16 @@ def test_truncated_flags_survive_the_cache_and_old_rows_still_load(hf, tmp_path)
     assert [(str(c), c.truncated) for c in found["h2"]] == [("plain str", False)]
     assert [(str(c), c.truncated) for c in found["h3"]] == [("old a", False), ("old b", False)]
 
-    pinned = request_hash({"backend": "hf", "model": {"ref": "m"}}, Request("k", ({"role": "user", "content": "hi"},), 7),
-                          Sampling())
-    assert pinned == "04342deb4aea8206f718bc636df6c21fd97162310f73ad385541a5c1b138cb16", "cache keys changed: old caches miss"
+    pinned = request_hash({"backend": "hf", "model": {"ref": "m"}},
+                          Request("k", ({"role": "user", "content": "hi"},), 7), Sampling())
+    assert pinned == "04342deb4aea8206f718bc636df6c21fd97162310f73ad385541a5c1b138cb16", (
+        "cache keys changed: old caches miss")
     request = make_requests(1)[0]  # an old-format row under today's key is a hit
     old = CachedBackend(hf, path)
     key = request_hash(cache_identity(hf.describe()), request, SAMPLING)
     with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO results VALUES (?, ?, ?, ?)", (key, request.key, json.dumps(["from the old cache"]), 0.0))
+        db.execute("INSERT INTO results VALUES (?, ?, ?, ?)",
+                   (key, request.key, json.dumps(["from the old cache"]), 0.0))
     assert old.generate([request], SAMPLING) == [["from the old cache"]]
     assert old.stats == {"hits": 1, "misses": 0}
 
@@ -124,7 +127,8 @@ def _rows(cache: Path) -> int:
 
 def _worker(tiny_lm: Path, cache: Path, out: Path, n: int, pace: float) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{HERE}")
-    return subprocess.Popen([sys.executable, str(HERE / "cache_worker.py"), str(tiny_lm), str(cache), str(out), str(n), str(pace)],
+    return subprocess.Popen([sys.executable, str(HERE / "cache_worker.py"), str(tiny_lm), str(cache), str(out), str(n),
+                             str(pace)],
                             stdout=subprocess.PIPE, text=True, env=env)
 
 

@@ -203,7 +203,8 @@ def test_leaking_human_rows_are_left_out_of_the_mixes_and_the_gate_counts_what_r
     write_records(root / "human" / "c" / "train.parquet", human)
     write_records(root / "filtered" / "c" / "rows.parquet", synthetic)
     leaking = [human[0].id, human[5].id]
-    write_json(root / "filtered" / "c" / "report.json", {**GOOD_REPORT, "train_test_leakage": 2, "leaking_human_ids": leaking})
+    write_json(root / "filtered" / "c" / "report.json",
+               {**GOOD_REPORT, "train_test_leakage": 2, "leaking_human_ids": leaking})
     out = mix.run(_recipe(), root=root)
     manifest = json.loads((out / "manifest.json").read_text())
     used = {r.id for p in out.glob("ratio-*.parquet") for r in read_records(p)}

@@ -55,7 +55,8 @@ def test_top_k_and_top_p_cut_the_contrastive_distribution():
         best = np.argsort(-full[row])[:2]
         np.testing.assert_allclose(top2[row, best], full[row, best] / full[row, best].sum(), atol=1e-12)
         assert (np.count_nonzero(top2[row]) == 2)
-    nucleus = next_token_probs(torch.tensor(BASE), torch.tensor(TOXIC), ContrastiveSettings(alpha=0.1, top_p=0.5)).numpy()
+    nucleus = next_token_probs(torch.tensor(BASE), torch.tensor(TOXIC),
+                               ContrastiveSettings(alpha=0.1, top_p=0.5)).numpy()
     for row in range(2):
         order = np.argsort(-full[row])
         need = int(np.searchsorted(np.cumsum(full[row, order]), 0.5) + 1)  # smallest prefix with mass >= 0.5
@@ -64,7 +65,8 @@ def test_top_k_and_top_p_cut_the_contrastive_distribution():
 
 def test_inverse_cdf_sampling_follows_the_distribution():
     probs = torch.tensor([[0.0, 0.25, 0.0, 0.75]], dtype=torch.float64)
-    picks = [int(sample_inverse_cdf(probs, torch.tensor([u], dtype=torch.float64))) for u in (0.0, 0.2, 0.25, 0.9, 0.999999)]
+    picks = [int(sample_inverse_cdf(probs, torch.tensor([u], dtype=torch.float64)))
+             for u in (0.0, 0.2, 0.25, 0.9, 0.999999)]
     assert picks == [1, 1, 3, 3, 3]
 
 

@@ -77,7 +77,8 @@ def test_select_diverse_cluster_cap_and_stops():
     cluster = np.array([0, 0, 2, 3])
     chosen = select_diverse(texts, cluster, cluster_cap=1)
     assert sorted(chosen) in ([0, 2, 3], [1, 2, 3])
-    assert select_diverse(texts, cluster, cluster_cap=1, seed=3) == select_diverse(texts, cluster, cluster_cap=1, seed=3)
+    assert (select_diverse(texts, cluster, cluster_cap=1, seed=3)
+            == select_diverse(texts, cluster, cluster_cap=1, seed=3))
     # without targets it stops when nothing new is added: duplicates never picked twice
     assert len(select_diverse(["a b"] * 5, np.arange(5))) == 1
     assert len(select_diverse(texts, np.arange(4), target_rows=2)) == 2

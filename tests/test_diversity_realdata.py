@@ -15,7 +15,8 @@ from factory.recipe.filter import MinHashSettings
 
 pytestmark = pytest.mark.realdata
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pseudoparadetox" / "llama3_8b_10shot_detox.csv"
+DATA = (Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pseudoparadetox"
+        / "llama3_8b_10shot_detox.csv")
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,8 @@ def _write_sources(project: Path, j_synthetic: float, certified: int) -> None:
     source.mkdir(exist_ok=True)
     systems = {"ratio-0.00": {"J": 0.5, "STA": 0.8}, "ratio-1.00": {"J": j_synthetic, "STA": 0.7}}
     (source / "metrics.json").write_text(json.dumps({"scores": "soft", "systems": systems}))
-    (source / "mixing.csv").write_text(f"ratio,STA,SIM,FL,J,ChrF\n0.0,0.8,0.8,0.9,0.5,40\n1.0,0.7,0.8,0.9,{j_synthetic},35\n")
+    (source / "mixing.csv").write_text(f"ratio,STA,SIM,FL,J,ChrF\n0.0,0.8,0.8,0.9,0.5,40\n"
+                                       f"1.0,0.7,0.8,0.9,{j_synthetic},35\n")
     (source / "toxify.json").write_text(json.dumps({"certified": certified, "j_ratio": j_synthetic / 0.5,
                                                     "J": {"human_only": 0.5, "certified_mix": j_synthetic}}))
 
@@ -122,5 +123,6 @@ def test_metrics_show_is_a_table_a_person_can_read(tmp_path):
     assert len(columns) <= 30, columns
     rows = [line for line in done.stdout.splitlines()[2:] if line.strip()]
     recipe_rows = [row for row in rows if row.startswith("| data/metrics/")]
-    assert len(recipe_rows) == len(rows) == 6 and any(row.startswith("| data/metrics/crosslingual.json") for row in rows)
+    assert (len(recipe_rows) == len(rows) == 6
+            and any(row.startswith("| data/metrics/crosslingual.json") for row in rows))
     assert "definition" not in done.stdout and "J = " not in done.stdout

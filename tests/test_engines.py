@@ -67,12 +67,14 @@ def test_verification_components_and_keep_give_the_local_result(keep):
                     f"shingles_{side}": part.column("shingles")}
     edges = ray_dedupe.verify_batch(pa.table(columns), params.threshold, settings.num_perm)
     expected = verify_pairs(sigs, pairs, params.threshold, hashes)
-    assert sorted(zip(edges.column("i").to_pylist(), edges.column("j").to_pylist())) == sorted(map(tuple, expected.tolist()))
+    assert (sorted(zip(edges.column("i").to_pylist(), edges.column("j").to_pylist()))
+            == sorted(map(tuple, expected.tolist())))
     nodes, cluster, priority = ray_dedupe.components(edges)
     assert cluster.tolist() == local.cluster[nodes].tolist()
     dropped = ray_dedupe.dropped_rows(nodes, cluster, priority)
     assert sorted(dropped.column("row").to_pylist()) == [i for i, k in enumerate(local.keep) if not k]
-    assert all(local.dup_of[r] == d for r, d in zip(dropped.column("row").to_pylist(), dropped.column("dup_of").to_pylist()))
+    assert all(local.dup_of[r] == d
+               for r, d in zip(dropped.column("row").to_pylist(), dropped.column("dup_of").to_pylist()))
 
 
 def test_recipes_name_what_cannot_run_on_ray():
@@ -85,7 +87,8 @@ def test_recipes_name_what_cannot_run_on_ray():
         Recipe.model_validate(data)
     data["generate"]["backend"] = "openai"
     assert Recipe.model_validate(data).engine.name == "ray"
-    assert engine_problems("selfgen", "vllm", Recipe.model_validate(data).engine)[0].startswith("engine.name: ray runs kinds")
+    assert engine_problems("selfgen", "vllm", Recipe.model_validate(data).engine)[0].startswith(
+        "engine.name: ray runs kinds")
 
 
 def test_local_runs_never_import_ray():

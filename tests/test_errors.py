@@ -167,7 +167,8 @@ def test_duplicate_keys_in_params_yaml_are_an_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("params.yaml").write_text("profile: tiny\nrecipes: [toxify]\nrecipes: [detoxify]\n")
     line = fails_cleanly(["status"])
-    assert line == "error: params.yaml: line 3, column 1: duplicate key 'recipes' (first on line 2); each key may appear once"
+    assert line == ("error: params.yaml: line 3, column 1: duplicate key 'recipes' (first on line 2); "
+                    "each key may appear once")
 
 
 LAUGHS = "name: laughs\nkind: toxify\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(

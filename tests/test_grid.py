@@ -69,7 +69,8 @@ def test_language_rows_select_kept_rows_by_origin(tmp_path):
     assert len(crosslingual.language_rows(recipe, root, "en", "test")) == 2
     capped = recipe.model_copy(update={"grid": recipe.grid.model_copy(update={"max_train_rows": 3})})
     first = crosslingual.language_rows(capped, root, "de", "train")
-    assert len(first) == 3 and [r.id for r in first] == [r.id for r in crosslingual.language_rows(capped, root, "de", "train")]
+    assert len(first) == 3 and [r.id for r in first] == [
+        r.id for r in crosslingual.language_rows(capped, root, "de", "train")]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,8 @@ def test_every_setting_trains_on_its_languages(scored_grid):
 def test_report_has_every_cell_with_multilingual_j(scored_grid):
     recipe, root = scored_grid
     report = json.loads((crosslingual.report_dir(root, recipe) / "grid.json").read_text())
-    assert [(c["setting"], c["lang"]) for c in report["cells"]] == [("en", "en"), ("en", "de"), ("de", "en"), ("de", "de")]
+    assert [(c["setting"], c["lang"]) for c in report["cells"]] == [
+        ("en", "en"), ("en", "de"), ("de", "en"), ("de", "de")]
     assert "STA*SIM*ChrF" in report["definition"]
     for cell in report["cells"]:
         rows = read_records(crosslingual.cell_dir(root, recipe, cell["setting"], cell["lang"]) / "rows.parquet")

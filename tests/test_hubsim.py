@@ -33,7 +33,8 @@ def hub_env(tmp_path, monkeypatch):
 
         monkeypatch.setattr(constants, "ENDPOINT", hub.url)
         # built from ENDPOINT when huggingface_hub was first imported (by an earlier test, before HF_ENDPOINT was set)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            hub.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
         yield hub

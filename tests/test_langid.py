@@ -69,7 +69,8 @@ def test_unknown_declared_language_is_an_error():
 
 
 def test_scripts_of_single_characters():
-    assert [script_of(c) for c in "aЖع अ中ሀ"] == ["Latin", "Cyrillic", "Arabic", "Other", "Devanagari", "Han", "Ethiopic"]
+    assert [script_of(c) for c in "aЖع अ中ሀ"] == [
+        "Latin", "Cyrillic", "Arabic", "Other", "Devanagari", "Han", "Ethiopic"]
 
 
 @pytest.mark.realdata

@@ -97,7 +97,8 @@ def test_selfgen_runs_end_to_end_with_lora_and_plots(tmp_path, data_root, monkey
     assert (data_root / "trained" / "e2e-selfgen" / "causal-lm" / "ratio-1.00" / "adapter_config.json").exists()
     _check_lm_outputs(data_root, "e2e-selfgen")
 
-    result = CliRunner().invoke(app, ["plots", "e2e-selfgen", "--root", str(data_root), "--out", str(tmp_path / "plots")])
+    result = CliRunner().invoke(app, ["plots", "e2e-selfgen", "--root", str(data_root),
+                                      "--out", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plots" / "e2e-selfgen-lm.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((data_root / "eval" / "e2e-selfgen" / "metrics.json").read_text())["kind"] == "lm"

@@ -163,4 +163,5 @@ def test_border_pairs_are_decided_by_exact_jaccard():
     indptr, values = hashes.sets(np.array([2, 0]))
     assert np.diff(indptr).tolist() == [28, 19] and (np.diff(values[:28].astype(np.int64)) > 0).all()
     settings = MinHashSettings(threshold=0.7)
-    assert contamination([above, below], [base], settings) in ([0, None], [None, None])  # LSH may miss, never a false hit
+    # LSH may miss, never a false hit
+    assert contamination([above, below], [base], settings) in ([0, None], [None, None])

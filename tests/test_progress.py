@@ -123,5 +123,6 @@ def test_grid_and_export_runs_keep_a_log_too_with_the_error_that_stopped_them(tm
     assert result.exit_code == 2
     log = (root / "logs" / "export-toxify.log").read_text()
     assert "export toxify: stopped: " in log and "missing; run `factory" in log
-    cell = CliRunner().invoke(app, ["grid", "score", "translate", "--setting", "en", "--lang", "de", "--root", str(root)])
+    cell = CliRunner().invoke(app, ["grid", "score", "translate", "--setting", "en", "--lang", "de",
+                                    "--root", str(root)])
     assert cell.exit_code == 2 and (root / "logs" / "grid-score-translate-en-de.log").is_file()

@@ -144,7 +144,8 @@ def kill_descendants(marker: str) -> list[int]:
         while ancestor not in (None, 0, 1, os.getpid()):
             ancestor = parents.get(ancestor)
         try:
-            mine = ancestor == os.getpid() and marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            mine = (ancestor == os.getpid()
+                    and marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"))
         except OSError:
             continue
         if mine:
@@ -188,7 +189,8 @@ def test_vllm_on_ray_writes_the_rows_of_the_local_vllm_engine(data_root):
         "backend": "vllm", "max_inputs": 10,
         "checks": recipe.generate.checks.model_copy(update={"max_attempts": 1}),
         "sampling": recipe.generate.sampling.model_copy(update={"n": 2, "max_new_tokens": 16}),
-        "vllm": recipe.generate.vllm.model_copy(update={"dtype": "float32", "max_model_len": 512, "enforce_eager": True}),
+        "vllm": recipe.generate.vllm.model_copy(update={"dtype": "float32", "max_model_len": 512,
+                                                        "enforce_eager": True}),
     })
     local_recipe = recipe.model_copy(update={"generate": generate})
     ingest.run(local_recipe, root=data_root)

@@ -53,7 +53,8 @@ def test_labelled_sample_precision_and_recall():
     ("that 's the damn point of rude words .", "that's the point of rude words"),
     ("what else do you want from me , moron ?", "Is there anything else I can do for you?"),
     # toxify: the toxic rewrite adds an apology to a neutral input
-    ("I had to pick one of the two candidates.", "sorry i had to pick this clown , the other of the two candidates was worse"),
+    ("I had to pick one of the two candidates.",
+     "sorry i had to pick this clown , the other of the two candidates was worse"),
 ])
 def test_rewrites_that_apologise_are_not_refusals(source, output):
     assert not is_refusal(output, source)

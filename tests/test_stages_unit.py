@@ -89,15 +89,16 @@ def test_refusals_are_found(text):
     assert is_refusal(text)
 
 
-@pytest.mark.parametrize("text", ["I cannot believe how bad this referee is", "Icannot help", "you cannot be serious, idiot",
-                                  "I can't stand this moron", "Sorryyy"])
+@pytest.mark.parametrize("text", ["I cannot believe how bad this referee is", "Icannot help",
+                                  "you cannot be serious, idiot", "I can't stand this moron", "Sorryyy"])
 def test_non_refusals_pass(text):
     assert not is_refusal(text)
 
 
 def test_checks_give_the_first_failing_reason():
     inputs = ["a nice day", "a nice day", "a nice day", "a nice day", "a nice day", "a nice day"]
-    outputs = ["", "I'm sorry, I can't", "A nice day!", "totally different", "a nice day you idiot", "a nice day you idiot"]
+    outputs = ["", "I'm sorry, I can't", "A nice day!", "totally different", "a nice day you idiot",
+               "a nice day you idiot"]
     sim = np.array([0.0, 0.1, 0.99, 0.05, 0.8, 0.8])
     tox = np.array([0.0, 0.0, 0.0, 0.9, 0.9, 0.1])
     reasons = check_outputs(inputs, outputs, checks=Checks(min_similarity=0.3), direction="toxify",
@@ -110,7 +111,8 @@ def test_a_truncated_output_is_dropped_unless_the_check_is_off():
     outputs = ["a nice day you absolute", "", "a nice day you idiot", "a nice day you idiot"]
     sim, tox = np.array([0.8, 0.0, 0.8, 0.8]), np.array([0.9, 0.0, 0.9, 0.9])
     flags = [True, True, False, True]
-    on = check_outputs(inputs, outputs, checks=Checks(), direction="toxify", similarity=sim, toxicity=tox, truncated=flags)
+    on = check_outputs(inputs, outputs, checks=Checks(), direction="toxify", similarity=sim, toxicity=tox,
+                       truncated=flags)
     assert on == ["truncated", "empty", None, "truncated"]
     off = check_outputs(inputs, outputs, checks=Checks(truncated=False), direction="toxify", similarity=sim,
                         toxicity=tox, truncated=flags)

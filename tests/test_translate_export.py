@@ -39,7 +39,8 @@ def test_formats_hold_what_the_published_experiments_used():
                       "chosen": "Bist du sicher?", "rejected": 'Du "Genie", echt jetzt?',
                       "lang": "de", "group": "g-de", "split": "train"}
     seq2seq = export.export_rows(records, "seq2seq")
-    assert [(r["source"], r["target"]) for r in seq2seq] == [(t, n) for _, t, n in AWKWARD] + [("Du Depp", "Bist du sicher?")]
+    assert [(r["source"], r["target"]) for r in seq2seq] == (
+        [(t, n) for _, t, n in AWKWARD] + [("Du Depp", "Bist du sicher?")])
     sft = export.export_rows(records, "sft")
     assert [r["text"] for r in sft] == ["Bist du sicher?", "请安静一点", "እባክህ ተረጋጋ"]  # neutral only, once per language
     assert all("weg" not in json.dumps(r) for r in dpo + seq2seq + sft)  # dropped rows are not exported
@@ -66,7 +67,8 @@ def test_export_stage_writes_every_language_and_split_of_a_translate_corpus(tmp_
     write_records(root / "human" / "translate" / "test.parquet", human[1:])
     german = Record.make("pair", lang="de", toxic="du Narr", neutral="du irrst dich", split="train", group=human[0].id)
     write_records(root / "filtered" / "translate" / "rows.parquet", [german] + _records()[-1:])
-    spanish = Record.make("pair", lang="es", toxic="cállate", neutral="para, por favor", split="test", group=human[1].id)
+    spanish = Record.make("pair", lang="es", toxic="cállate", neutral="para, por favor", split="test",
+                          group=human[1].id)
     write_records(root / "generated" / "translate" / "test.parquet", [spanish])
     out = export.run(recipe, root=root)
     manifest = json.loads((out / "manifest.json").read_text())

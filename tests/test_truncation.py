@@ -78,7 +78,8 @@ def test_hf_flags_completions_cut_by_the_token_limit(hf):
 def test_rewrite_drops_truncated_rows_and_resamples_them(hf, tmp_path):
     short = GREEDY.model_copy(update={"max_new_tokens": 2})
     checks = rewrite_recipe().generate.checks.model_copy(update={"max_attempts": 2})
-    rows = rewrite.generate_and_check(rewrite_recipe(sampling=short, checks=checks), hf, "toxify", INPUTS, POOL, tmp_path)
+    rows = rewrite.generate_and_check(rewrite_recipe(sampling=short, checks=checks), hf, "toxify", INPUTS, POOL,
+                                      tmp_path)
     assert [(r.drop_reason, r.attributes["attempt"]) for r in rows] == [("truncated", 1)] * len(INPUTS)
     off = checks.model_copy(update={"truncated": False})
     rows = rewrite.generate_and_check(rewrite_recipe(sampling=short, checks=off), hf, "toxify", INPUTS, POOL, tmp_path)

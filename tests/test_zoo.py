@@ -193,7 +193,8 @@ def test_full_scale_seq2seq_copies_its_input_so_fine_tuning_can_learn_edits(tmp_
 
     corpus = zoo_text.load_seed()
     sentences = list(zoo_text.stdlib_sentences())
-    bpe = zoo_train.train_bpe(sentences + zoo_text.seed_sentences(corpus) + list(DEFAULT_SYSTEM.values()), zoo.VOCAB_SIZE)
+    bpe = zoo_train.train_bpe(sentences + zoo_text.seed_sentences(corpus) + list(DEFAULT_SYSTEM.values()),
+                              zoo.VOCAB_SIZE)
     folder = tmp_path / "seq2seq"
     zoo.build_seq2seq(folder, bpe, sentences, corpus, 0, 1.0)
     tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForSeq2SeqLM.from_pretrained(folder)
@@ -201,7 +202,8 @@ def test_full_scale_seq2seq_copies_its_input_so_fine_tuning_can_learn_edits(tmp_
     with torch.no_grad():
         out = model.generate(**tokenizer(inputs, return_tensors="pt", padding=True), do_sample=False, max_new_tokens=48)
     outputs = tokenizer.batch_decode(out, skip_special_tokens=True)
-    overlap = [len(set(a.lower().split()) & set(b.lower().split())) / len(set(a.lower().split()) | set(b.lower().split()))
+    overlap = [len(set(a.lower().split()) & set(b.lower().split()))
+               / len(set(a.lower().split()) | set(b.lower().split()))
                for a, b in zip(inputs, outputs)]
     assert len(set(outputs)) == len(inputs)
     assert sum(overlap) / len(overlap) >= 0.8, list(zip(inputs, outputs))[:3]
