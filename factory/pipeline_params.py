@@ -41,7 +41,7 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
     "evaluate": (*IDENTITY, "human", *MODELS, "mix", "train", "evaluate", "lm_train", "lm_evaluate", "crosslingual"),
     "certify": WHOLE,
     "publish": WHOLE,
-    "report": (*IDENTITY, "description", "mix"),
+    "report": (*IDENTITY, "description", "mix", "crosslingual"),
     "grid-train": (*IDENTITY, "human", *MODELS, "train", "translate", "grid"),
     "grid-score": (*IDENTITY, "human", *MODELS, "train", "evaluate", "translate", "grid"),
     "grid-report": (*IDENTITY, "human", *MODELS, "train", "evaluate", "translate", "grid"),

@@ -24,8 +24,8 @@ from factory.core.errors import FactoryError, check_limit
 from factory.recipe import Recipe
 from factory.core.records import atomic_dir, content_id, read_json, write_json
 
-SEED_PAIRS = Path(__file__).resolve().parent / "data" / "seed" / "pairs.tsv"
-FIXTURE_DIR = Path(__file__).resolve().parent / "data" / "multilingual"
+SEED_PAIRS = Path(__file__).resolve().parents[2] / "data" / "seed" / "pairs.tsv"
+FIXTURE_DIR = Path(__file__).resolve().parents[2] / "data" / "multilingual"
 
 
 def base_dir(recipe: Recipe, root: Path) -> Path:
