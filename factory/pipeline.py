@@ -31,9 +31,8 @@ from factory.recipe import Params, Recipe, load_params, load_recipe
 from factory.recipe.check import listed_recipes
 from factory.recipe.loader import recipe_problems
 from factory.kinds import kind_of
-from factory.stage_names import StageSpec, _run
+from factory.stage_names import StageSpec, stage_entries, stage_name
 from factory.report_facts import SUMMARY_PLOT, plot_files
-from factory.stage_names import stage_name
 
 RUNNER = "scripts/factory"
 """What every stage command runs: `python -m factory` of this checkout, with the project's interpreter."""
@@ -57,22 +56,22 @@ HEADER = """\
 
 
 RECIPE_STAGES: dict[str, StageSpec] = {
-    "ingest": StageSpec("ingest {file}", _run("factory.stages.ingest"), outs=("data/human/{recipe}",)),
+    "ingest": StageSpec("ingest {file}", stage_entries("factory.stages.ingest"), outs=("data/human/{recipe}",)),
     "abliterate": StageSpec("abliterate {file}", ("factory.cli:abliterate",), deps=("data/human/{recipe}",),
                             outs=("data/models/abliterated/{recipe}",), section="abliterate", comment="""\
 Recipes with an `abliterate` section patch their generator first (activation patching, as
 PseudoParaDetox's RefusalsRemover notebook): the folder holds the model, its directions and
 abliteration.json (refusal rates before and after); `models.generator: abliterated:<recipe>` names it."""),
-    "generate": StageSpec("generate {file}", _run("factory.stages.generate"), deps=("data/human/{recipe}",),
+    "generate": StageSpec("generate {file}", stage_entries("factory.stages.generate"), deps=("data/human/{recipe}",),
                           outs=("data/generated/{recipe}",)),
-    "filter": StageSpec("filter {file}", _run("factory.stages.filter"),
+    "filter": StageSpec("filter {file}", stage_entries("factory.stages.filter"),
                         deps=("data/generated/{recipe}", "data/human/{recipe}"),
                         outs=("data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/limit.json",
                               "data/filtered/{recipe}/report.json")),
-    "mix": StageSpec("mix {file}", _run("factory.stages.mix"), deps=(
+    "mix": StageSpec("mix {file}", stage_entries("factory.stages.mix"), deps=(
         "data/filtered/{recipe}/rows.parquet", "data/filtered/{recipe}/report.json", "data/human/{recipe}"),
         outs=("data/mixed/{recipe}",)),
-    "train": StageSpec("train {file}", _run("factory.stages.train"), deps=("data/mixed/{recipe}",),
+    "train": StageSpec("train {file}", stage_entries("factory.stages.train"), deps=("data/mixed/{recipe}",),
                        outs=("data/trained/{recipe}",), comment="""\
 The mixing study: `mix` writes one training set per ratio of the recipe's `mix.ratios`; `train`
 and `evaluate` loop over those mixes in one process per recipe, so the scoring models load once.
@@ -80,7 +79,7 @@ Each mix trains under its own checkpoint folder (data/cache/<recipe>/train/ratio
 so an interrupted or re-run stage resumes or skips finished mixes; metrics.json and mixing.csv
 hold one entry per ratio."""),
     "evaluate": StageSpec(
-        "evaluate {file}", _run("factory.stages.evaluate"),
+        "evaluate {file}", stage_entries("factory.stages.evaluate"),
         deps=("data/trained/{recipe}", "data/human/{recipe}", "data/filtered/{recipe}/rows.parquet"),
         outs=("data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet", "data/eval/{recipe}/limit.json",
               "data/eval/{recipe}/metrics.json"),
@@ -91,7 +90,7 @@ hold one entry per ratio."""),
 Plot data are cached (data/ is not in git): `dvc plots diff REV` reads an older commit's numbers
 through its dvc.lock. DVC takes one y column per output; factory/plots.py renders J, STA, SIM and
 FL together. The DVC metrics of a recipe are one numbers-only summary written by its report stage."""),
-    "certify": StageSpec("certify {file}", _run("factory.stages.certify"), deps=(
+    "certify": StageSpec("certify {file}", stage_entries("factory.stages.certify"), deps=(
         "data/filtered/{recipe}/report.json", "data/filtered/{recipe}/rows.parquet",
         "data/filtered/{recipe}/limit.json",
         "data/eval/{recipe}/metrics.json", "data/eval/{recipe}/rows.parquet", "data/eval/{recipe}/corpus.parquet",

@@ -37,6 +37,6 @@ class StageSpec:
     """When set, only recipes that have this section (`abliterate`) get the stage."""
 
 
-def _run(module: str) -> tuple[str, ...]:
+def stage_entries(module: str) -> tuple[str, ...]:
     """The CLI entries of a stage command that runs `module`'s `run` (the import closure starts there)."""
     return ("factory.cli:_run_stage", module)

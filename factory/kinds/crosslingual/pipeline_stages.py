@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from factory.recipe import Recipe
-from factory.stage_names import StageSpec, _run
+from factory.stage_names import StageSpec, stage_entries
 
 BASE = "data/crosslingual/{recipe}"
 
@@ -24,18 +24,19 @@ def stage_specs(recipe: Recipe) -> dict[str, Any]:
     extra = (f"data/filtered/{corpus}/rows.parquet",) if corpus else ()
     heatmaps = tuple(f"{BASE}/eval/heatmap-{m}.png" for m in ("toxicity", "reduction", "perplexity"))
     return {
-        "generate": StageSpec("generate {file}", _run("factory.stages.generate"), deps=extra, outs=(f"{BASE}/split",),
+        "generate": StageSpec("generate {file}", stage_entries("factory.stages.generate"), deps=extra,
+                              outs=(f"{BASE}/split",),
                               comment="""\
 Kind crosslingual (Beniwal et al. 2025, Breaking mBad): the reference's per-language split (and a
 factory-made corpus), one LoRA model per train setting, continuations in every language scored into
 (train setting x eval language) matrices with 95% intervals, and a certificate on them. The DVC
 metrics are the report's numbers-only summary, data/metrics/<recipe>.json: one row per recipe."""),
-        "train": StageSpec("train {file}", _run("factory.stages.train"), deps=(f"{BASE}/split",),
+        "train": StageSpec("train {file}", stage_entries("factory.stages.train"), deps=(f"{BASE}/split",),
                            outs=(f"{BASE}/trained",)),
-        "evaluate": StageSpec("evaluate {file}", _run("factory.stages.evaluate"),
+        "evaluate": StageSpec("evaluate {file}", stage_entries("factory.stages.evaluate"),
                               deps=(f"{BASE}/split", f"{BASE}/trained"),
                               outs=(f"{BASE}/eval/rows.parquet", f"{BASE}/eval/matrices.json", *heatmaps)),
-        "certify": StageSpec("certify {file}", _run("factory.stages.certify"),
+        "certify": StageSpec("certify {file}", stage_entries("factory.stages.certify"),
                              deps=(f"{BASE}/eval/matrices.json", f"{BASE}/eval/rows.parquet"),
                              outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},
                                    "data/certify/{recipe}/summary.json")),
