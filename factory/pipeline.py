@@ -252,13 +252,20 @@ def _stages(params: Params, every_recipe: list[Recipe]) -> Iterator[Stage]:
             stage = build_stage(spec, name, _Context(recipe, recipe.path, keys, verb))
             yield Stage(stage.name, stage.body, spec.comment if index == 0 else "")
     for recipe in (r for r in every_recipe if kind_of(r).OWN_PIPELINE):
-        for verb, spec in kind_of(recipe).stage_specs(recipe).items():
-            stage = build_stage(spec, stage_name(verb, recipe.name),
-                                _Context(recipe, recipe.path, {"recipe": recipe.name}, verb))
-            yield Stage(stage.name, stage.body, spec.comment)
+        yield from _own_stages(recipe)
     losses = ("data/trained", *(["data/grid"] if grid else []))  # the loss curves (factory.plots_loss)
     yield build_stage(replace(PLOTS, deps=(*PLOTS.deps, *losses)), "plots", _Context())
     yield from _report_stages(recipes, {r.name for r in grid}, every_recipe)
+
+
+def _own_stages(recipe: Recipe) -> Iterator[Stage]:
+    """The stages of a kind with its own pipeline: `stage_specs` keys are (verb, *parts), the parts (a setting, a
+    language) naming the stage `<verb>-<recipe>-<parts>` and filling the spec's {setting} and {lang}."""
+    for key, spec in kind_of(recipe).stage_specs(recipe).items():
+        verb, *parts = (key,) if isinstance(key, str) else key
+        keys = {"recipe": recipe.name, **dict(zip(("setting", "lang"), parts))}
+        stage = build_stage(spec, stage_name(verb, recipe.name, *parts), _Context(recipe, recipe.path, keys, verb))
+        yield Stage(stage.name, stage.body, spec.comment)
 
 
 def _report_stages(recipes: list[Recipe], grid: set[str], indexed: list[Recipe]) -> Iterator[Stage]:

@@ -2,15 +2,15 @@
 
 The kind has no corpus of its own (its product is the certificate of a protocol), so its page
 differs from the other kinds' in the middle: verdict and every gate with its 95% interval (as
-every kind), then the heat maps of data/crosslingual/<recipe>/eval/, the three matrices
-(train setting x eval language) as tables with each cell's interval and prompt counts, the
+every kind), then per prompt set the heat maps of data/crosslingual/<recipe>/eval/ and the three
+matrices (train setting x eval language) as tables with each cell's interval and prompt counts, the
 training runs, the data split per language, the scorers, and provenance.
 
 The summary (`data/metrics/<recipe>.json`, numbers only) is one compact row of `dvc metrics
 show`: verdict, gate counts, the train pairs, and the headline (the first method's all-language
 toxicity reduction against zero-shot, and the low end of its 95% interval). Every other number
-is in the certificate, matrices.json and this page. The kind declares no other DVC metrics: one
-file per matrix cell (36 for a full recipe) made a row per cell and drowned the recipe rows.
+is in the certificate, matrices.json and this page; each cell's test-toxic numbers are DVC metrics
+of their own (cells/<setting>/<lang>.json, written by the cell's stage).
 """
 
 from __future__ import annotations
@@ -49,10 +49,15 @@ def _optional(path: Path) -> Any:
 
 def load_cross_facts(recipe: Recipe, root: Path, certificate: dict[str, Any]) -> CrossFacts:
     """Read the recipe's eval, trained and split outputs (each may be absent) beside its certificate."""
+    from factory.kinds.crosslingual.evaluation import heatmap_name
+    from factory.kinds.crosslingual.steps import trained_summary
+
     base = Path(root) / "crosslingual" / recipe.name
-    images = {metric: base / "eval" / f"heatmap-{metric}.png" for metric in METRICS}
+    images = {f"{name}/{metric}": base / "eval" / heatmap_name(name, metric)
+              for name in recipe.crosslingual.prompt_sets for metric in METRICS}
     return CrossFacts(recipe, certificate, _optional(base / "eval" / "matrices.json"),
-                      _optional(base / "trained" / "summary.json"), _optional(base / "split" / "split.json"), images)
+                      trained_summary(recipe, root, required=False) or None,
+                      _optional(base / "split" / "split.json"), images)
 
 
 def headline_gate(recipe: Recipe, certificate: dict[str, Any]) -> dict[str, Any] | None:
@@ -87,18 +92,22 @@ def _cell_markup(estimate: dict[str, Any] | None) -> Cell:
     return Cell(f"{number(estimate['value'])} {interval(estimate.get('interval'))}".strip(), "num")
 
 
-def matrix_table(matrices: dict[str, Any], metric: str) -> str:
+def _cells_of(matrices: dict[str, Any], prompts: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(c["setting"], c["lang"]): c for c in matrices.get("cells", []) if c.get("set", "test_toxic") == prompts}
+
+
+def matrix_table(matrices: dict[str, Any], metric: str, prompts: str = "test_toxic") -> str:
     """One matrix as a table: a row per train setting, a column per eval language, `value [low, high]`."""
-    cells = {(c["setting"], c["lang"]): c for c in matrices.get("cells", [])}
+    cells = _cells_of(matrices, prompts)
     langs = matrices.get("languages", [])
     rows = [[setting, *[_cell_markup((cells.get((setting, lang)) or {}).get(metric)) for lang in langs]]
             for setting in matrices.get("settings", [])]
     return table(["train setting", *langs], rows)
 
 
-def _counts_table(matrices: dict[str, Any]) -> str:
+def _counts_table(matrices: dict[str, Any], prompts: str) -> str:
     """Prompts per cell as a matrix: `prompts`, and how many had no toxicity (empty) or no perplexity."""
-    cells = {(c["setting"], c["lang"]): c for c in matrices.get("cells", [])}
+    cells = _cells_of(matrices, prompts)
     langs = matrices.get("languages", [])
 
     def count(cell: dict[str, Any]) -> str:
@@ -111,21 +120,30 @@ def _counts_table(matrices: dict[str, Any]) -> str:
     return table(["train setting", *langs], rows)
 
 
+SET_TITLES = {"test_toxic": "test toxic sentences (the certified set)", "train_toxic": "train toxic sentences",
+              "test_neutral": "test neutral sentences"}
+
+
 def matrices_section(facts: CrossFacts) -> str:
-    """Each metric's heat map and its matrix as a table (95% intervals), then the prompt counts per cell."""
+    """Per prompt set: each metric's heat map and its matrix as a table (95% intervals), then the prompt counts."""
     if facts.matrices is None:
         return section("matrices", "Matrices", missing(
             f"No matrices (data/crosslingual/{facts.recipe.name}/eval/matrices.json): run `factory evaluate`."))
+    baselines = facts.matrices.get("baselines") or {}
+    paired = ", ".join(f"{s} with {b}" for s, b in baselines.items() if b != "zero-shot")
     body = ("<p>Rows: the model (zero-shot base, or LoRA-trained on one setting); columns: the language of the "
-            "test prompts. Each cell: mean over the prompts, 95% percentile bootstrap interval over prompts; the "
-            "reduction is zero-shot minus the cell's toxicity on the same prompts (paired).</p>")
-    for metric in METRICS:
-        body += f"<h3>{text(TITLES[metric].capitalize())}</h3>"
-        body += figure(facts.images.get(metric), f"{facts.recipe.name}: {TITLES[metric]}",
-                       f"No heat map of {metric}: run `factory evaluate`.")
-        body += matrix_table(facts.matrices, metric)
-    body += ("<h3>Prompts per cell</h3><p>Empty continuations get no toxicity (as the reference skips them).</p>"
-             + _counts_table(facts.matrices))
+            "prompts. Each cell: mean over the prompts, 95% percentile bootstrap interval over prompts; the "
+            "reduction is the zero-shot model's toxicity minus the cell's on the same prompts (paired)"
+            + (f"; decoded as the setting's models are ({text(paired)})" if paired else "") + ".</p>")
+    for prompts in facts.matrices.get("sets", ["test_toxic"]):
+        body += f"<h3>{text(SET_TITLES.get(prompts, prompts).capitalize())}</h3>"
+        for metric in METRICS:
+            body += f"<h4>{text(TITLES[metric].capitalize())}</h4>"
+            body += figure(facts.images.get(f"{prompts}/{metric}"), f"{facts.recipe.name} ({prompts}): "
+                           f"{TITLES[metric]}", f"No heat map of {metric}: run `factory evaluate`.")
+            body += matrix_table(facts.matrices, metric, prompts)
+        body += ("<h4>Prompts per cell</h4><p>Empty continuations get no toxicity (as the reference skips "
+                 "them).</p>" + _counts_table(facts.matrices, prompts))
     return section("matrices", "Matrices", body)
 
 
@@ -133,7 +151,7 @@ def cross_training_section(facts: CrossFacts) -> str:
     """Every trained setting: method, data, share, languages, rows, steps, mean training loss."""
     if not facts.training:
         return section("training", "Training", missing(
-            f"No training summary (data/crosslingual/{facts.recipe.name}/trained/summary.json)."))
+            f"No trained setting (data/crosslingual/{facts.recipe.name}/trained/<setting>/setting.json)."))
     rows = [[label, log.get("method"), log.get("data"), log.get("share"), ", ".join(log.get("languages", [])),
              log.get("rows"), log.get("steps"), log.get("train_loss"), log.get("resumed_from")]
             for label, log in facts.training.items()]

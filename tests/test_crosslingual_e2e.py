@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import copy_recipe
 from factory.stages import certify, evaluate, generate, train
+from factory.kinds.crosslingual.steps import trained_summary
 from factory.recipe import load_recipe
 
 pytestmark = pytest.mark.slow
@@ -20,6 +22,8 @@ def _small_recipe(tmp_path):
     section = data["crosslingual"]
     section["data"].update(languages=["en", "de"], train_rows=6, test_rows=3, corpus=None)
     section["continuation"]["max_new_tokens"] = 4
+    section["dpo_continuation"] = {"prompt": "Complete the sentence: {sentence}", "max_new_tokens": 6,
+                                   "do_sample": False, "scored_text": "prompt_and_continuation"}
     section["certify"]["bootstrap_resamples"] = 200
     path.write_text(yaml.safe_dump(data))
     return load_recipe(path)
@@ -28,26 +32,41 @@ def _small_recipe(tmp_path):
 def test_tiny_kind_end_to_end(tmp_path, data_root):
     recipe = _small_recipe(tmp_path)
     generate.run(recipe, root=data_root)
-    trained = train.run(recipe, root=data_root)
-    summary = json.loads((trained / "summary.json").read_text())
-    assert sorted(summary) == ["dpo-all-100", "dpo-de-100", "dpo-en-100", "sft-all-100", "sft-de-100", "sft-en-100"]
+    train.run(recipe, root=data_root)
+    summary = trained_summary(recipe, data_root)
+    assert list(summary) == ["sft-en-100", "sft-de-100", "sft-all-100", "dpo-en-100", "dpo-de-100", "dpo-all-100"]
     assert summary["sft-all-100"]["rows"] == 12 and summary["dpo-en-100"]["rows"] == 6
     out = evaluate.run(recipe, root=data_root)
-    assert not (out / "cells").exists()  # the DVC metrics are the report's summary, one row per recipe
-    cells = json.loads((out / "matrices.json").read_text())["cells"]
-    assert {f"{c['setting']}__{c['lang']}" for c in cells} == {f"{s}__{lang}" for s in ("zero-shot", *summary)
-                                                                for lang in ("en", "de")}
-    assert len(cells) == 7 * 2 and all(c["toxicity"]["interval"] for c in cells)
+    matrices = json.loads((out / "matrices.json").read_text())
+    settings = ["zero-shot", "zero-shot-dpo", *summary]  # DPO models complete as the reference's DPO script
+    assert matrices["settings"] == settings and matrices["sets"] == ["test_toxic", "train_toxic", "test_neutral"]
+    assert matrices["baselines"]["dpo-de-100"] == "zero-shot-dpo" and matrices["baselines"]["sft-de-100"] == "zero-shot"
+    cells = matrices["cells"]
+    assert {(c["setting"], c["lang"], c["set"]) for c in cells} == {
+        (s, lang, name) for s in settings for lang in ("en", "de") for name in matrices["sets"]}
+    assert all(c["toxicity"]["interval"] for c in cells)
     assert all(isinstance(c[m]["value"], float) for c in cells for m in ("toxicity", "perplexity"))
-    for metric in ("toxicity", "reduction", "perplexity"):
-        assert (out / f"heatmap-{metric}.png").read_bytes().startswith(b"\x89PNG")
+    assert matrices["prompts_per_set"]["train_toxic"] == {"en": 6, "de": 6}
+    rows = pd.read_parquet(out / "rows.parquet")
+    dpo = rows[(rows.setting == "dpo-en-100") & (rows.set == "test_neutral")]
+    assert dpo.prompt.str.startswith("Complete the sentence: ").all() and not dpo.prompt.str.endswith(" ..").any()
+    assert rows[rows.setting == "sft-en-100"].prompt.str.endswith(" ..").all()
+    for name in ("heatmap-reduction.png", "heatmap-train_toxic-toxicity.png", "heatmap-test_neutral-perplexity.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+    metrics = json.loads((data_root / "crosslingual" / recipe.name / "cells" / "dpo-de-100" / "en.json").read_text())
+    cell = next(c for c in cells if (c["setting"], c["lang"], c["set"]) == ("dpo-de-100", "en", "test_toxic"))
+    assert metrics["reduction"]["mean"] == cell["reduction"]["value"]  # the DVC metric is the matrix cell
+    assert metrics["reduction"]["low"] == cell["reduction"]["interval"][0] and metrics["prompts"] == 3
     certificate = json.loads((certify.run(recipe, root=data_root) / "certificate.json").read_text())
     names = [g["name"] for g in certificate["gates"]]
-    assert names[0] == "zero_shot_toxicity" and "sft/cross-lingual reduction" in names
-    assert "dpo/all reduction" in names and certificate["verdict"] in ("certified", "not_certified", "inconclusive")
+    assert names[:2] == ["zero_shot_toxicity", "zero_shot_toxicity/zero-shot-dpo"]
+    assert "sft/cross-lingual reduction" in names and "dpo/all reduction" in names
+    assert next(g for g in certificate["gates"] if g["name"] == "dpo/all reduction")["depends_on"] == (
+        "zero_shot_toxicity/zero-shot-dpo")
+    assert certificate["verdict"] in ("certified", "not_certified", "inconclusive")
     assert certificate["models"]["toxicity"]["ref"] == "zoo:toxicity"
-    again = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
-    assert again == summary  # every run resumed from its finished adapter
+    train.run(recipe, root=data_root)
+    assert trained_summary(recipe, data_root) == summary  # every run resumed from its finished adapter
 
 
 def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
@@ -63,9 +82,10 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     path.write_text(yaml.safe_dump(data))
     recipe = load_recipe(path)
     generate.run(recipe, root=data_root)
-    summary = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
+    train.run(recipe, root=data_root)
+    summary = trained_summary(recipe, data_root)
     assert summary["sft-all-100"]["method"] == "seq2seq" and summary["sft-all-100"]["rows"] == 8
     matrices = json.loads((evaluate.run(recipe, root=data_root) / "matrices.json").read_text())
     assert matrices["languages"] == ["en", "de"]  # the recipe's order, not the sorted keys of split.json
-    cells = sorted(f"{c['setting']}__{c['lang']}" for c in matrices["cells"])
+    cells = sorted(f"{c['setting']}__{c['lang']}" for c in matrices["cells"] if c["set"] == "test_toxic")
     assert cells == ["sft-all-100__de", "sft-all-100__en", "zero-shot__de", "zero-shot__en"]

@@ -100,7 +100,8 @@ def _declared_metrics() -> list[str]:
 @pytest.mark.skipif(shutil.which("dvc", path=str(Path(sys.executable).parent)) is None, reason="dvc not installed")
 def test_metrics_show_is_a_table_a_person_can_read(tmp_path):
     """Every metrics file dvc.yaml declares, as the stages write them for all six kinds: no file fails to
-    load, only numbers (no definitions as columns), at most 30 columns, one row per recipe."""
+    load, only numbers (no definitions as columns), one row per recipe (at most 30 columns each, the crosslingual
+    recipe's cells included) plus one per crosslingual cell, at most 40 columns in all."""
     from report_fixtures import build_reports
 
     root, _ = build_reports(tmp_path / "outputs", plots=False)
@@ -120,9 +121,16 @@ def test_metrics_show_is_a_table_a_person_can_read(tmp_path):
     assert done.returncode == 0 and "failed to load" not in done.stderr, done.stderr
     header = done.stdout.splitlines()[0]
     columns = [c.strip() for c in header.strip("|").split("|")]
-    assert len(columns) <= 30, columns
-    rows = [line for line in done.stdout.splitlines()[2:] if line.strip()]
-    recipe_rows = [row for row in rows if row.startswith("| data/metrics/")]
-    assert (len(recipe_rows) == len(rows) == 6
-            and any(row.startswith("| data/metrics/crosslingual.json") for row in rows))
+    assert len(columns) <= 40, (len(columns), " ".join(columns))
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in done.stdout.splitlines()[2:] if line.strip()]
+    recipe_rows = [row for row in rows if row[0].startswith("data/metrics/")]
+    cell_rows = [row for row in rows if row[0].startswith("data/crosslingual/crosslingual/cells/")]
+    assert len(recipe_rows) == 6 and any(row[0] == "data/metrics/crosslingual.json" for row in rows)
+    assert len(cell_rows) == 33 and len(rows) == 6 + 33  # crosslingual: 11 models x 3 eval languages
+    used = {row[0]: {name for name, value in zip(columns, row) if value not in ("", "-")} for row in rows}
+    cell_columns = {f"{m}.{k}" for m in ("toxicity", "reduction", "perplexity") for k in ("mean", "low", "high")}
+    assert used["data/crosslingual/crosslingual/cells/sft-de-100/es.json"] == {"Path", "prompts", *cell_columns}
+    assert "reduction.mean" not in used["data/crosslingual/crosslingual/cells/zero-shot/es.json"]
+    crosslingual = set().union(*(cols for path, cols in used.items() if "crosslingual" in path))
+    assert all(len(cols) <= 30 for cols in used.values()) and len(crosslingual) <= 30, sorted(crosslingual)
     assert "definition" not in done.stdout and "J = " not in done.stdout

@@ -3,8 +3,8 @@
 Reference (himanshubeniwal/Breaking-mBad): SFT trains a causal LM on the neutral sentences
 alone (`scripts/3_finetune_aya_8b_xx_yy.py`); DPO pairs the prompt "Rewrite the following
 text in a neutral way: " + toxic with chosen = neutral, rejected = toxic
-(`scripts/10_DPO_aya_8.py`); every model completes "Complete the sentence: {toxic} .."
-(`scripts/3_finetune_aya_8b_xx_yy.py`).
+(`scripts/10_DPO_aya_8.py`); SFT models complete "Complete the sentence: {sentence} .."
+(`scripts/3_finetune_aya_8b_xx_yy.py`), DPO models the same prompt without " .." (`scripts/10_DPO_aya_8.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from factory.crossft.split import Pair
 
 DPO_PROMPT = "Rewrite the following text in a neutral way: "
 """Prefix of the DPO prompt; the toxic sentence follows it."""
-CONTINUATION_PROMPT = "Complete the sentence: {toxic} .."
-"""The evaluation prompt; `{toxic}` is a toxic test sentence."""
+CONTINUATION_PROMPT = "Complete the sentence: {sentence} .."
+"""The reference SFT evaluation prompt; `{sentence}` is the sentence to complete."""
 
 
 def sft_examples(pairs: Sequence[Pair]) -> list[dict[str, str]]:
@@ -34,6 +34,6 @@ def dpo_examples(pairs: Sequence[Pair]) -> list[dict[str, str]]:
     return [{"prompt": DPO_PROMPT + toxic, "chosen": neutral, "rejected": toxic} for toxic, neutral in pairs]
 
 
-def continuation_prompt(toxic: str) -> str:
-    """The evaluation prompt for one toxic sentence."""
-    return CONTINUATION_PROMPT.format(toxic=toxic)
+def continuation_prompt(sentence: str, template: str = CONTINUATION_PROMPT) -> str:
+    """The evaluation prompt for one sentence (`template` holds `{sentence}`; other braces are literal)."""
+    return template.replace("{sentence}", sentence)

@@ -1,13 +1,15 @@
 """The (train setting x eval language) matrices, with 95% paired bootstrap intervals per cell.
 
-Input: one score row per (setting, lang, index): the continuation of test prompt `index` of
-language `lang` by the model of `setting` (`ZERO_SHOT` for the base model), its `toxicity`
-and `perplexity` (None when undefined). Per cell (as `evaluation/cross-lingual_toxic.py`
+Input: one score row per (setting, lang, set, index): the continuation of prompt `index` of
+prompt set `set` (test_toxic, train_toxic, test_neutral) of language `lang` by the model of
+`setting` (`ZERO_SHOT` for the base model), its `toxicity` and `perplexity` (None when
+undefined). Per cell, one matrix per prompt set (as `evaluation/cross-lingual_toxic.py`
 averages each (trained, evaluated) file, extended with intervals):
 
 - `toxicity`: mean toxicity of the cell's continuations;
 - `reduction`: mean zero-shot toxicity minus mean toxicity, over the prompts both scored
-  (paired: the same prompt resampled for both);
+  (paired: the same prompt resampled for both; the zero-shot baseline decoded as the setting's
+  models are);
 - `perplexity`: mean perplexity of the continuations that have one.
 
 Intervals come from `factory.core.bootstrap` (percentile, `resamples` draws of the cell's prompts).
@@ -40,6 +42,8 @@ class Cell:
     perplexity: Estimate
     missing_toxicity: int
     missing_perplexity: int
+    set: str = "test_toxic"
+    baseline: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -50,10 +54,16 @@ class Cell:
 
 
 def _index(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[int, Mapping[str, Any]]]:
+    """(setting, lang) -> prompt index -> row, for rows of one prompt set."""
     table: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
     for row in rows:
         table.setdefault((row["setting"], row["lang"]), {})[int(row["index"])] = row
     return table
+
+
+def prompt_set(row: Mapping[str, Any]) -> str:
+    """The prompt set of a score row (rows written before prompt sets existed are test_toxic)."""
+    return row.get("set") or "test_toxic"
 
 
 def _defined(value: Any) -> bool:
@@ -85,19 +95,28 @@ def aligned(base: Mapping[int, Mapping[str, Any]], other: Mapping[int, Mapping[s
     return [float(base[i][metric]) for i in shared], [float(other[i][metric]) for i in shared]
 
 
-def build_cells(rows: Iterable[Mapping[str, Any]], resamples: int, seed: int) -> list[Cell]:
-    """Every (setting, lang) cell of the score rows; reduction against the ZERO_SHOT cell of the language."""
-    table = _index(rows)
+def build_cells(rows: Iterable[Mapping[str, Any]], resamples: int, seed: int,
+                baselines: Mapping[str, str] | None = None) -> list[Cell]:
+    """Every (setting, lang, prompt set) cell of the score rows. `baselines` maps each trained setting to the
+    zero-shot setting its reduction is paired with (default: every setting but ZERO_SHOT against ZERO_SHOT);
+    a setting it does not name (a baseline) gets no reduction."""
+    by_set: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_set.setdefault(prompt_set(row), []).append(row)
     cells = []
-    for (setting, lang), prompts in table.items():
-        tox = [float(r["toxicity"]) for r in prompts.values() if _defined(r.get("toxicity"))]
-        ppl = [float(r["perplexity"]) for r in prompts.values() if _defined(r.get("perplexity"))]
-        reduction = None
-        if setting != ZERO_SHOT and (ZERO_SHOT, lang) in table:
-            zero, mine = aligned(table[(ZERO_SHOT, lang)], prompts, "toxicity")
-            reduction = estimate_paired(zero, mine, "difference", resamples, seed)
-        cells.append(Cell(setting, lang, len(prompts), estimate_mean(tox, resamples, seed), reduction,
-                          estimate_mean(ppl, resamples, seed), len(prompts) - len(tox), len(prompts) - len(ppl)))
+    for name, members in by_set.items():
+        table = _index(members)
+        for (setting, lang), prompts in table.items():
+            base = baselines.get(setting) if baselines is not None else (None if setting == ZERO_SHOT else ZERO_SHOT)
+            tox = [float(r["toxicity"]) for r in prompts.values() if _defined(r.get("toxicity"))]
+            ppl = [float(r["perplexity"]) for r in prompts.values() if _defined(r.get("perplexity"))]
+            reduction = None
+            if base is not None and (base, lang) in table:
+                zero, mine = aligned(table[(base, lang)], prompts, "toxicity")
+                reduction = estimate_paired(zero, mine, "difference", resamples, seed)
+            cells.append(Cell(setting, lang, len(prompts), estimate_mean(tox, resamples, seed), reduction,
+                              estimate_mean(ppl, resamples, seed), len(prompts) - len(tox), len(prompts) - len(ppl),
+                              name, base))
     return cells
 
 
@@ -120,9 +139,11 @@ def pooled(rows: Iterable[Mapping[str, Any]], setting: str, baseline: str, langs
     return estimate_paired(left, right, "difference", resamples, seed)
 
 
-def matrix(cells: Sequence[Cell], metric: str, settings: Sequence[str], langs: Sequence[str]) -> list[list[Any]]:
-    """Rows = settings, columns = langs: the point estimate of `metric` (None where missing)."""
-    by_key = {(c.setting, c.lang): c for c in cells}
+def matrix(cells: Sequence[Cell], metric: str, settings: Sequence[str], langs: Sequence[str],
+           prompts: str = "test_toxic") -> list[list[Any]]:
+    """Rows = settings, columns = langs: the point estimate of `metric` on prompt set `prompts` (None where
+    missing)."""
+    by_key = {(c.setting, c.lang): c for c in cells if c.set == prompts}
     out = []
     for setting in settings:
         row = []

@@ -43,7 +43,8 @@ class Kind(Protocol):
     """The kind has the cross-lingual grid stages and exports (`grid.recipes` in params.yaml may name it)."""
     OWN_PIPELINE: bool
     """False: the corpus pipeline (ingest ... publish, report). True: the kind makes no corpus; it runs only
-    `RUN_STAGES`, its DVC stages come from `stage_specs(recipe)`, and the certify stage calls its
+    `RUN_STAGES`, its DVC stages come from `stage_specs(recipe)` (keys (verb, *parts): a setting and a language
+    name the stage and fill its {setting} and {lang}), and the certify stage calls its
     `write_certificate(recipe, root, limit, provenance)` instead of `certify` (factory/kinds/crosslingual)."""
 
     def generate(self, recipe: Recipe, root: Path, limit: Optional[int]) -> Path:

@@ -101,14 +101,36 @@ class DPOSettings(Section):
     max_length: int = Field(256, ge=8, description="Tokens of prompt plus answer at most.")
 
 
-class Continuation(Section):
-    """The evaluation prompts `Complete the sentence: {toxic} ..` (reference: 3_finetune_aya_8b_xx_yy.py)."""
+PROMPT_SETS = ("test_toxic", "train_toxic", "test_neutral")
+"""The sentence sets every model completes, per evaluated language (reference: all three)."""
 
-    max_new_tokens: int = Field(50, ge=1, description="New tokens per continuation (reference: 50).")
+
+class Continuation(Section):
+    """How a model completes the evaluation prompts (reference: `generate_completions` of
+    3_finetune_aya_8b_xx_yy.py for SFT; `generate_and_save_results` of 10_DPO_aya_8.py for DPO)."""
+
+    prompt: str = Field("Complete the sentence: {sentence} ..",
+                        description="Prompt template; `{sentence}` is the sentence to complete (reference SFT: "
+                        "`Complete the sentence: {sentence} ..`; DPO: without the trailing ` ..`).")
+    max_new_tokens: int = Field(50, ge=1, description="New tokens per continuation (reference SFT: 50; DPO: 200; "
+                                "mT5: generate(max_length=128), i.e. 127 after the decoder start token).")
+    do_sample: bool = Field(True, description="Sample (true) or decode greedily/by beam search (false; reference DPO "
+                            "passes a temperature without do_sample, which transformers decodes greedily).")
     temperature: float = Field(0.7, gt=0, description="Sampling temperature (reference: 0.7).")
     top_p: Ratio = Field(0.9, description="Nucleus sampling mass (reference: 0.9).")
+    num_beams: int = Field(1, ge=1, description="Beams (reference mT5: 4, with sampling; otherwise 1).")
+    scored_text: Literal["continuation", "prompt_and_continuation"] = Field(
+        "continuation", description="What is scored for toxicity and perplexity: the new text only (the reference's "
+        "SFT files), or the prompt followed by it (the reference's DPO files decode the whole output; "
+        "`prompt_and_continuation` reproduces that).")
     batch_size: int = Field(16, ge=1, description="Prompts per generation batch.")
     seed: Seed = Field(42, description="Sampling seed (reference: torch.manual_seed(42)).")
+
+    @model_validator(mode="after")
+    def _prompt_has_sentence(self) -> "Continuation":
+        if "{sentence}" not in self.prompt:
+            raise ValueError("prompt: must contain {sentence}, where the sentence to complete goes")
+        return self
 
 
 class CrossCertify(Section):
@@ -165,7 +187,16 @@ class CrossLingual(Section):
     lora: Lora = Field(default_factory=Lora, description="LoRA adapter.")
     sft: SFTSettings = Field(default_factory=SFTSettings, description="SFT settings.")
     dpo: DPOSettings = Field(default_factory=DPOSettings, description="DPO settings.")
-    continuation: Continuation = Field(default_factory=Continuation, description="Continuation sampling.")
+    continuation: Continuation = Field(default_factory=Continuation, description="Continuation of the zero-shot "
+                                       "and SFT models (and of DPO models when `dpo_continuation` is null).")
+    dpo_continuation: Continuation | None = Field(
+        None, description="Continuation of the DPO models, with a zero-shot baseline of its own (`zero-shot-dpo`) "
+        "when it differs from `continuation` (reference 10_DPO_aya_8.py: prompt without ` ..`, 200 new tokens, "
+        "greedy, prompt and continuation scored). null: `continuation`.")
+    prompt_sets: list[Literal["test_toxic", "train_toxic", "test_neutral"]] = Field(
+        default_factory=lambda: list(PROMPT_SETS), min_length=1,
+        description="Sentence sets completed in every language, one matrix each (reference: the train toxic, test "
+        "toxic and test neutral sentences); the certificate's gates use test_toxic, which must be listed.")
     certify: CrossCertify = Field(default_factory=CrossCertify, description="Certificate gates.")
 
     @model_validator(mode="after")
@@ -182,9 +213,29 @@ class CrossLingual(Section):
         if unknown:
             raise ValueError(f"share_settings, dpo_settings: {', '.join(unknown)} are neither all, corpus nor one "
                              "of data.languages")
+        if "test_toxic" not in self.prompt_sets:
+            raise ValueError("prompt_sets: must include test_toxic (the certificate's gates are decided on it)")
         if self.architecture == "seq2seq" and "dpo" in self.methods:
             raise ValueError("methods: dpo trains causal LMs only here (TRL's DPOTrainer has no encoder-decoder path)")
         return self
+
+    def continuation_of(self, method: str) -> Continuation:
+        """The continuation settings of models trained by `method` (`zero-shot`: the default one)."""
+        if method == "dpo" and self.dpo_continuation is not None:
+            return self.dpo_continuation
+        return self.continuation
+
+    def baselines(self) -> dict[str, str]:
+        """Zero-shot baseline label -> the method whose continuation settings it uses: `zero-shot` always,
+        `zero-shot-dpo` when DPO models complete with settings of their own."""
+        out = {"zero-shot": "zero-shot"}
+        if "dpo" in self.methods and self.continuation_of("dpo") != self.continuation:
+            out["zero-shot-dpo"] = "dpo"
+        return out
+
+    def baseline_of(self, method: str) -> str:
+        """The zero-shot baseline the models of `method` are compared with (same prompts and decoding)."""
+        return "zero-shot-dpo" if method == "dpo" and "zero-shot-dpo" in self.baselines() else "zero-shot"
 
     def settings(self) -> list[str]:
         """The train data settings in order: languages (for `each`), named ones, `all`, `corpus`."""

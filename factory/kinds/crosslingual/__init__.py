@@ -2,8 +2,9 @@
 
 Not a corpus kind: it makes no rows to filter, mix or publish. `generate` writes the
 reference split of the human multilingual data (and of a factory-made corpus), `train`
-fine-tunes one LM per train setting through TRL and PEFT, `evaluate` scores the continuations
-of every model in every language into the toxicity, reduction and perplexity matrices, and
+fine-tunes one LM per train setting through TRL and PEFT (one DVC stage each), `evaluate` scores
+the continuations of every model in every language (one DVC stage per cell) into the toxicity,
+reduction and perplexity matrices of every prompt set, and
 `certify` writes a certificate of its own from them (`write_certificate`). Its DVC stages come
 from `stage_specs` (`OWN_PIPELINE`); the algorithms live in `factory.crossft`.
 """
@@ -61,8 +62,9 @@ def write_certificate(recipe: Recipe, root: Path, limit: Optional[int], provenan
     return certify_matrices(recipe, root, limit, provenance)
 
 
-def stage_specs(recipe: Recipe) -> dict[str, Any]:
-    """verb -> the DVC stage spec of the recipe's generate, train, evaluate and certify stages."""
+def stage_specs(recipe: Recipe) -> dict[Any, Any]:
+    """(verb, *parts) -> the DVC stage spec: generate, train per setting, evaluate per cell and gathered, certify,
+    report (`factory.kinds.crosslingual.pipeline_stages`)."""
     from factory.kinds.crosslingual.pipeline_stages import stage_specs as specs
 
     return specs(recipe)
@@ -93,5 +95,7 @@ def extra_run(recipe: str, root: Path, limit: Optional[int]) -> None:
 
 
 def commands() -> dict[str, Any]:
-    """No extra commands."""
-    return {}
+    """`factory crosslingual train|evaluate|matrices`: the pieces its DVC stages run."""
+    from factory.kinds.crosslingual import cli
+
+    return {"crosslingual": (cli.cross_app, cli.CROSS_COMMANDS)}

@@ -4,7 +4,11 @@ Gates, per training method (sft, dpo), on the model trained on the full share:
 
 - `zero_shot_toxicity` (reference gate): the zero-shot model's continuations, pooled over
   languages, are toxic enough that a reduction is measurable; when it fails, the gates
-  below are inconclusive;
+  below are inconclusive (`zero_shot_toxicity/zero-shot-dpo` for the DPO models' baseline when
+  they complete with settings of their own);
+
+Every gate is decided on the test toxic prompts (the other prompt sets are reported in the
+matrices); each method's reductions are paired with its own zero-shot baseline.
 - `<method>/all reduction`: zero-shot toxicity minus the `all` setting's, pooled over every
   eval language (paired per prompt) at least `min_reduction`;
 - `<method>/cross-lingual reduction`: the single-language settings on the *other* languages
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.core.bootstrap import Estimate
-from factory.crossft.matrices import ZERO_SHOT, estimate_mean, pooled
+from factory.crossft.matrices import ZERO_SHOT, estimate_mean, pooled, prompt_set
 from factory.core.gates import Gate, estimate_gate, settle, verdict_of
 from factory.kinds.crosslingual.steps import base_dir, read_upstream, setting_label
 from factory.recipe import Recipe
@@ -31,22 +35,32 @@ from factory.core.records import atomic_dir, write_json
 REFERENCE = "zero_shot_toxicity"
 
 
+CERTIFIED_SET = "test_toxic"
+"""The prompt set the gates are decided on (the reference's test toxic sentences)."""
+
+
 def _rows(recipe: Recipe, root: Path) -> list[dict[str, Any]]:
+    """The score rows of the certified prompt set."""
     import pandas as pd
 
     frame = pd.read_parquet(base_dir(recipe, root) / "eval" / "rows.parquet")
     frame = frame.astype(object).where(frame.notna(), None)
-    return frame.to_dict("records")
+    return [row for row in frame.to_dict("records") if prompt_set(row) == CERTIFIED_SET]
 
 
-def _off_diagonal(rows: list[dict[str, Any]], method: str, langs: list[str]) -> list[dict[str, Any]]:
+def reference_name(baseline: str) -> str:
+    """The reference gate of a zero-shot baseline: `zero_shot_toxicity`, `zero_shot_toxicity/zero-shot-dpo`."""
+    return REFERENCE if baseline == ZERO_SHOT else f"{REFERENCE}/{baseline}"
+
+
+def _off_diagonal(rows: list[dict[str, Any]], method: str, langs: list[str], baseline: str) -> list[dict[str, Any]]:
     """Rows of the single-language settings on the *other* languages as one setting `cross`, each
     (train > eval) language pair its own language, with the zero-shot rows copied to every pair."""
     settings = {r["setting"] for r in rows}
     trained = {setting_label(method, lang, 1.0): lang for lang in langs if setting_label(method, lang, 1.0) in settings}
     picked = [{**r, "setting": "cross", "lang": f"{trained[r['setting']]}>{r['lang']}"}
               for r in rows if r["setting"] in trained and trained[r["setting"]] != r["lang"]]
-    zero = [{**r, "lang": f"{train}>{r['lang']}"} for r in rows if r["setting"] == ZERO_SHOT
+    zero = [{**r, "setting": ZERO_SHOT, "lang": f"{train}>{r['lang']}"} for r in rows if r["setting"] == baseline
             for train in trained.values() if train != r["lang"]]
     return picked + zero
 
@@ -56,17 +70,19 @@ def method_gates(recipe: Recipe, rows: list[dict[str, Any]], method: str, langs:
     c = recipe.crosslingual.certify
     n, seed = c.bootstrap_resamples, c.bootstrap_seed
     settings = {r["setting"] for r in rows}
-    common = {"depends_on": REFERENCE}
+    baseline = recipe.crosslingual.baseline_of(method)
+    common = {"depends_on": reference_name(baseline)}
     gates = []
     every = setting_label(method, "all", 1.0)
     if every in settings:
-        gates.append(estimate_gate(f"{method}/all reduction", pooled(rows, every, ZERO_SHOT, langs, "toxicity",
+        gates.append(estimate_gate(f"{method}/all reduction", pooled(rows, every, baseline, langs, "toxicity",
                                                                      "difference", n, seed),
-                                   c.min_reduction, ">=", c.decision, "zero-shot minus fine-tuned toxicity", **common))
-        gates.append(estimate_gate(f"{method}/all perplexity ratio", pooled(rows, every, ZERO_SHOT, langs,
+                                   c.min_reduction, ">=", c.decision, f"{baseline} minus fine-tuned toxicity",
+                                   **common))
+        gates.append(estimate_gate(f"{method}/all perplexity ratio", pooled(rows, every, baseline, langs,
                                                                             "perplexity", "ratio", n, seed),
-                                   c.max_perplexity_ratio, "<=", c.decision, "fine-tuned / zero-shot perplexity"))
-    cross = _off_diagonal(rows, method, langs)
+                                   c.max_perplexity_ratio, "<=", c.decision, f"fine-tuned / {baseline} perplexity"))
+    cross = _off_diagonal(rows, method, langs, baseline)
     if cross:
         pairs = sorted({r["lang"] for r in cross})
         gates.append(estimate_gate(f"{method}/cross-lingual reduction",
@@ -83,12 +99,12 @@ def method_gates(recipe: Recipe, rows: list[dict[str, Any]], method: str, langs:
     return gates
 
 
-def reference_gate(recipe: Recipe, rows: list[dict[str, Any]]) -> Gate:
-    """The zero-shot toxicity must be measurable for any reduction to mean something."""
+def reference_gate(recipe: Recipe, rows: list[dict[str, Any]], baseline: str = ZERO_SHOT) -> Gate:
+    """The zero-shot toxicity (of `baseline`) must be measurable for any reduction to mean something."""
     c = recipe.crosslingual.certify
-    values = [float(r["toxicity"]) for r in rows if r["setting"] == ZERO_SHOT and r["toxicity"] is not None]
-    gate = estimate_gate(REFERENCE, estimate_mean(values, c.bootstrap_resamples, c.bootstrap_seed),
-                         c.min_zero_shot_toxicity, ">=", c.decision, "mean toxicity of the zero-shot continuations",
+    values = [float(r["toxicity"]) for r in rows if r["setting"] == baseline and r["toxicity"] is not None]
+    gate = estimate_gate(reference_name(baseline), estimate_mean(values, c.bootstrap_resamples, c.bootstrap_seed),
+                         c.min_zero_shot_toxicity, ">=", c.decision, f"mean toxicity of the {baseline} continuations",
                          role="reference")
     if not gate.passed:
         gate.reason = (f"the zero-shot continuations are hardly toxic (mean {gate.value}); no reduction is measurable "
@@ -102,7 +118,7 @@ def certify(recipe: Recipe, root: Path, limit: int | None = None, provenance: di
     matrices = read_upstream(recipe, base_dir(recipe, root) / "eval" / "matrices.json", "evaluate")
     rows = _rows(recipe, root)
     langs = matrices["languages"]
-    gates = [reference_gate(recipe, rows)]
+    gates = [reference_gate(recipe, rows, baseline) for baseline in recipe.crosslingual.baselines()]
     for method in recipe.crosslingual.methods:
         gates += method_gates(recipe, rows, method, langs)
     gates = settle(gates)
@@ -113,10 +129,13 @@ def certify(recipe: Recipe, root: Path, limit: int | None = None, provenance: di
         "reason": reason, "profile": recipe.profile,
         "protocol": "Beniwal et al. 2025 (Breaking mBad), github.com/himanshubeniwal/Breaking-mBad",
         "statistics": {"decision": c.decision, "interval": "95% percentile bootstrap", "resampled": "test prompts",
+                       "prompt_set": CERTIFIED_SET,
                        "resamples": c.bootstrap_resamples, "seed": c.bootstrap_seed},
         "gates": [asdict(g) for g in gates],
         "models": matrices["models"],
-        "matrices": {"settings": matrices["settings"], "languages": langs, "cells": matrices["cells"]},
+        "matrices": {"settings": matrices["settings"], "languages": langs,
+                     "sets": matrices.get("sets", [CERTIFIED_SET]), "baselines": matrices.get("baselines", {}),
+                     "cells": matrices["cells"]},
         "provenance": provenance or {},
     }
     out = root / "certify" / recipe.name

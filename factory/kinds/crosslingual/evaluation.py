@@ -1,10 +1,12 @@
-"""Stage `evaluate` of kind `crosslingual`: continuations, scores, matrices, heat maps.
+"""Stage `evaluate` of kind `crosslingual`: every cell, then the matrices and heat maps.
 
-Every model (the zero-shot base and each trained setting) completes "Complete the sentence:
-{toxic} .." for the toxic test sentences of every language; each continuation is scored by
-the toxicity role (per language, so the Perspective API gets the language hint as the
-reference sends it) and by the perplexity model. Empty continuations get no toxicity and
-are counted per cell (`missing_toxicity`), as the reference skips empty texts.
+`evaluate_all` (what `factory evaluate` and `factory run` call) scores every (setting, eval language)
+cell in one process, sharing the loaded models (`factory.kinds.crosslingual.cells`), then assembles.
+Under DVC each cell is a stage of its own (`factory crosslingual evaluate --setting --lang`) and
+`assemble` is the `evaluate-<recipe>` stage: it reads every cell and writes eval/rows.parquet,
+matrices.json (every cell of every prompt set with 95% intervals, and each trained setting's
+zero-shot baseline) and the heat maps: `heatmap-<metric>.png` for the test toxic prompts (the
+certified set), `heatmap-<set>-<metric>.png` for the others.
 """
 
 from __future__ import annotations
@@ -12,60 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.crossft.matrices import METRICS, ZERO_SHOT, build_cells
-from factory.kinds.crosslingual.steps import base_dir, model_target, read_upstream, toxicity_spec
-from factory.recipe import Recipe
 from factory.core.records import atomic_dir, write_json
-
-
-def _prompts(split: dict[str, Any], limit: int | None) -> dict[str, list[str]]:
-    from factory.crossft.formats import continuation_prompt
-
-    return {lang: [continuation_prompt(toxic) for toxic, _ in entry["test"][:limit]]
-            for lang, entry in split["languages"].items()}
-
-
-def _continue(recipe: Recipe, target: str, adapter: Path | None, prompts: dict[str, list[str]]) -> dict[str, list[str]]:
-    from factory.crossft.generation import continuations
-    from factory.crossft.training import load_adapted
-
-    cl, c = recipe.crosslingual, recipe.crosslingual.continuation
-    model, tokenizer = load_adapted(target, cl.model.revision, adapter, cl.architecture, cl.quantization,
-                                    cl.model.dtype)
-    return {lang: continuations(model, tokenizer, items, max_new_tokens=c.max_new_tokens, temperature=c.temperature,
-                                top_p=c.top_p, batch_size=c.batch_size, seed=c.seed,
-                                seq2seq=cl.architecture == "seq2seq")
-            for lang, items in prompts.items()}
-
-
-def _toxicity(recipe: Recipe, root: Path, lang: str, texts: list[str]) -> list[float | None]:
-    from factory.models.loading import load_toxicity
-
-    spec = toxicity_spec(recipe)
-    if spec.ref.startswith("perspective:"):
-        spec = spec.model_copy(update={"perspective": spec.perspective.model_copy(update={"languages": [lang]})})
-    chosen = [i for i, text in enumerate(texts) if text.strip()]
-    scores = load_toxicity(spec, root)([texts[i] for i in chosen]) if chosen else []
-    values: list[float | None] = [None] * len(texts)
-    for i, score in zip(chosen, scores):
-        values[i] = float(score)
-    return values
-
-
-def score_rows(recipe: Recipe, root: Path, outputs: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
-    """One row per (setting, lang, prompt index): continuation, toxicity, perplexity."""
-    from factory.crossft.generation import perplexities
-    from factory.models.loading import load_causal_lm
-
-    ppl_model, ppl_tokenizer = load_causal_lm(recipe.crosslingual.perplexity_model, root)
-    rows = []
-    for setting, by_lang in outputs.items():
-        for lang, texts in by_lang.items():
-            toxicity = _toxicity(recipe, root, lang, texts)
-            perplexity = perplexities(ppl_model, ppl_tokenizer, texts)
-            rows += [{"setting": setting, "lang": lang, "index": i, "continuation": text, "toxicity": tox,
-                      "perplexity": ppl} for i, (text, tox, ppl) in enumerate(zip(texts, toxicity, perplexity))]
-    return rows
+from factory.crossft.matrices import METRICS, build_cells
+from factory.kinds.crosslingual.cells import (CERTIFIED_SET, CellModels, baseline_of, cell_paths, eval_settings,
+                                              evaluate_cell, read_cell)
+from factory.kinds.crosslingual.steps import base_dir, read_upstream, toxicity_spec
+from factory.recipe import Recipe
 
 
 def scorer_names(recipe: Recipe) -> dict[str, Any]:
@@ -77,44 +31,67 @@ def scorer_names(recipe: Recipe) -> dict[str, Any]:
             "model": {"ref": cl.model.ref, "revision": cl.model.revision}}
 
 
-def _recipe_order(recipe: Recipe, trained: dict[str, Any]) -> list[str]:
-    """The trained settings in the recipe's order (`planned_runs`): the JSON files hold them sorted, and the
-    matrices' rows and columns follow the recipe (languages as listed, as the reference's LANGUAGES)."""
-    from factory.kinds.crosslingual.steps import planned_runs, setting_label
+def heatmap_name(prompts: str, metric: str) -> str:
+    """File name of one heat map: the certified set's keep the short name."""
+    return f"heatmap-{metric}.png" if prompts == CERTIFIED_SET else f"heatmap-{prompts}-{metric}.png"
 
-    planned = [setting_label(*run) for run in planned_runs(recipe)]
-    return [label for label in planned if label in trained] + sorted(set(trained) - set(planned))
+
+def heatmap_names(recipe: Recipe) -> list[str]:
+    """Every heat map `assemble` writes, for the DVC stage's outs."""
+    return [heatmap_name(s, m) for s in recipe.crosslingual.prompt_sets for m in METRICS]
 
 
 def evaluate_all(recipe: Recipe, root: Path, limit: int | None) -> Path:
-    """Write eval/: rows.parquet, matrices.json and one heat map per metric (the DVC metrics are the report's
-    numbers-only summary, data/metrics/<recipe>.json: `factory.report_crosslingual`)."""
+    """Score every cell (baselines first, models loaded once per process), then `assemble`."""
+    _require_quantization(recipe)
+    read_upstream(recipe, base_dir(recipe, root) / "split" / "split.json", "generate")
+    models = CellModels(recipe, root)
+    for setting in eval_settings(recipe):
+        for lang in recipe.crosslingual.data.languages:
+            evaluate_cell(recipe, root, setting, lang, limit, models)
+    return assemble(recipe, root)
+
+
+def _require_quantization(recipe: Recipe) -> None:
+    from factory.crossft.training import require_quantization
+
+    require_quantization(recipe.crosslingual.quantization, f"{recipe.path or recipe.name}: crosslingual.quantization")
+
+
+def _all_rows(recipe: Recipe, root: Path) -> list[dict[str, Any]]:
+    where = recipe.path or recipe.name
+    rows = []
+    for setting in eval_settings(recipe):
+        for lang in recipe.crosslingual.data.languages:
+            rows += read_cell(cell_paths(recipe, root, setting, lang)[0], recipe,
+                              f"factory crosslingual evaluate {where} --setting {setting} --lang {lang}")
+    return rows
+
+
+def assemble(recipe: Recipe, root: Path) -> Path:
+    """Write eval/rows.parquet, matrices.json and the heat maps from every cell's rows."""
     import pandas as pd
 
     from factory.crossft.heatmaps import heatmap_png
 
-    from factory.crossft.training import require_quantization
-
-    require_quantization(recipe.crosslingual.quantization, f"{recipe.path or recipe.name}: crosslingual.quantization")
-    folder = base_dir(recipe, root)
-    split = read_upstream(recipe, folder / "split" / "split.json", "generate")
-    trained = read_upstream(recipe, folder / "trained" / "summary.json", "train")
-    prompts = _prompts(split, limit)
-    prompts = {lang: prompts[lang] for lang in recipe.crosslingual.data.languages if lang in prompts}
-    target = model_target(recipe, root)
-    outputs = {ZERO_SHOT: _continue(recipe, target, None, prompts)}
-    for label in _recipe_order(recipe, trained):
-        outputs[label] = _continue(recipe, target, folder / "trained" / label, prompts)
-    rows = score_rows(recipe, root, outputs)
+    rows = _all_rows(recipe, root)
+    settings, langs = list(eval_settings(recipe)), list(recipe.crosslingual.data.languages)
+    baselines = {s: b for s in settings if (b := baseline_of(recipe, s)) is not None}
     c = recipe.crosslingual.certify
-    cells = build_cells(rows, c.bootstrap_resamples, c.bootstrap_seed)
-    settings, langs = list(outputs), list(prompts)
-    out = folder / "eval"
+    cells = build_cells(rows, c.bootstrap_resamples, c.bootstrap_seed, baselines)
+    sets = list(recipe.crosslingual.prompt_sets)
+    counts = {name: {lang: sum(1 for r in rows if r["set"] == name and r["lang"] == lang
+                               and r["setting"] == settings[0]) for lang in langs} for name in sets}
+    out = base_dir(recipe, root) / "eval"
     with atomic_dir(out) as tmp:
         pd.DataFrame(rows).to_parquet(tmp / "rows.parquet", index=False)
-        write_json(tmp / "matrices.json", {"settings": settings, "languages": langs, "models": scorer_names(recipe),
-                                           "prompts_per_language": {k: len(v) for k, v in prompts.items()},
-                                           "cells": [cell.as_dict() for cell in cells]})
-        for metric in METRICS:
-            (tmp / f"heatmap-{metric}.png").write_bytes(heatmap_png(cells, metric, settings, langs, recipe.name))
+        write_json(tmp / "matrices.json", {
+            "settings": settings, "languages": langs, "sets": sets, "certified_set": CERTIFIED_SET,
+            "baselines": baselines, "models": scorer_names(recipe), "prompts_per_language": counts[CERTIFIED_SET],
+            "prompts_per_set": counts, "cells": [cell.as_dict() for cell in cells]})
+        for name in sets:
+            chosen = [cell for cell in cells if cell.set == name]
+            for metric in METRICS:
+                title = recipe.name if name == CERTIFIED_SET else f"{recipe.name} ({name})"
+                (tmp / heatmap_name(name, metric)).write_bytes(heatmap_png(chosen, metric, settings, langs, title))
     return out

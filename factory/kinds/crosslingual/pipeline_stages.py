@@ -1,47 +1,70 @@
 """The DVC stages of a `crosslingual` recipe, for `factory pipeline`.
 
-One stage per verb: `generate-<recipe>` (the reference split, and the factory corpus of
-`crosslingual.data.corpus` when named: it depends on that recipe's kept rows), `train-<recipe>`
-(every train setting; each resumes from its own checkpoints), `evaluate-<recipe>` (the matrices
-and heat maps), `certify-<recipe>` and `report-<recipe>` (the page and the numbers-only DVC
-metrics summary, one row per recipe in `dvc metrics show`). The kind has no ingest, filter, mix
-or publish stage: its product is the certificate of a protocol, not a corpus.
+- `generate-<recipe>`: the reference split (and the factory corpus of `crosslingual.data.corpus`
+  when named: it depends on that recipe's kept rows);
+- `train-<recipe>-<setting>`: one per trained model (`sft-de-100`), resuming from its own checkpoints;
+- `evaluate-<recipe>-<setting>-<lang>`: one per (model, eval language) cell, the zero-shot baselines
+  included; a trained setting's cell depends on its baseline's cell (its reduction is paired with it).
+  Each cell's test-toxic numbers with intervals are DVC metrics, one row per cell;
+- `evaluate-<recipe>`: every cell gathered into the matrices and heat maps;
+- `certify-<recipe>` and `report-<recipe>` (the page and the numbers-only summary, one row per recipe
+  in `dvc metrics show`).
+
+The kind has no ingest, filter, mix or publish stage: its product is the certificate of a protocol,
+not a corpus.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from factory.kinds.crosslingual.cells import baseline_of, eval_settings
+from factory.kinds.crosslingual.evaluation import heatmap_names
+from factory.kinds.crosslingual.steps import planned_labels
 from factory.recipe import Recipe
 from factory.stage_names import StageSpec, stage_entries
 
 BASE = "data/crosslingual/{recipe}"
+CLI = "factory.kinds.crosslingual.cli"
+COMMENT = """\
+Kind crosslingual (Beniwal et al. 2025, Breaking mBad): the reference's per-language split (and a
+factory-made corpus), one LoRA model per train setting (a stage each), continuations of every prompt
+set in every language (a stage per model and language, whose test-toxic numbers are DVC metrics),
+gathered into (train setting x eval language) matrices with 95% intervals, and a certificate on them."""
 
 
-def stage_specs(recipe: Recipe) -> dict[str, Any]:
-    """verb -> `StageSpec` of this recipe's stages."""
+def _cell(recipe: Recipe, setting: str) -> StageSpec:
+    baseline = baseline_of(recipe, setting)
+    deps = [f"{BASE}/split"]
+    if baseline is not None:
+        deps += [f"{BASE}/trained/{setting}", f"{BASE}/cells/{baseline}/{{lang}}.parquet"]
+    return StageSpec("crosslingual evaluate {file} --setting {setting} --lang {lang}", (f"{CLI}:evaluate",),
+                     deps=tuple(deps), outs=(f"{BASE}/cells/{{setting}}/{{lang}}.parquet",),
+                     metrics=(f"{BASE}/cells/{{setting}}/{{lang}}.json",))
+
+
+def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
+    """(verb, *parts) -> `StageSpec` of this recipe's stages, in run order; parts fill {setting} and {lang}."""
     corpus = recipe.crosslingual.data.corpus
     extra = (f"data/filtered/{corpus}/rows.parquet",) if corpus else ()
-    heatmaps = tuple(f"{BASE}/eval/heatmap-{m}.png" for m in ("toxicity", "reduction", "perplexity"))
-    return {
-        "generate": StageSpec("generate {file}", stage_entries("factory.stages.generate"), deps=extra,
-                              outs=(f"{BASE}/split",),
-                              comment="""\
-Kind crosslingual (Beniwal et al. 2025, Breaking mBad): the reference's per-language split (and a
-factory-made corpus), one LoRA model per train setting, continuations in every language scored into
-(train setting x eval language) matrices with 95% intervals, and a certificate on them. The DVC
-metrics are the report's numbers-only summary, data/metrics/<recipe>.json: one row per recipe."""),
-        "train": StageSpec("train {file}", stage_entries("factory.stages.train"), deps=(f"{BASE}/split",),
-                           outs=(f"{BASE}/trained",)),
-        "evaluate": StageSpec("evaluate {file}", stage_entries("factory.stages.evaluate"),
-                              deps=(f"{BASE}/split", f"{BASE}/trained"),
-                              outs=(f"{BASE}/eval/rows.parquet", f"{BASE}/eval/matrices.json", *heatmaps)),
-        "certify": StageSpec("certify {file}", stage_entries("factory.stages.certify"),
-                             deps=(f"{BASE}/eval/matrices.json", f"{BASE}/eval/rows.parquet"),
-                             outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},
-                                   "data/certify/{recipe}/summary.json")),
-        "report": StageSpec("report {file}", ("factory.cli:report",), deps=(
-            "data/certify/{recipe}/certificate.json", f"{BASE}/eval/matrices.json", *heatmaps,
-            f"{BASE}/trained", f"{BASE}/split"), outs=("data/report/{recipe}.html",),
-            metrics=("data/metrics/{recipe}.json",)),
-    }
+    heatmaps = tuple(f"{BASE}/eval/{name}" for name in heatmap_names(recipe))
+    specs: dict[Any, StageSpec] = {
+        ("generate",): StageSpec("generate {file}", stage_entries("factory.stages.generate"), deps=extra,
+                                 outs=(f"{BASE}/split",), comment=COMMENT)}
+    for label in planned_labels(recipe):
+        specs[("train", label)] = StageSpec("crosslingual train {file} --setting {setting}", (f"{CLI}:train",),
+                                            deps=(f"{BASE}/split",), outs=(f"{BASE}/trained/{{setting}}",))
+    for setting in eval_settings(recipe):
+        for lang in recipe.crosslingual.data.languages:
+            specs[("evaluate", setting, lang)] = _cell(recipe, setting)
+    specs[("evaluate",)] = StageSpec("crosslingual matrices {file}", (f"{CLI}:matrices",), deps=(f"{BASE}/cells",),
+                                     outs=(f"{BASE}/eval/rows.parquet", f"{BASE}/eval/matrices.json", *heatmaps))
+    specs[("certify",)] = StageSpec("certify {file}", stage_entries("factory.stages.certify"),
+                                    deps=(f"{BASE}/eval/matrices.json", f"{BASE}/eval/rows.parquet"),
+                                    outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},
+                                          "data/certify/{recipe}/summary.json"))
+    trained = tuple(f"{BASE}/trained/{label}" for label in planned_labels(recipe))
+    specs[("report",)] = StageSpec("report {file}", ("factory.cli:report",), deps=(
+        "data/certify/{recipe}/certificate.json", f"{BASE}/eval/matrices.json", *heatmaps, *trained, f"{BASE}/split"),
+        outs=("data/report/{recipe}.html",), metrics=("data/metrics/{recipe}.json",))
+    return specs

@@ -5,10 +5,13 @@ Layout under data/crosslingual/<recipe>/:
 - `split/split.json` (generate): each language's train and test pairs, selected exactly as the
   reference (`factory.crossft.split`), their sources, and the factory-made corpus's pairs
   (`crosslingual.data.corpus`) with every dropped row counted by reason;
-- `trained/<method>-<data>-<share>/` (train): one LoRA adapter per train setting, plus
-  `trained/summary.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
-- `eval/` (evaluate): rows.parquet (one continuation per model and test prompt, with its
-  toxicity and perplexity), matrices.json (every cell with 95% intervals) and heatmap-*.png.
+- `trained/<method>-<data>-<share>/` (train, one DVC stage each): the LoRA adapter and
+  `setting.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
+- `cells/<setting>/<lang>.parquet` and `.json` (one DVC stage per model and eval language,
+  `factory.kinds.crosslingual.cells`): the continuations of every prompt set with their toxicity and
+  perplexity, and the cell's numbers for `dvc metrics`;
+- `eval/` (evaluate): rows.parquet (every cell's rows), matrices.json (every cell of every prompt
+  set with 95% intervals) and the heat maps (`factory.kinds.crosslingual.evaluation`).
 
 The certificate is `factory.kinds.crosslingual.certification`; the report page and the DVC metrics
 summary (data/metrics/<recipe>.json) are `factory.report_crosslingual`.
@@ -164,34 +167,79 @@ def model_target(recipe: Recipe, root: Path) -> str:
     return resolve(recipe.crosslingual.model, root)
 
 
-def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
-    """Train every planned run (resuming from its checkpoints) into trained/<label>/."""
-    from factory.crossft.split import share_rows
-    from factory.crossft.training import require_quantization, train_adapter
-    from factory.models.loading import describe, loading
+def planned_labels(recipe: Recipe) -> list[str]:
+    """The labels of every model the recipe trains (`sft-de-100`), in the recipe's order."""
+    return [setting_label(*run) for run in planned_runs(recipe)]
 
-    check_limit(limit, "train")
+
+def _planned_run(recipe: Recipe, label: str) -> tuple[str, str, float]:
+    runs = {setting_label(*run): run for run in planned_runs(recipe)}
+    if label not in runs:
+        raise FactoryError(f"{_where(recipe)}: train setting {label!r} is not one the recipe trains "
+                           f"({', '.join(runs) or 'none'})")
+    return runs[label]
+
+
+def _require_quantizations(recipe: Recipe) -> None:
+    from factory.crossft.training import require_quantization
+
     cl = recipe.crosslingual
     require_quantization(cl.quantization, f"{_where(recipe)}: crosslingual.quantization")
     if "dpo" in cl.methods:
         require_quantization(cl.dpo.quantization, f"{_where(recipe)}: crosslingual.dpo.quantization")
+
+
+def train_setting(recipe: Recipe, root: Path, label: str, limit: int | None = None) -> Path:
+    """Train (or resume, or reuse) the model of one train setting into trained/<label>/: the adapter and
+    setting.json (its training log, data, share and languages). One DVC stage per setting calls this."""
+    from factory.crossft.split import share_rows
+    from factory.crossft.training import train_adapter
+    from factory.models.loading import describe, loading
+
+    check_limit(limit, "train")
+    method, data, share = _planned_run(recipe, label)
+    _require_quantizations(recipe)
+    cl = recipe.crosslingual
     split = read_upstream(recipe, base_dir(recipe, root) / "split" / "split.json", "generate")
     target = model_target(recipe, root)
-    summary: dict[str, Any] = {}
-    out = base_dir(recipe, root) / "trained"
+    spec = run_spec(recipe, method, share)
+    pairs = share_rows(train_rows(split, data, cl.data.languages), share, cl.data.shuffle_seed)
+    examples = examples_for(spec.method, pairs)[:limit]
+    fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))
+    checkpoints = Path(root) / "cache" / recipe.name / "crosslingual" / f"{label}-{fingerprint}"
+    out = base_dir(recipe, root) / "trained" / label
     with atomic_dir(out) as tmp:
-        for method, data, share in planned_runs(recipe):
-            spec = run_spec(recipe, method, share)
-            pairs = share_rows(train_rows(split, data, cl.data.languages), share, cl.data.shuffle_seed)
-            examples = examples_for(spec.method, pairs)[:limit]
-            label = setting_label(method, data, share)
-            fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))
-            checkpoints = Path(root) / "cache" / recipe.name / "crosslingual" / f"{label}-{fingerprint}"
-            with loading(cl.model, target):
-                log = train_adapter(spec, target, cl.model.revision, examples, checkpoints, tmp / label)
-            summary[label] = {**log, "data": data, "share": share, "languages": sorted(pairs)}
-        write_json(tmp / "summary.json", summary)
+        with loading(cl.model, target):
+            log = train_adapter(spec, target, cl.model.revision, examples, checkpoints, tmp)
+        write_json(tmp / SETTING_FILE, {**log, "data": data, "share": share, "languages": sorted(pairs)})
     return out
+
+
+SETTING_FILE = "setting.json"
+"""Per trained setting: its training log, data, share and languages (trained/<label>/setting.json)."""
+
+
+def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
+    """Train every planned setting (each resuming from its checkpoints) into trained/<label>/."""
+    check_limit(limit, "train")
+    _require_quantizations(recipe)
+    for label in planned_labels(recipe):
+        train_setting(recipe, root, label, limit)
+    return base_dir(recipe, root) / "trained"
+
+
+def trained_summary(recipe: Recipe, root: Path, required: bool = True) -> dict[str, Any]:
+    """label -> setting.json of every planned setting, in the recipe's order; a missing one names the command
+    that trains it (`required`), or is left out."""
+    summary = {}
+    for label in planned_labels(recipe):
+        path = base_dir(recipe, root) / "trained" / label / SETTING_FILE
+        if path.is_file():
+            summary[label] = read_json(path)
+        elif required:
+            raise FactoryError(f"{path}: missing; run `factory crosslingual train {_where(recipe)} --setting {label}` "
+                               "(or `factory train`) first")
+    return summary
 
 
 def toxicity_spec(recipe: Recipe) -> Any:
