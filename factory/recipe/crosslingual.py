@@ -193,6 +193,11 @@ class CrossLingual(Section):
         None, description="Continuation of the DPO models, with a zero-shot baseline of its own (`zero-shot-dpo`) "
         "when it differs from `continuation` (reference 10_DPO_aya_8.py: prompt without ` ..`, 200 new tokens, "
         "greedy, prompt and continuation scored). null: `continuation`.")
+    zero_shot_continuation: Continuation | None = Field(
+        None, description="Adds the row `zero-shot-reference`: the base model decoded as the reference's zero-shot "
+        "scripts do (4_zero_shot_aya_8b.py: `Complete the sentence: {sentence}` without ` ..`, 50 sampled tokens), "
+        "reported in the matrices and paired with no model. The reference compares its SFT models (prompt with "
+        "` ..`) with that row; the project pairs each model with a baseline decoded as it is. null: no such row.")
     prompt_sets: list[Literal["test_toxic", "train_toxic", "test_neutral"]] = Field(
         default_factory=lambda: list(PROMPT_SETS), min_length=1,
         description="Sentence sets completed in every language, one matrix each (reference: the train toxic, test "
@@ -220,10 +225,21 @@ class CrossLingual(Section):
         return self
 
     def continuation_of(self, method: str) -> Continuation:
-        """The continuation settings of models trained by `method` (`zero-shot`: the default one)."""
+        """The continuation settings of models trained by `method` (`zero-shot`: the default one;
+        `zero-shot-reference`: `zero_shot_continuation`)."""
         if method == "dpo" and self.dpo_continuation is not None:
             return self.dpo_continuation
+        if method == "zero-shot-reference" and self.zero_shot_continuation is not None:
+            return self.zero_shot_continuation
         return self.continuation
+
+    def zero_shot_rows(self) -> dict[str, str]:
+        """Every row of the base model -> whose continuation settings it uses: the baselines, and
+        `zero-shot-reference` when `zero_shot_continuation` is set."""
+        rows = self.baselines()
+        if self.zero_shot_continuation is not None:
+            rows["zero-shot-reference"] = "zero-shot-reference"
+        return rows
 
     def baselines(self) -> dict[str, str]:
         """Zero-shot baseline label -> the method whose continuation settings it uses: `zero-shot` always,

@@ -1,7 +1,8 @@
 """One cell of kind `crosslingual`: one model's continuations in one language, scored.
 
-A cell is (setting, eval language): the zero-shot base (`zero-shot`, and `zero-shot-dpo` when DPO
-models complete with settings of their own) or a trained setting (`sft-de-100`), completing the
+A cell is (setting, eval language): the zero-shot base (`zero-shot`, `zero-shot-dpo` when DPO models
+complete with settings of their own, `zero-shot-reference` decoded as the reference's zero-shot
+scripts) or a trained setting (`sft-de-100`), completing the
 sentences of every prompt set of the language (`prompt_sets`: test toxic, train toxic, test neutral,
 as the reference's `generate_completions`). Each continuation is scored by the toxicity role (per
 language, so the Perspective API gets the language hint) and by the perplexity model; an empty text
@@ -31,7 +32,7 @@ CERTIFIED_SET = "test_toxic"
 def eval_settings(recipe: Recipe) -> dict[str, str]:
     """Every evaluated setting -> the method whose continuation settings it uses: the zero-shot baselines first,
     then the trained settings in the recipe's order."""
-    out = dict(recipe.crosslingual.baselines())
+    out = dict(recipe.crosslingual.zero_shot_rows())
     out.update({setting_label(*run): run[0] for run in planned_runs(recipe)})
     return out
 
@@ -39,7 +40,7 @@ def eval_settings(recipe: Recipe) -> dict[str, str]:
 def baseline_of(recipe: Recipe, setting: str) -> str | None:
     """The zero-shot baseline a trained setting is compared with (None for a baseline itself)."""
     method = eval_settings(recipe).get(setting)
-    if method is None or setting in recipe.crosslingual.baselines():
+    if method is None or setting in recipe.crosslingual.zero_shot_rows():
         return None
     return recipe.crosslingual.baseline_of(method)
 
@@ -117,7 +118,7 @@ def cell_rows(recipe: Recipe, models: CellModels, setting: str, lang: str, split
     cl = recipe.crosslingual
     method = eval_settings(recipe)[setting]
     c = cl.continuation_of(method)
-    adapter = None if setting in cl.baselines() else base_dir(recipe, models.root) / "trained" / setting
+    adapter = None if setting in cl.zero_shot_rows() else base_dir(recipe, models.root) / "trained" / setting
     model, tokenizer = models.lm(adapter)
     ppl_model, ppl_tokenizer = models.perplexity()
     rows = []
