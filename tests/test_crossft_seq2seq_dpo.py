@@ -184,3 +184,17 @@ def test_the_full_mt5_recipe_passes_check_with_dpo():
         "seq2seq-dpo", 5.0, 8, 8, "linear")
     assert (spec.fp16, spec.optimizer, spec.quantization, spec.max_length) == (True, "paged_adamw_32bit", "none", 512)
     assert spec.lora.target_modules == ["q", "k", "v", "o", "wi", "wo"]
+
+
+def test_the_rehearsal_copy_of_the_mt5_recipe_trains_dpo_without_fp16_or_paged_adamw_on_cpu(tmp_path):
+    import yaml
+
+    from factory.hubsim import rehearse
+
+    copy, skipped = rehearse.rehearsal_recipe(REPO / "recipes" / "full" / "crosslingual-mt5-large.yaml", tmp_path,
+                                              ray=False, perspective_url=None)
+    dpo = yaml.safe_load(copy.read_text())["crosslingual"]["dpo"]
+    assert (dpo["fp16"], dpo["optimizer"], dpo["prompt"]) == (False, None, "detoxify: {toxic}")
+    assert any(s.startswith("crosslingual.dpo.fp16=False (recipe: True): fp16 mixed precision needs CUDA")
+               for s in skipped)
+    assert any(s.startswith("crosslingual.dpo.optimizer=None (recipe: 'paged_adamw_32bit')") for s in skipped)

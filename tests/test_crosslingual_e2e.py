@@ -54,7 +54,7 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     path = copy_recipe("crosslingual", tmp_path)
     data = yaml.safe_load(path.read_text())
     section = data["crosslingual"]
-    section.update(model="zoo:seq2seq", architecture="seq2seq", methods=["sft"], train_settings=["all"],
+    section.update(model="zoo:seq2seq", architecture="seq2seq", methods=["sft", "dpo"], train_settings=["all"],
                    dpo_settings=None)
     section["lora"]["target_modules"] = ["q_proj", "v_proj"]  # the zoo BART's names
     section["data"].update(languages=["en", "de"], train_rows=4, test_rows=2, corpus=None)
@@ -65,7 +65,9 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     generate.run(recipe, root=data_root)
     summary = json.loads((train.run(recipe, root=data_root) / "summary.json").read_text())
     assert summary["sft-all-100"]["method"] == "seq2seq" and summary["sft-all-100"]["rows"] == 8
+    assert summary["dpo-all-100"]["method"] == "seq2seq-dpo" and summary["dpo-all-100"]["rows"] == 8
     matrices = json.loads((evaluate.run(recipe, root=data_root) / "matrices.json").read_text())
     assert matrices["languages"] == ["en", "de"]  # the recipe's order, not the sorted keys of split.json
     cells = sorted(f"{c['setting']}__{c['lang']}" for c in matrices["cells"])
-    assert cells == ["sft-all-100__de", "sft-all-100__en", "zero-shot__de", "zero-shot__en"]
+    assert cells == ["dpo-all-100__de", "dpo-all-100__en", "sft-all-100__de", "sft-all-100__en", "zero-shot__de",
+                     "zero-shot__en"]
