@@ -87,7 +87,6 @@ def _recipe(**crosslingual) -> dict:
 @pytest.mark.parametrize("changes, message", [
     ({"train_settings": ["each", "fr"]}, "train_settings: 'fr' are neither each, all, corpus nor one of"),
     ({"train_settings": ["corpus"]}, "train_settings: corpus needs data.corpus"),
-    ({"architecture": "seq2seq"}, "methods: dpo trains causal LMs only"),
     ({"data": {"languages": ["en", "EN1"]}}, "languages: 'EN1' are not ISO 639 codes"),
     ({"data": {"languages": ["en"], "language_sources": {"de": "seed"}}}, "language_sources: de not in languages"),
 ])

@@ -73,11 +73,12 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     path = copy_recipe("crosslingual", tmp_path)
     data = yaml.safe_load(path.read_text())
     section = data["crosslingual"]
-    section.update(model="zoo:seq2seq", architecture="seq2seq", methods=["sft"], train_settings=["all"],
+    section.update(model="zoo:seq2seq", architecture="seq2seq", methods=["sft", "dpo"], train_settings=["all"],
                    dpo_settings=None)
     section["lora"]["target_modules"] = ["q_proj", "v_proj"]  # the zoo BART's names
     section["data"].update(languages=["en", "de"], train_rows=4, test_rows=2, corpus=None)
-    section["continuation"]["max_new_tokens"] = 4
+    section["continuation"].update(max_new_tokens=4, num_beams=2)  # 3_finetune_mt5_xx_yy.py: 4-beam sampling
+    section["dpo_continuation"] = {"prompt": "detoxify: {sentence}", "max_new_tokens": 4, "do_sample": False}
     section["certify"]["bootstrap_resamples"] = 100
     path.write_text(yaml.safe_dump(data))
     recipe = load_recipe(path)
@@ -85,7 +86,12 @@ def test_seq2seq_variant_trains_and_continues(tmp_path, data_root):
     train.run(recipe, root=data_root)
     summary = trained_summary(recipe, data_root)
     assert summary["sft-all-100"]["method"] == "seq2seq" and summary["sft-all-100"]["rows"] == 8
+    assert summary["dpo-all-100"]["method"] == "seq2seq-dpo" and summary["dpo-all-100"]["rows"] == 8
     matrices = json.loads((evaluate.run(recipe, root=data_root) / "matrices.json").read_text())
     assert matrices["languages"] == ["en", "de"]  # the recipe's order, not the sorted keys of split.json
     cells = sorted(f"{c['setting']}__{c['lang']}" for c in matrices["cells"] if c["set"] == "test_toxic")
-    assert cells == ["sft-all-100__de", "sft-all-100__en", "zero-shot__de", "zero-shot__en"]
+    assert cells == ["dpo-all-100__de", "dpo-all-100__en", "sft-all-100__de", "sft-all-100__en", "zero-shot-dpo__de",
+                     "zero-shot-dpo__en", "zero-shot__de", "zero-shot__en"]
+    rows = pd.read_parquet(data_root / "crosslingual" / recipe.name / "eval" / "rows.parquet")
+    assert rows[rows.setting == "dpo-all-100"].prompt.str.startswith("detoxify: ").all()  # 10_DPO_mt5.py
+    assert rows[rows.setting == "sft-all-100"].prompt.str.endswith(" ..").all()

@@ -1,4 +1,5 @@
-"""Fine-tuning with TRL (SFTTrainer, DPOTrainer) and PEFT LoRA; transformers' Seq2SeqTrainer for mT5.
+"""Fine-tuning with TRL (SFTTrainer, DPOTrainer) and PEFT LoRA; transformers' Seq2SeqTrainer for mT5
+SFT and `factory.crossft.seq2seq_dpo` for mT5 DPO (TRL has no encoder-decoder DPO).
 
 Each run writes Trainer checkpoints into its own `checkpoints` folder (one per epoch) and
 resumes from the newest one when restarted; a finished run leaves `checkpoints/final/` (the
@@ -32,7 +33,9 @@ class LoraSpec:
 
 @dataclass
 class RunSpec:
-    """One training run: method (`sft`, `dpo` or `seq2seq`), optimisation settings, adapter, seed."""
+    """One training run: method (`sft`, `dpo`, `seq2seq` or `seq2seq-dpo`), optimisation settings, adapter, seed.
+    `fp16` (mixed precision) and `optimizer` (a transformers `optim` name; None: the Trainer's default) apply
+    on top of what `quantization` sets."""
 
     method: str
     epochs: float
@@ -48,6 +51,20 @@ class RunSpec:
     beta: float = 0.1
     scheduler: str = "linear"
     dtype: str = "auto"
+    fp16: bool = False
+    optimizer: str | None = None
+
+    def __repr__(self) -> str:
+        """The dataclass repr, leaving out `fp16` and `optimizer` at their defaults (the checkpoint folder's
+        fingerprint hashes this repr: runs that do not set them keep their earlier checkpoints)."""
+        shown = [(name, getattr(self, name)) for name in self.__dataclass_fields__]
+        shown = [(name, value) for name, value in shown
+                 if not (name == "fp16" and value is False) and not (name == "optimizer" and value is None)]
+        return f"RunSpec({', '.join(f'{name}={value!r}' for name, value in shown)})"
+
+
+SEQ2SEQ_METHODS = ("seq2seq", "seq2seq-dpo")
+"""Methods that train an encoder-decoder model."""
 
 
 def require_quantization(quantization: str, where: str) -> None:
@@ -62,6 +79,21 @@ def require_quantization(quantization: str, where: str) -> None:
         raise FactoryError(f"{where}: nf4 (4-bit QLoRA) needs bitsandbytes and a CUDA GPU "
                            f"(bitsandbytes {'missing' if importlib.util.find_spec('bitsandbytes') is None else 'ok'}, "
                            f"CUDA {'visible' if torch.cuda.is_available() else 'absent'}); use quantization: none")
+
+
+def require_precision(spec: RunSpec, where: str) -> None:
+    """Refuse fp16 mixed precision or a paged (bitsandbytes) optimizer without a CUDA GPU (one-line
+    `FactoryError`)."""
+    import importlib.util
+
+    import torch
+
+    if spec.fp16 and not torch.cuda.is_available():
+        raise FactoryError(f"{where}: fp16 mixed precision needs a CUDA GPU (absent); set fp16: false")
+    paged = (spec.optimizer or "").startswith("paged_")
+    if paged and (importlib.util.find_spec("bitsandbytes") is None or not torch.cuda.is_available()):
+        raise FactoryError(f"{where}: optimizer {spec.optimizer} needs bitsandbytes and a CUDA GPU; "
+                           "set optimizer: null")
 
 
 def _quantization_config(quantization: str) -> Any:
@@ -119,6 +151,10 @@ def _common_args(spec: RunSpec, checkpoints: Path) -> dict[str, Any]:
         args.update(fp16=True, optim="paged_adamw_32bit")
     elif not gpu:  # TRL's configs default to bf16 autocast; on CPU it mixes dtypes (fp16 weights fail in layer_norm)
         args.update(bf16=False, fp16=False)
+    if spec.fp16:
+        args.update(fp16=True)
+    if spec.optimizer:
+        args.update(optim=spec.optimizer)
     return args
 
 
@@ -139,6 +175,14 @@ def _trainer(spec: RunSpec, model: Any, tokenizer: Any, examples: list[dict[str,
         args = DPOConfig(**_common_args(spec, checkpoints), beta=spec.beta, max_length=spec.max_length)
         return DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                           peft_config=lora_config(spec.lora, False))
+    if spec.method == "seq2seq-dpo":
+        from transformers import TrainingArguments
+
+        from factory.crossft.seq2seq_dpo import build_trainer
+
+        args = TrainingArguments(**_common_args(spec, checkpoints), remove_unused_columns=False, label_names=[])
+        return build_trainer(model, tokenizer, examples, args, lora_config(spec.lora, True), spec.beta,
+                             spec.max_length, spec.seed)
     return _seq2seq_trainer(spec, model, tokenizer, data, checkpoints)
 
 
@@ -174,7 +218,8 @@ def train_adapter(spec: RunSpec, target: str, revision: str | None, examples: li
     if not (final / "train_log.json").is_file():
         if not examples:
             raise FactoryError(f"{out}: no training rows")
-        model, tokenizer = load_base(target, revision, "seq2seq" if spec.method == "seq2seq" else "causal",
+        require_precision(spec, str(out))
+        model, tokenizer = load_base(target, revision, "seq2seq" if spec.method in SEQ2SEQ_METHODS else "causal",
                                      spec.quantization, spec.dtype)
         trainer = _trainer(spec, model, tokenizer, examples, Path(checkpoints))
         resumed = _last_checkpoint(Path(checkpoints))

@@ -23,7 +23,10 @@ SIZES: dict[str, Any] = {
 
 NF4 = ("none", "nf4 4-bit QLoRA needs bitsandbytes' CUDA kernels; on CPU the LoRA trains on the model in its "
                "published dtype (the same adapters, targets and trainer)")
-CPU_SKIPS: dict[str, tuple[Any, str]] = {"quantization": NF4, "dpo.quantization": NF4}
+CPU_SKIPS: dict[str, tuple[Any, str]] = {
+    "quantization": NF4, "dpo.quantization": NF4,
+    "dpo.fp16": (False, "fp16 mixed precision needs CUDA; on CPU the DPO trains in the model's dtype"),
+    "dpo.optimizer": (None, "paged_adamw_32bit needs bitsandbytes' CUDA kernels; on CPU the Trainer's AdamW")}
 """Settings under `crosslingual.` the CPU cannot honour: rehearsal value and why (only where the recipe sets
 something else)."""
 

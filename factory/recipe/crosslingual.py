@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from factory.recipe.base import ExistingPathOrId, ModelSpec, Ratio, Section, Seed
 
 PAPER_LANGUAGES = ["am", "ar", "de", "en", "es", "hi", "ru", "uk", "zh"]
 """The nine languages of textdetox/multilingual_paradetox the paper trains and evaluates on."""
 LANG_PATTERN = r"^[a-z]{2,3}$"
+DEFAULT_DPO_PROMPT = "Rewrite the following text in a neutral way: {toxic}"
+"""The DPO prompt of the causal reference (10_DPO_aya_8.py: the prefix, then the toxic sentence)."""
 
 
 class CrossData(Section):
@@ -98,7 +100,30 @@ class DPOSettings(Section):
     beta: float = Field(0.1, gt=0, description="DPO beta (reference: TRL's default, 0.1).")
     quantization: Literal["nf4", "none"] = Field("none", description="4-bit base for DPO (reference 10_DPO_aya_8.py: "
                                                  "none, fp16 weights; 10_DPO_aya_23_quant.py: nf4).")
-    max_length: int = Field(256, ge=8, description="Tokens of prompt plus answer at most.")
+    max_length: int = Field(256, ge=8, description="Tokens of prompt plus answer at most (seq2seq: of the prompt, "
+                            "and of each answer; reference 10_DPO_mt5.py: 512).")
+    prompt: str = Field(DEFAULT_DPO_PROMPT, description="The DPO prompt; {toxic} is the toxic sentence (reference "
+                        "10_DPO_aya_8.py: the default; 10_DPO_mt5.py: `detoxify: {toxic}`).")
+    target_modules: list[str] | None = Field(
+        None, min_length=1, description="Module names the DPO adapter wraps; null: lora.target_modules (reference "
+        "10_DPO_mt5.py: q k v o wi wo, where its SFT wraps q v).")
+    scheduler: Literal["cosine", "linear"] = Field("cosine", description="Learning-rate schedule (reference "
+                                                   "10_DPO_aya_8.py: cosine; 10_DPO_mt5.py: linear, the default).")
+    fp16: bool = Field(False, description="fp16 mixed precision, CUDA only (reference 10_DPO_mt5.py: true).")
+    optimizer: Literal["paged_adamw_32bit"] | None = Field(
+        None, description="Optimizer; null: the Trainer's default AdamW (reference 10_DPO_aya_8.py); "
+        "paged_adamw_32bit needs bitsandbytes and CUDA (reference 10_DPO_mt5.py).")
+
+    @field_validator("prompt")
+    @classmethod
+    def _has_toxic(cls, value: str) -> str:
+        try:
+            filled = value.format(toxic="\x00")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"unknown or malformed placeholder {exc} (allowed: {{toxic}})") from None
+        if "\x00" not in filled:
+            raise ValueError("must contain {toxic}, where the toxic sentence goes")
+        return value
 
 
 PROMPT_SETS = ("test_toxic", "train_toxic", "test_neutral")
@@ -159,7 +184,8 @@ class CrossLingual(Section):
     model: ModelSpec = Field(description="The LM fine-tuned and evaluated zero-shot (reference: aya-expanse-8b, "
                              "aya-23-8B, bloom-7b1, mt5-large).")
     architecture: Literal["causal", "seq2seq"] = Field("causal", description="causal: TRL SFT and DPO; seq2seq (mT5): "
-                                                       "transformers Seq2SeqTrainer with the same LoRA, SFT only.")
+                                                       "transformers Seq2SeqTrainer (SFT) and the project's "
+                                                       "encoder-decoder DPO trainer, with the same LoRA.")
     quantization: Literal["nf4", "none"] = Field("none", description="nf4: 4-bit QLoRA through bitsandbytes (CUDA "
                                                  "only; reference SFT); none: LoRA on full-precision weights.")
     methods: list[Literal["sft", "dpo"]] = Field(default_factory=lambda: ["sft", "dpo"], min_length=1,
@@ -220,8 +246,6 @@ class CrossLingual(Section):
                              "of data.languages")
         if "test_toxic" not in self.prompt_sets:
             raise ValueError("prompt_sets: must include test_toxic (the certificate's gates are decided on it)")
-        if self.architecture == "seq2seq" and "dpo" in self.methods:
-            raise ValueError("methods: dpo trains causal LMs only here (TRL's DPOTrainer has no encoder-decoder path)")
         return self
 
     def continuation_of(self, method: str) -> Continuation:

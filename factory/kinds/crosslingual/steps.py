@@ -144,20 +144,27 @@ def run_spec(recipe: Recipe, method: str, share: float) -> Any:
     if method == "dpo":
         d = cl.dpo
         common["quantization"] = d.quantization
-        return RunSpec("dpo", d.epochs, d.learning_rate, d.batch_size, d.grad_accumulation, d.max_length,
-                       warmup_steps=d.warmup_steps, max_grad_norm=d.max_grad_norm, beta=d.beta, scheduler="cosine",
-                       **common)
+        if d.target_modules is not None:
+            lora.target_modules = list(d.target_modules)
+        return RunSpec("seq2seq-dpo" if cl.architecture == "seq2seq" else "dpo", d.epochs, d.learning_rate,
+                       d.batch_size, d.grad_accumulation, d.max_length, warmup_steps=d.warmup_steps,
+                       max_grad_norm=d.max_grad_norm, beta=d.beta, scheduler=d.scheduler, fp16=d.fp16,
+                       optimizer=d.optimizer, **common)
     s = cl.sft
     return RunSpec("seq2seq" if cl.architecture == "seq2seq" else "sft", s.epochs if share >= 1 else s.share_epochs,
                    s.learning_rate, s.batch_size, s.grad_accumulation, s.max_length, **common)
 
 
-def examples_for(method: str, pairs: dict[str, list[tuple[str, str]]]) -> list[dict[str, str]]:
-    """The training rows of one method over every language's pairs (language order)."""
+def examples_for(method: str, pairs: dict[str, list[tuple[str, str]]],
+                 dpo_prompt: str | None = None) -> list[dict[str, str]]:
+    """The training rows of one method over every language's pairs (language order); DPO prompts
+    follow the template `dpo_prompt` (None: the causal reference's)."""
     from factory.crossft import formats
 
     flat = [pair for rows in pairs.values() for pair in rows]
-    return {"dpo": formats.dpo_examples, "seq2seq": formats.seq2seq_examples}.get(method, formats.sft_examples)(flat)
+    if method in ("dpo", "seq2seq-dpo"):
+        return formats.dpo_examples(flat, dpo_prompt or formats.DPO_PROMPT)
+    return {"seq2seq": formats.seq2seq_examples}.get(method, formats.sft_examples)(flat)
 
 
 def model_target(recipe: Recipe, root: Path) -> str:
@@ -204,7 +211,7 @@ def train_setting(recipe: Recipe, root: Path, label: str, limit: int | None = No
     target = model_target(recipe, root)
     spec = run_spec(recipe, method, share)
     pairs = share_rows(train_rows(split, data, cl.data.languages), share, cl.data.shuffle_seed)
-    examples = examples_for(spec.method, pairs)[:limit]
+    examples = examples_for(spec.method, pairs, cl.dpo.prompt)[:limit]
     fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))
     checkpoints = Path(root) / "cache" / recipe.name / "crosslingual" / f"{label}-{fingerprint}"
     out = base_dir(recipe, root) / "trained" / label
