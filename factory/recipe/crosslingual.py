@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from factory.recipe.base import ExistingPathOrId, ModelSpec, Ratio, Section, Seed
+from factory.recipe.crosslingual_embeddings import Embeddings
 
 PAPER_LANGUAGES = ["am", "ar", "de", "en", "es", "hi", "ru", "uk", "zh"]
 """The nine languages of textdetox/multilingual_paradetox the paper trains and evaluates on."""
@@ -167,6 +168,8 @@ class CrossLingual(Section):
     dpo: DPOSettings = Field(default_factory=DPOSettings, description="DPO settings.")
     continuation: Continuation = Field(default_factory=Continuation, description="Continuation sampling.")
     certify: CrossCertify = Field(default_factory=CrossCertify, description="Certificate gates.")
+    embeddings: Embeddings = Field(default_factory=Embeddings, description="Embedding analysis (reference: "
+                                   "embeddings/2-aya-8b.py, embeddings/2-mt5.py).")
 
     @model_validator(mode="after")
     def _settings_known(self) -> "CrossLingual":
@@ -184,6 +187,9 @@ class CrossLingual(Section):
                              "of data.languages")
         if self.architecture == "seq2seq" and "dpo" in self.methods:
             raise ValueError("methods: dpo trains causal LMs only here (TRL's DPOTrainer has no encoder-decoder path)")
+        if self.embeddings.unknown_settings(self):
+            raise ValueError(f"embeddings.settings: {', '.join(map(repr, self.embeddings.unknown_settings(self)))} "
+                             "are neither zero-shot nor a setting this recipe trains (<method>-<data>-<percent>)")
         return self
 
     def settings(self) -> list[str]:
