@@ -18,8 +18,7 @@ ZERO_SHOT = "zero-shot"
 
 
 class Embeddings(Section):
-    """Silhouette of the sentence vectors by language, the category confusion matrix and a 2-D picture,
-    per model (reference: embeddings/2-aya-8b.py, embeddings/2-mt5.py)."""
+    """Per model: silhouette of sentence vectors by language, category confusion, a 2-D picture (embeddings/2-*.py)."""
 
     enabled: bool = Field(False, description="Run the analysis (reference: embeddings/2-aya-8b.py, run on every "
                           "model by embeddings/2-*.sh).")
