@@ -189,7 +189,8 @@ def _embedding_recipe(tmp_path, **embeddings):
 
 def test_recipe_settings_are_validated(tmp_path):
     path = _embedding_recipe(tmp_path, settings=["zero-shot", "sft-de-100", "dpo-all-100"])
-    with pytest.raises(FactoryError, match=r"embeddings.settings: 'sft-de-100', 'dpo-all-100' are neither zero-shot"):
+    with pytest.raises(FactoryError, match=r"embeddings.settings: 'sft-de-100', 'dpo-all-100' are neither zero-shot "
+                       r"nor a setting this recipe trains \(sft-all-100\)$"):
         load_recipe(path)
     recipe = load_recipe(_embedding_recipe(tmp_path, settings=None))
     assert recipe.crosslingual.embeddings.chosen(recipe.crosslingual) == ["zero-shot", "sft-all-100"]

@@ -187,9 +187,8 @@ class CrossLingual(Section):
                              "of data.languages")
         if self.architecture == "seq2seq" and "dpo" in self.methods:
             raise ValueError("methods: dpo trains causal LMs only here (TRL's DPOTrainer has no encoder-decoder path)")
-        if self.embeddings.unknown_settings(self):
-            raise ValueError(f"embeddings.settings: {', '.join(map(repr, self.embeddings.unknown_settings(self)))} "
-                             "are neither zero-shot nor a setting this recipe trains (<method>-<data>-<percent>)")
+        if self.embeddings.settings_problem(self):
+            raise ValueError(self.embeddings.settings_problem(self))
         return self
 
     def settings(self) -> list[str]:

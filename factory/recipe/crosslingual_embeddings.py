@@ -50,10 +50,16 @@ class Embeddings(Section):
         labels = trained_labels(cl)
         return [ZERO_SHOT, *[label for label in labels if label.startswith("sft-all-")]]
 
-    def unknown_settings(self, cl: Any) -> list[str]:
-        """Named settings that are neither zero-shot nor trained by the recipe `cl` (its `crosslingual` section)."""
-        known = {ZERO_SHOT, *trained_labels(cl)}
-        return [name for name in (self.settings or []) if name not in known]
+    def settings_problem(self, cl: Any) -> str | None:
+        """One line naming the `settings` that are neither zero-shot nor trained by `cl` (the `crosslingual`
+        section), or None."""
+        trained = trained_labels(cl)
+        unknown = [name for name in (self.settings or []) if name not in {ZERO_SHOT, *trained}]
+        if not unknown:
+            return None
+        verb = "is" if len(unknown) == 1 else "are"
+        return (f"embeddings.settings: {', '.join(map(repr, unknown))} {verb} neither zero-shot nor a setting this "
+                f"recipe trains ({', '.join(trained)})")
 
 
 def trained_labels(cl: Any) -> list[str]:
