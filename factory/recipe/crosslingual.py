@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from factory.recipe.base import ExistingPathOrId, ModelSpec, Ratio, Section, Seed
+from factory.recipe.crosslingual_embeddings import Embeddings
 
 PAPER_LANGUAGES = ["am", "ar", "de", "en", "es", "hi", "ru", "uk", "zh"]
 """The nine languages of textdetox/multilingual_paradetox the paper trains and evaluates on."""
@@ -229,6 +230,8 @@ class CrossLingual(Section):
         description="Sentence sets completed in every language, one matrix each (reference: the train toxic, test "
         "toxic and test neutral sentences); the certificate's gates use test_toxic, which must be listed.")
     certify: CrossCertify = Field(default_factory=CrossCertify, description="Certificate gates.")
+    embeddings: Embeddings = Field(default_factory=Embeddings, description="Embedding analysis (reference: "
+                                   "embeddings/2-aya-8b.py, embeddings/2-mt5.py).")
 
     @model_validator(mode="after")
     def _settings_known(self) -> "CrossLingual":
@@ -246,6 +249,8 @@ class CrossLingual(Section):
                              "of data.languages")
         if "test_toxic" not in self.prompt_sets:
             raise ValueError("prompt_sets: must include test_toxic (the certificate's gates are decided on it)")
+        if self.embeddings.settings_problem(self):
+            raise ValueError(self.embeddings.settings_problem(self))
         return self
 
     def continuation_of(self, method: str) -> Continuation:
