@@ -115,6 +115,7 @@ def run(recipe: str = RecipeArg, root: Path = RootOpt, limit: Optional[int] = Li
     if kind_of(load_recipe(_recipe_file(recipe))).OWN_PIPELINE:  # no corpus to filter, mix or publish
         for stage in kind_of(load_recipe(_recipe_file(recipe))).RUN_STAGES:
             _run_stage(stage, recipe, root, limit)
+        kind_of(load_recipe(_recipe_file(recipe))).extra_run(recipe, root, limit)
         from factory.stages.report import run as write_report
 
         typer.echo(f"report: wrote {write_report(load_recipe(_recipe_file(recipe)), root=root)}")

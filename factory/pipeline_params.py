@@ -46,6 +46,7 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
     "grid-score": (*IDENTITY, "human", *MODELS, "train", "evaluate", "translate", "grid"),
     "grid-report": (*IDENTITY, "human", *MODELS, "train", "evaluate", "translate", "grid"),
     "export": (*IDENTITY, "human", "translate"),
+    "embed": (*IDENTITY, "human", *MODELS, "crosslingual"),
 }
 """Stage verb -> the top-level recipe sections its command reads (or `WHOLE`)."""
 

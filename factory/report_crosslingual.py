@@ -41,6 +41,7 @@ class CrossFacts:
     training: dict[str, Any] | None = None
     split: dict[str, Any] | None = None
     images: dict[str, Path] = field(default_factory=dict)
+    embeddings: dict[str, Any] | None = None
 
 
 def _optional(path: Path) -> Any:
@@ -49,15 +50,16 @@ def _optional(path: Path) -> Any:
 
 def load_cross_facts(recipe: Recipe, root: Path, certificate: dict[str, Any]) -> CrossFacts:
     """Read the recipe's eval, trained and split outputs (each may be absent) beside its certificate."""
-    from factory.kinds.crosslingual.evaluation import heatmap_name
-    from factory.kinds.crosslingual.steps import trained_summary
+    from factory.kinds.crosslingual.naming import heatmap_name, trained_summary
 
     base = Path(root) / "crosslingual" / recipe.name
     images = {f"{name}/{metric}": base / "eval" / heatmap_name(name, metric)
               for name in recipe.crosslingual.prompt_sets for metric in METRICS}
+    from factory.report_embeddings import load_embeddings
+
     return CrossFacts(recipe, certificate, _optional(base / "eval" / "matrices.json"),
                       trained_summary(recipe, root, required=False) or None,
-                      _optional(base / "split" / "split.json"), images)
+                      _optional(base / "split" / "split.json"), images, load_embeddings(recipe, root))
 
 
 def headline_gate(recipe: Recipe, certificate: dict[str, Any]) -> dict[str, Any] | None:
@@ -188,10 +190,14 @@ def data_section(facts: CrossFacts) -> str:
 
 def cross_body(facts: CrossFacts) -> str:
     """The whole body of a crosslingual recipe's page: header, contents, gates, matrices, training, data, provenance."""
-    sections = [gates_section(facts), matrices_section(facts), cross_training_section(facts), data_section(facts),
-                provenance_section(facts)]
+    from factory.report_embeddings import embeddings_section
+
+    embeddings = embeddings_section(facts.recipe, facts.embeddings)
+    sections = [gates_section(facts), matrices_section(facts), embeddings, cross_training_section(facts),
+                data_section(facts), provenance_section(facts)]
     toc = '<nav class="toc">' + "".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in (
-        ("gates", "Verdict and gates"), ("matrices", "Matrices"), ("training", "Training"),
+        ("gates", "Verdict and gates"), ("matrices", "Matrices"),
+        *([("embeddings", "Embeddings")] if embeddings else []), ("training", "Training"),
         ("data", "Data and models"), ("provenance", "Provenance"))) + "</nav>"
     return header(facts) + toc + "".join(sections)
 

@@ -73,3 +73,20 @@ def make_crosslingual_outputs(root: Path, recipe: Recipe) -> None:
             write_json(metrics, cell_metrics(recipe, mine, zero))
     assemble(recipe, Path(root))
     certify(recipe, Path(root))
+    if recipe.crosslingual.embeddings.enabled:
+        _embeddings(recipe, base)
+
+
+def _embeddings(recipe: Recipe, base: Path) -> None:
+    """A made-up embedding summary; each projection is a copy of a real heat map PNG."""
+    import shutil
+
+    settings = recipe.crosslingual.embeddings.chosen(recipe.crosslingual)
+    langs = recipe.crosslingual.data.languages
+    results = {s: {"pooling": "mean", "overall": {"train": 0.1, "test": 0.2, "combined": 0.15},
+                   "per_language": {"combined": {lang: 0.05 * (i + 1) for i, lang in enumerate(langs)}},
+                   "undefined": {}} for s in settings}
+    write_json(base / "embeddings" / "summary.json", {"settings": settings, "enabled": True, "results": results})
+    for setting in settings:
+        (base / "embeddings" / setting).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(base / "eval" / "heatmap-toxicity.png", base / "embeddings" / setting / "projection.png")

@@ -221,7 +221,8 @@ def test_missing_upstream_names_the_stage(tmp_path):
     split = tmp_path / "data" / "crosslingual" / recipe.name / "split" / "split.json"
     split.parent.mkdir(parents=True)
     split.write_text(json.dumps({"languages": {}}))
-    with pytest.raises(FactoryError, match=r"summary.json: missing; run `factory train .*` first"):
+    with pytest.raises(FactoryError, match=r"trained/sft-all-100: missing .*; run "
+                       r"`factory crosslingual train .* --setting sft-all-100` first"):
         embed_all(recipe, tmp_path / "data")
 
 

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "factory"
 LAYERS = ("core", "recipe", "algorithms", "kinds", "stages", "cli")
 STAGE_HELPERS = {"factory.report_facts", "factory.report_html", "factory.report_page", "factory.publish_card",
                  "factory.publish_sources", "factory.publish_fields", "factory.publish_table", "factory.provenance",
-                 "factory.clean", "factory.status", "factory.report_crosslingual"}
+                 "factory.clean", "factory.status", "factory.report_crosslingual", "factory.report_embeddings"}
 """Modules that serve one stage (report, publish, plots, status, clean): stage layer, they may ask the registry."""
 TOP = {"factory", "factory.__main__", "factory.cli", "factory.pipeline", "factory.pipeline_inputs",
        "factory.import_closure"}

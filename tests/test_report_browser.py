@@ -18,9 +18,10 @@ from report_fixtures import HOSTILE, build_reports
 from factory.dvc_plots import TEMPLATE_NAME, write_template
 
 REPO = Path(__file__).resolve().parent.parent
-PAGES = {"index": 1, "toxify": 3, "detoxify": 2, "translate": 3, "distill": 2, "selfgen": 2, "crosslingual": 3}
+PAGES = {"index": 1, "toxify": 3, "detoxify": 2, "translate": 3, "distill": 2, "selfgen": 2, "crosslingual": 11}
 """Each page and how many images it shows (the plots, the grid's heat map for translate, the loss curves
-of toxify, the one fixture whose training logs have per-step losses, and crosslingual's three heat maps)."""
+of toxify, the one fixture whose training logs have per-step losses, and crosslingual's nine heat maps, three
+prompt sets x three metrics, and two embedding projections)."""
 
 
 @pytest.fixture(scope="module")

@@ -91,11 +91,17 @@ def export_corpus(recipe: Recipe, root: Path, kept: list) -> list:
 
 
 def extra_run(recipe: str, root: Path, limit: Optional[int]) -> None:
-    """Nothing beyond its four stages."""
+    """The embedding analysis, when the recipe enables it (`crosslingual.embeddings`)."""
+    from factory.kinds.crosslingual.embedding_step import embed_all
+    from factory.recipe import load_recipe, recipe_path
+
+    loaded = load_recipe(recipe_path(recipe))
+    if loaded.crosslingual.embeddings.enabled:
+        embed_all(loaded, Path(root))
 
 
 def commands() -> dict[str, Any]:
-    """`factory crosslingual train|evaluate|matrices`: the pieces its DVC stages run."""
+    """`factory crosslingual train|evaluate|matrices|embed`: the pieces its DVC stages run."""
     from factory.kinds.crosslingual import cli
 
     return {"crosslingual": (cli.cross_app, cli.CROSS_COMMANDS)}

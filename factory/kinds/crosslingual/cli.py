@@ -1,10 +1,10 @@
-"""Commands of the `crosslingual` kind: `factory crosslingual train|evaluate|matrices`.
+"""Commands of the `crosslingual` kind: `factory crosslingual train|evaluate|matrices|embed`.
 
 What the DVC stages call, one piece at a time: `train --setting sft-de-100` trains one model,
 `evaluate --setting sft-de-100 --lang es` scores one (setting, eval language) cell, `matrices`
-gathers every cell into the matrices and heat maps. Without `--setting` / `--lang` they cover
-every setting / language. `factory.cli` registers them through `factory.kinds.crosslingual.commands`,
-wrapped so that input problems exit with code 2.
+gathers every cell into the matrices and heat maps, `embed` runs the embedding analysis. Without
+`--setting` / `--lang` they cover every setting / language. `factory.cli` registers them through
+`factory.kinds.crosslingual.commands`, wrapped so that input problems exit with code 2.
 """
 
 from __future__ import annotations
@@ -64,5 +64,15 @@ def matrices(recipe: str = RecipeArg, root: Path = RootOpt) -> None:
     typer.echo(f"crosslingual matrices: wrote {assemble(_recipe(recipe), root)}")
 
 
-CROSS_COMMANDS = {"train": train, "evaluate": evaluate, "matrices": matrices}
+def embed(recipe: str = RecipeArg, root: Path = RootOpt) -> None:
+    """The embedding analysis (silhouette by language, language confusion, projection) of the chosen models."""
+    from factory.kinds.crosslingual.embedding_step import embed_all
+
+    loaded = _recipe(recipe)
+    if not loaded.crosslingual.embeddings.enabled:
+        raise FactoryError(f"{loaded.path}: crosslingual.embeddings.enabled is false; nothing to analyse")
+    typer.echo(f"crosslingual embed: wrote {embed_all(loaded, root)}")
+
+
+CROSS_COMMANDS = {"train": train, "evaluate": evaluate, "matrices": matrices, "embed": embed}
 """Subcommands of `factory crosslingual`."""

@@ -20,7 +20,7 @@ from typing import Any
 from factory.core.errors import FactoryError
 from factory.core.records import atomic_dir, write_json
 from factory.crossft.matrices import ZERO_SHOT
-from factory.kinds.crosslingual.steps import base_dir, model_target, read_upstream
+from factory.kinds.crosslingual.steps import SETTING_FILE, base_dir, model_target, read_upstream
 from factory.recipe import Recipe
 
 
@@ -40,10 +40,9 @@ def _adapter(recipe: Recipe, root: Path, setting: str) -> Path | None:
     if setting == ZERO_SHOT:
         return None
     folder = base_dir(recipe, root) / "trained"
-    trained = read_upstream(recipe, folder / "summary.json", "train")
-    if setting not in trained or not (folder / setting).is_dir():
+    if not (folder / setting / SETTING_FILE).is_file():
         raise FactoryError(f"{folder / setting}: missing (embeddings.settings names {setting!r}); run "
-                           f"`factory train {recipe.path or recipe.name}` first")
+                           f"`factory crosslingual train {recipe.path or recipe.name} --setting {setting}` first")
     return folder / setting
 
 

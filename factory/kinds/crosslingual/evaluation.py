@@ -18,6 +18,7 @@ from factory.core.records import atomic_dir, write_json
 from factory.crossft.matrices import METRICS, build_cells
 from factory.kinds.crosslingual.cells import (CERTIFIED_SET, CellModels, baseline_of, cell_paths, eval_settings,
                                               evaluate_cell, read_cell)
+from factory.kinds.crosslingual.naming import heatmap_name
 from factory.kinds.crosslingual.steps import base_dir, read_upstream, toxicity_spec
 from factory.recipe import Recipe
 
@@ -29,11 +30,6 @@ def scorer_names(recipe: Recipe) -> dict[str, Any]:
     return {"toxicity": {"ref": tox.ref, "revision": tox.revision, "fallback_used": tox is not cl.toxicity},
             "perplexity": {"ref": cl.perplexity_model.ref, "revision": cl.perplexity_model.revision},
             "model": {"ref": cl.model.ref, "revision": cl.model.revision}}
-
-
-def heatmap_name(prompts: str, metric: str) -> str:
-    """File name of one heat map: the certified set's keep the short name."""
-    return f"heatmap-{metric}.png" if prompts == CERTIFIED_SET else f"heatmap-{prompts}-{metric}.png"
 
 
 def heatmap_names(recipe: Recipe) -> list[str]:

@@ -7,8 +7,8 @@
   included; a trained setting's cell depends on its baseline's cell (its reduction is paired with it).
   Each cell's test-toxic numbers with intervals are DVC metrics, one row per cell;
 - `evaluate-<recipe>`: every cell gathered into the matrices and heat maps;
-- `certify-<recipe>` and `report-<recipe>` (the page and the numbers-only summary, one row per recipe
-  in `dvc metrics show`).
+- `certify-<recipe>`; `embed-<recipe>` (the embedding analysis, when `embeddings.enabled`);
+  `report-<recipe>` (the page and the numbers-only summary, one row per recipe in `dvc metrics show`).
 
 The kind has no ingest, filter, mix or publish stage: its product is the certificate of a protocol,
 not a corpus.
@@ -64,7 +64,14 @@ def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
                                     outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},
                                           "data/certify/{recipe}/summary.json"))
     trained = tuple(f"{BASE}/trained/{label}" for label in planned_labels(recipe))
+    embeddings: tuple[str, ...] = ()
+    if recipe.crosslingual.embeddings.enabled:
+        chosen = recipe.crosslingual.embeddings.chosen(recipe.crosslingual)
+        specs[("embed",)] = StageSpec("crosslingual embed {file}", (f"{CLI}:embed",), deps=(
+            f"{BASE}/split", *(f"{BASE}/trained/{s}" for s in chosen if s != "zero-shot")),
+            outs=(f"{BASE}/embeddings",))
+        embeddings = (f"{BASE}/embeddings",)
     specs[("report",)] = StageSpec("report {file}", ("factory.cli:report",), deps=(
-        "data/certify/{recipe}/certificate.json", f"{BASE}/eval/matrices.json", *heatmaps, *trained, f"{BASE}/split"),
-        outs=("data/report/{recipe}.html",), metrics=("data/metrics/{recipe}.json",))
+        "data/certify/{recipe}/certificate.json", f"{BASE}/eval/matrices.json", *heatmaps, *trained, *embeddings,
+        f"{BASE}/split"), outs=("data/report/{recipe}.html",), metrics=("data/metrics/{recipe}.json",))
     return specs

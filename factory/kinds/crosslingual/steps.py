@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from factory.core.errors import FactoryError, check_limit
+from factory.kinds.crosslingual.naming import (SETTING_FILE, planned_labels, planned_runs,  # noqa: F401 (re-exported)
+                                               setting_label, trained_summary)
 from factory.recipe import Recipe
 from factory.core.records import atomic_dir, content_id, read_json, write_json
 
@@ -43,9 +45,6 @@ def read_upstream(recipe: Recipe, path: Path, verb: str) -> Any:
     return read_json(path)
 
 
-def setting_label(method: str, data: str, share: float) -> str:
-    """`sft-de-100`: method, train data (a language, all or corpus) and share in percent."""
-    return f"{method}-{data}-{round(share * 100)}"
 
 
 def _where(recipe: Recipe) -> str:
@@ -122,16 +121,6 @@ def train_rows(split: dict[str, Any], data: str, order: list[str]) -> dict[str, 
     return {lang: [tuple(p) for p in split["languages"][lang]["train"]] for lang in langs}
 
 
-def planned_runs(recipe: Recipe) -> list[tuple[str, str, float]]:
-    """(method, data, share) of every model the recipe trains, in order."""
-    cl = recipe.crosslingual
-    runs = []
-    for method in cl.methods:
-        for data in cl.settings():
-            if method == "dpo" and cl.dpo_settings is not None and data not in cl.dpo_settings:
-                continue
-            runs += [(method, data, share) for share in cl.shares if share >= 1 or data in cl.share_settings]
-    return runs
 
 
 def run_spec(recipe: Recipe, method: str, share: float) -> Any:
@@ -174,9 +163,6 @@ def model_target(recipe: Recipe, root: Path) -> str:
     return resolve(recipe.crosslingual.model, root)
 
 
-def planned_labels(recipe: Recipe) -> list[str]:
-    """The labels of every model the recipe trains (`sft-de-100`), in the recipe's order."""
-    return [setting_label(*run) for run in planned_runs(recipe)]
 
 
 def _planned_run(recipe: Recipe, label: str) -> tuple[str, str, float]:
@@ -222,10 +208,6 @@ def train_setting(recipe: Recipe, root: Path, label: str, limit: int | None = No
     return out
 
 
-SETTING_FILE = "setting.json"
-"""Per trained setting: its training log, data, share and languages (trained/<label>/setting.json)."""
-
-
 def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     """Train every planned setting (each resuming from its checkpoints) into trained/<label>/."""
     check_limit(limit, "train")
@@ -235,18 +217,6 @@ def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     return base_dir(recipe, root) / "trained"
 
 
-def trained_summary(recipe: Recipe, root: Path, required: bool = True) -> dict[str, Any]:
-    """label -> setting.json of every planned setting, in the recipe's order; a missing one names the command
-    that trains it (`required`), or is left out."""
-    summary = {}
-    for label in planned_labels(recipe):
-        path = base_dir(recipe, root) / "trained" / label / SETTING_FILE
-        if path.is_file():
-            summary[label] = read_json(path)
-        elif required:
-            raise FactoryError(f"{path}: missing; run `factory crosslingual train {_where(recipe)} --setting {label}` "
-                               "(or `factory train`) first")
-    return summary
 
 
 def toxicity_spec(recipe: Recipe) -> Any:

@@ -1,0 +1,61 @@
+"""Names of a `crosslingual` recipe's models and outputs, light enough for the report stage to import.
+
+The labels of the trained settings (`sft-de-100`) and their order, the per-setting file
+`trained/<label>/setting.json`, and the heat maps' file names. No model code is imported here, so a
+stage that only reads outputs (the report) does not depend on the training and evaluation code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from factory.core.errors import FactoryError
+from factory.core.records import read_json
+from factory.recipe import Recipe
+
+SETTING_FILE = "setting.json"
+"""Per trained setting: its training log, data, share and languages (trained/<label>/setting.json)."""
+CERTIFIED_SET = "test_toxic"
+"""The prompt set the certificate's gates and the cells' DVC metrics use (the reference's test toxic sentences)."""
+
+
+def setting_label(method: str, data: str, share: float) -> str:
+    """`sft-de-100`: method, train data (a language, all or corpus) and share in percent."""
+    return f"{method}-{data}-{round(share * 100)}"
+
+
+def planned_runs(recipe: Recipe) -> list[tuple[str, str, float]]:
+    """(method, data, share) of every model the recipe trains, in order."""
+    cl = recipe.crosslingual
+    runs = []
+    for method in cl.methods:
+        for data in cl.settings():
+            if method == "dpo" and cl.dpo_settings is not None and data not in cl.dpo_settings:
+                continue
+            runs += [(method, data, share) for share in cl.shares if share >= 1 or data in cl.share_settings]
+    return runs
+
+
+def planned_labels(recipe: Recipe) -> list[str]:
+    """The labels of every model the recipe trains (`sft-de-100`), in the recipe's order."""
+    return [setting_label(*run) for run in planned_runs(recipe)]
+
+
+def trained_summary(recipe: Recipe, root: Path, required: bool = True) -> dict[str, Any]:
+    """label -> setting.json of every planned setting, in the recipe's order; a missing one names the command
+    that trains it (`required`), or is left out."""
+    summary = {}
+    for label in planned_labels(recipe):
+        path = Path(root) / "crosslingual" / recipe.name / "trained" / label / SETTING_FILE
+        if path.is_file():
+            summary[label] = read_json(path)
+        elif required:
+            raise FactoryError(f"{path}: missing; run `factory crosslingual train {recipe.path or recipe.name} "
+                               f"--setting {label}` (or `factory train`) first")
+    return summary
+
+
+def heatmap_name(prompts: str, metric: str) -> str:
+    """File name of one heat map: the certified set's keep the short name."""
+    return f"heatmap-{metric}.png" if prompts == CERTIFIED_SET else f"heatmap-{prompts}-{metric}.png"
