@@ -198,7 +198,7 @@ def build_stage(spec: StageSpec, name: str, context: _Context) -> Stage:
     values = {**context.keys, "file": context.file}
     body: dict[str, Any] = {"cmd": f"{RUNNER} {_fill(spec.args, values)}",
                             "deps": stage_deps(spec, context.recipe, values)}
-    params: list[Any] = recipe_params(context.verb, context.file) if spec.recipe_params else []
+    params: list[Any] = recipe_params(context.verb, context.file, spec.narrow) if spec.recipe_params else []
     params += list(spec.params)
     if params:
         body["params"] = params

@@ -51,17 +51,24 @@ STAGE_READS: dict[str, tuple[str, ...]] = {
 """Stage verb -> the top-level recipe sections its command reads (or `WHOLE`)."""
 
 
-def recipe_params(verb: str, recipe_file: str) -> list[dict[str, list[str] | None]]:
+def recipe_params(verb: str, recipe_file: str, narrow: tuple[str, ...] = ()) -> list[dict[str, list[str] | None]]:
     """The dvc.yaml `params:` entry of stage `verb` for the recipe at `recipe_file`: the sections it reads that
-    the file spells out (`{file: [generate, models, seed]}`), or `{file: None}` (every field)."""
+    the file spells out (`{file: [generate, models, seed]}`), or `{file: None}` (every field). `narrow`: dotted
+    keys standing in for their section (`crosslingual.sft` for `crosslingual`), listed where the file has them."""
     reads = STAGE_READS.get(verb, WHOLE)  # a verb missing from the table tracks everything
     if reads == WHOLE:
         return [{recipe_file: None}]
-    present = _top_level_keys(Path(recipe_file))
-    listed = [section for section in reads if section in present]
+    raw = read_recipe_yaml(Path(recipe_file))
+    present = set(raw) if isinstance(raw, dict) else set()
+    narrowed = {key.split(".", 1)[0] for key in narrow}
+    listed = [section for section in reads if section in present and section not in narrowed]
+    listed += [key for key in narrow if key.split(".", 1)[0] in reads and _has(raw, key)]
     return [{recipe_file: listed}] if listed else []
 
 
-def _top_level_keys(path: Path) -> set[str]:
-    raw: Any = read_recipe_yaml(path)
-    return set(raw) if isinstance(raw, dict) else set()
+def _has(raw: Any, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(raw, dict) or part not in raw:
+            return False
+        raw = raw[part]
+    return True

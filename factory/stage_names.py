@@ -35,6 +35,9 @@ class StageSpec:
     recipe_params: bool = True
     section: str = ""
     """When set, only recipes that have this section (`abliterate`) get the stage."""
+    narrow: tuple[str, ...] = ()
+    """Dotted keys (`crosslingual.sft`) that stand in for their section in the stage's recipe params: DVC then
+    tracks only these parts of it (those the recipe file spells out), not the whole section."""
 
 
 def stage_entries(module: str) -> tuple[str, ...]:

@@ -131,7 +131,7 @@ def _recipe(**crosslingual) -> dict:
 
 
 def test_seq2seq_recipes_train_dpo_with_their_own_prompt_targets_and_schedule():
-    from factory.kinds.crosslingual.steps import examples_for, run_spec
+    from factory.kinds.crosslingual.train_step import examples_for, run_spec
 
     recipe = Recipe.model_validate(_recipe(architecture="seq2seq", methods=["sft", "dpo"], lora={"target_modules": [
         "q", "v"]}, dpo={"prompt": "detoxify: {toxic}", "target_modules": ["q", "k"], "scheduler": "linear"}))
@@ -143,7 +143,7 @@ def test_seq2seq_recipes_train_dpo_with_their_own_prompt_targets_and_schedule():
 
 
 def test_causal_dpo_keeps_its_prompt_and_run_fingerprint():
-    from factory.kinds.crosslingual.steps import examples_for, run_spec
+    from factory.kinds.crosslingual.train_step import examples_for, run_spec
 
     recipe = Recipe.model_validate(_recipe(model="gpt2"))
     spec = run_spec(recipe, "dpo", 1.0)
@@ -176,7 +176,7 @@ def test_the_full_mt5_recipe_passes_check_with_dpo():
     done = subprocess.run([sys.executable, "-m", "factory", "check", "recipes/full/crosslingual-mt5-large.yaml"],
                           cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    from factory.kinds.crosslingual.steps import run_spec
+    from factory.kinds.crosslingual.train_step import run_spec
     from factory.recipe.loader import load_recipe
 
     spec = run_spec(load_recipe(REPO / "recipes" / "full" / "crosslingual-mt5-large.yaml"), "dpo", 1.0)

@@ -124,11 +124,16 @@ def test_nf4_without_bitsandbytes_or_cuda_is_one_clear_line(monkeypatch):
 
 
 def test_a_missing_upstream_output_names_the_stage_to_run(tmp_path):
-    from factory.kinds.crosslingual import steps as kinds_crosslingual
+    from factory.kinds.crosslingual import cells, evaluation, train_step
 
     recipe = Recipe.model_validate(_recipe())
     with pytest.raises(FactoryError, match=r"split\.json: missing; run `factory generate x` first$"):
-        kinds_crosslingual.train(recipe, tmp_path)
+        train_step.train(recipe, tmp_path)
+    with pytest.raises(FactoryError, match=r"split\.json: missing; run `factory generate x` first$"):
+        cells.evaluate_cell(recipe, tmp_path, "zero-shot", recipe.crosslingual.data.languages[0])
+    with pytest.raises(FactoryError, match=r"zero-shot/am\.parquet: missing; run `factory crosslingual evaluate x "
+                       r"--setting zero-shot --lang am` first$"):
+        evaluation.assemble(recipe, tmp_path)
     with pytest.raises(FactoryError, match=r"matrices\.json: missing; run `factory evaluate x` first$"):
         from factory.kinds.crosslingual.certification import certify
 

@@ -85,3 +85,44 @@ def test_generate_does_not_track_evaluation_settings(stages):
     (evaluate,) = stages["evaluate-toxify"]["params"]
     assert "evaluate" not in generate["recipes/tiny/toxify.yaml"] and "generate" in generate["recipes/tiny/toxify.yaml"]
     assert "evaluate" in evaluate["recipes/tiny/toxify.yaml"] and "generate" not in evaluate["recipes/tiny/toxify.yaml"]
+
+
+METHOD_READS = {"settings": {"train_settings", "data"}, "continuation_of": {"continuation", "dpo_continuation",
+                                                                            "zero_shot_continuation"},
+                "baselines": {"methods", "continuation", "dpo_continuation"}, "baseline_of": {"methods", "continuation",
+                                                                                           "dpo_continuation"},
+                "zero_shot_rows": {"methods", "continuation", "dpo_continuation", "zero_shot_continuation"}}
+"""The `CrossLingual` methods the kind calls, and the fields each reads (factory/recipe/crosslingual.py)."""
+CROSS_READ = re.compile(r"\b(?:cl|crosslingual)\.([a-z_]+)")
+
+
+def test_crosslingual_stages_track_the_parts_of_the_section_their_code_reads(stages):
+    """The kind's stages list parts of `crosslingual` (a gate threshold must not re-train every model): every field
+    their code reads (`cl.sft`, `recipe.crosslingual.data`, or through a method such as `continuation_of`) is one."""
+    from factory.recipe.crosslingual import CrossLingual
+
+    fields = set(CrossLingual.model_fields)
+    checked = 0
+    for name, body in stages.items():
+        if not name.startswith(("train-crosslingual", "evaluate-crosslingual", "embed-crosslingual")):
+            continue
+        listed = {p.split(".")[1] for entry in body["params"] for p in next(iter(entry.values()))
+                  if p.startswith("crosslingual.")}
+        assert "certify" not in listed or name.startswith("evaluate"), name
+        code = [d for d in body["deps"] if d.endswith(".py") and not d.startswith("factory/recipe/")]
+        reads: set[str] = set()
+        for path in code:
+            for found in CROSS_READ.findall((REPO / path).read_text()):
+                reads |= {found} & fields or METHOD_READS.get(found, set())
+        # a field at its default is not in the file, so only the ones the tiny recipe spells out can be listed
+        spelled = set(yaml_keys(REPO / "recipes/tiny/crosslingual.yaml"))
+        assert not (reads & spelled) - listed, f"{name}: reads {sorted((reads & spelled) - listed)}, not tracked"
+        checked += 1
+    assert checked >= 40
+
+
+def yaml_keys(path: Path) -> list[str]:
+    """The keys of the `crosslingual` section of a recipe file."""
+    import yaml
+
+    return list(yaml.safe_load(path.read_text())["crosslingual"])

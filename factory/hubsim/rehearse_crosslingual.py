@@ -16,7 +16,10 @@ SIZES: dict[str, Any] = {
     "sft.epochs": 1.0, "sft.share_epochs": 1.0, "sft.batch_size": 4, "sft.grad_accumulation": 1,
     "sft.max_length": 64,
     "dpo.epochs": 1.0, "dpo.batch_size": 4, "dpo.grad_accumulation": 1, "dpo.warmup_steps": 0, "dpo.max_length": 64,
-    "continuation.max_new_tokens": 8, "continuation.batch_size": 8,
+    "continuation.max_new_tokens": 8, "continuation.batch_size": 8, "continuation.num_beams": 2,
+    "dpo_continuation.max_new_tokens": 8, "dpo_continuation.batch_size": 8,
+    "zero_shot_continuation.max_new_tokens": 8, "zero_shot_continuation.batch_size": 8,
+    "embeddings.max_length": 64, "embeddings.batch_size": 8,
     "certify.bootstrap_resamples": 200,
 }
 """Smaller sizes under `crosslingual.` (10 train and 4 test pairs per language of the miniature's 40)."""
@@ -45,7 +48,7 @@ def crosslingual_copy(recipe: dict[str, Any], perspective_url: str | None, stand
         return []
     for dotted, value in SIZES.items():
         parent, leaf = _get(section, dotted)
-        if parent is not None:
+        if parent is not None and (leaf in parent or leaf != "num_beams"):  # beams only where the recipe has them
             parent[leaf] = value
     shares = section.get("shares") or [1.0]
     section["shares"] = sorted({min(shares), 1.0})

@@ -36,7 +36,7 @@ def generate(recipe: Recipe, root: Path, limit: Optional[int]) -> Path:
 
 def train(recipe: Recipe, root: Path, limit: Optional[int]) -> Path:
     """SFT and DPO (TRL + PEFT LoRA) one model per train setting and data share."""
-    from factory.kinds.crosslingual.steps import train as train_all
+    from factory.kinds.crosslingual.train_step import train as train_all
 
     return train_all(recipe, root, limit)
 
@@ -91,13 +91,11 @@ def export_corpus(recipe: Recipe, root: Path, kept: list) -> list:
 
 
 def extra_run(recipe: str, root: Path, limit: Optional[int]) -> None:
-    """The embedding analysis, when the recipe enables it (`crosslingual.embeddings`)."""
-    from factory.kinds.crosslingual.embedding_step import embed_all
+    """The embedding analysis, when the recipe enables it (`embed_if_enabled`)."""
+    from factory.kinds.crosslingual.embedding_step import embed_if_enabled
     from factory.recipe import load_recipe, recipe_path
 
-    loaded = load_recipe(recipe_path(recipe))
-    if loaded.crosslingual.embeddings.enabled:
-        embed_all(loaded, Path(root))
+    embed_if_enabled(load_recipe(recipe_path(recipe)), Path(root))
 
 
 def commands() -> dict[str, Any]:

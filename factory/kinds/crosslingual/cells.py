@@ -15,14 +15,14 @@ DVC tracks as metrics, one row per cell.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 from factory.core.errors import FactoryError
 from factory.core.records import write_json
 from factory.crossft.matrices import ZERO_SHOT, build_cells
-from factory.kinds.crosslingual.steps import (base_dir, model_target, planned_runs, read_upstream, setting_label,
-                                              toxicity_spec)
+from factory.kinds.crosslingual.steps import base_dir, model_target, planned_runs, read_upstream, setting_label
 from factory.recipe import Recipe
 
 CERTIFIED_SET = "test_toxic"
@@ -35,6 +35,19 @@ def eval_settings(recipe: Recipe) -> dict[str, str]:
     out = dict(recipe.crosslingual.zero_shot_rows())
     out.update({setting_label(*run): run[0] for run in planned_runs(recipe)})
     return out
+
+
+def toxicity_spec(recipe: Recipe) -> Any:
+    """The toxicity scorer used: `toxicity`, or `toxicity_fallback` when the Perspective key is unset."""
+    cl = recipe.crosslingual
+    spec = cl.toxicity
+    if spec.ref.startswith("perspective:") and not os.environ.get(spec.perspective.api_key_env):
+        if cl.toxicity_fallback is None:
+            raise FactoryError(f"{recipe.path or recipe.name}: crosslingual.toxicity: {spec.ref} needs "
+                               f"${spec.perspective.api_key_env} (unset) and toxicity_fallback is null")
+        return cl.toxicity_fallback
+    return spec
+
 
 
 def baseline_of(recipe: Recipe, setting: str) -> str | None:

@@ -37,7 +37,7 @@ def _recipe(recipe: str) -> Recipe:
 def train(recipe: str = RecipeArg, setting: Optional[str] = SettingOpt, root: Path = RootOpt,
           limit: Optional[int] = LimitOpt) -> None:
     """Train the model of one setting (or of every setting), resuming from its checkpoints."""
-    from factory.kinds.crosslingual.steps import planned_labels, train_setting
+    from factory.kinds.crosslingual.train_step import planned_labels, train_setting
 
     loaded = _recipe(recipe)
     for label in [setting] if setting else planned_labels(loaded):
@@ -66,12 +66,13 @@ def matrices(recipe: str = RecipeArg, root: Path = RootOpt) -> None:
 
 def embed(recipe: str = RecipeArg, root: Path = RootOpt) -> None:
     """The embedding analysis (silhouette by language, language confusion, projection) of the chosen models."""
-    from factory.kinds.crosslingual.embedding_step import embed_all
+    from factory.kinds.crosslingual.embedding_step import embed_if_enabled
 
     loaded = _recipe(recipe)
-    if not loaded.crosslingual.embeddings.enabled:
-        raise FactoryError(f"{loaded.path}: crosslingual.embeddings.enabled is false; nothing to analyse")
-    typer.echo(f"crosslingual embed: wrote {embed_all(loaded, root)}")
+    out = embed_if_enabled(loaded, root)
+    if out is None:
+        raise FactoryError(f"{loaded.path}: the embedding analysis is off (embeddings.enabled: false); nothing to do")
+    typer.echo(f"crosslingual embed: wrote {out}")
 
 
 CROSS_COMMANDS = {"train": train, "evaluate": evaluate, "matrices": matrices, "embed": embed}

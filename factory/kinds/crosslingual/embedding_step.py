@@ -125,3 +125,8 @@ def embed_all(recipe: Recipe, root: Path) -> Path:
                    for setting in settings}
         write_json(tmp / "summary.json", {"settings": settings, "enabled": e.enabled, "results": summary})
     return out
+
+
+def embed_if_enabled(recipe: Recipe, root: Path) -> Path | None:
+    """`embed_all` when `crosslingual.embeddings.enabled` (what `factory run` does after certify), else None."""
+    return embed_all(recipe, root) if recipe.crosslingual.embeddings.enabled else None

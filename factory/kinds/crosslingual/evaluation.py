@@ -17,9 +17,9 @@ from typing import Any
 from factory.core.records import atomic_dir, write_json
 from factory.crossft.matrices import METRICS, build_cells
 from factory.kinds.crosslingual.cells import (CERTIFIED_SET, CellModels, baseline_of, cell_paths, eval_settings,
-                                              evaluate_cell, read_cell)
+                                              evaluate_cell, read_cell, toxicity_spec)
 from factory.kinds.crosslingual.naming import heatmap_name
-from factory.kinds.crosslingual.steps import base_dir, read_upstream, toxicity_spec
+from factory.kinds.crosslingual.steps import base_dir, read_upstream
 from factory.recipe import Recipe
 
 

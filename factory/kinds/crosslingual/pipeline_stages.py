@@ -25,6 +25,22 @@ from factory.recipe import Recipe
 from factory.stage_names import StageSpec, stage_entries
 
 BASE = "data/crosslingual/{recipe}"
+SETTINGS = ("model", "architecture", "quantization", "methods", "train_settings", "shares", "share_settings",
+            "dpo_settings", "data")
+"""What every model-facing stage reads: which models exist and the data they see."""
+READS = {
+    "generate": ("data",),
+    "train": (*SETTINGS, "lora", "sft", "dpo", "continuation.seed"),  # the training seed is continuation.seed
+    "evaluate": (*SETTINGS, "continuation", "dpo_continuation", "zero_shot_continuation", "prompt_sets", "toxicity",
+                 "toxicity_fallback", "perplexity_model", "certify.bootstrap_resamples", "certify.bootstrap_seed"),
+    "embed": (*SETTINGS, "embeddings"),
+}
+"""Verb -> the parts of the `crosslingual` section its code reads: a changed gate threshold re-runs certify, not
+the training of every model (the adapters are deps of evaluate, so a changed `sft` reaches it through them)."""
+
+
+def _narrow(verb: str) -> tuple[str, ...]:
+    return tuple(f"crosslingual.{key}" for key in READS[verb])
 CLI = "factory.kinds.crosslingual.cli"
 COMMENT = """\
 Kind crosslingual (Beniwal et al. 2025, Breaking mBad): the reference's per-language split (and a
@@ -40,7 +56,7 @@ def _cell(recipe: Recipe, setting: str) -> StageSpec:
         deps += [f"{BASE}/trained/{setting}", f"{BASE}/cells/{baseline}/{{lang}}.parquet"]
     return StageSpec("crosslingual evaluate {file} --setting {setting} --lang {lang}", (f"{CLI}:evaluate",),
                      deps=tuple(deps), outs=(f"{BASE}/cells/{{setting}}/{{lang}}.parquet",),
-                     metrics=(f"{BASE}/cells/{{setting}}/{{lang}}.json",))
+                     metrics=(f"{BASE}/cells/{{setting}}/{{lang}}.json",), narrow=_narrow("evaluate"))
 
 
 def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
@@ -50,15 +66,17 @@ def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
     heatmaps = tuple(f"{BASE}/eval/{name}" for name in heatmap_names(recipe))
     specs: dict[Any, StageSpec] = {
         ("generate",): StageSpec("generate {file}", stage_entries("factory.stages.generate"), deps=extra,
-                                 outs=(f"{BASE}/split",), comment=COMMENT)}
+                                 outs=(f"{BASE}/split",), comment=COMMENT, narrow=_narrow("generate"))}
     for label in planned_labels(recipe):
         specs[("train", label)] = StageSpec("crosslingual train {file} --setting {setting}", (f"{CLI}:train",),
-                                            deps=(f"{BASE}/split",), outs=(f"{BASE}/trained/{{setting}}",))
+                                            deps=(f"{BASE}/split",), outs=(f"{BASE}/trained/{{setting}}",),
+                                            narrow=_narrow("train"))
     for setting in eval_settings(recipe):
         for lang in recipe.crosslingual.data.languages:
             specs[("evaluate", setting, lang)] = _cell(recipe, setting)
     specs[("evaluate",)] = StageSpec("crosslingual matrices {file}", (f"{CLI}:matrices",), deps=(f"{BASE}/cells",),
-                                     outs=(f"{BASE}/eval/rows.parquet", f"{BASE}/eval/matrices.json", *heatmaps))
+                                     outs=(f"{BASE}/eval/rows.parquet", f"{BASE}/eval/matrices.json", *heatmaps),
+                                     narrow=_narrow("evaluate"))
     specs[("certify",)] = StageSpec("certify {file}", stage_entries("factory.stages.certify"),
                                     deps=(f"{BASE}/eval/matrices.json", f"{BASE}/eval/rows.parquet"),
                                     outs=({"data/certify/{recipe}/certificate.json": {"cache": False}},
@@ -69,7 +87,7 @@ def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
         chosen = recipe.crosslingual.embeddings.chosen(recipe.crosslingual)
         specs[("embed",)] = StageSpec("crosslingual embed {file}", (f"{CLI}:embed",), deps=(
             f"{BASE}/split", *(f"{BASE}/trained/{s}" for s in chosen if s != "zero-shot")),
-            outs=(f"{BASE}/embeddings",))
+            outs=(f"{BASE}/embeddings",), narrow=_narrow("embed"))
         embeddings = (f"{BASE}/embeddings",)
     specs[("report",)] = StageSpec("report {file}", ("factory.cli:report",), deps=(
         "data/certify/{recipe}/certificate.json", f"{BASE}/eval/matrices.json", *heatmaps, *trained, *embeddings,

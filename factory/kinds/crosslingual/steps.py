@@ -1,12 +1,12 @@
-"""Kind `crosslingual` (Beniwal et al. 2025, "Breaking mBad"): what generate, train and evaluate do.
+"""Kind `crosslingual` (Beniwal et al. 2025, "Breaking mBad"): the split (generate) and what the stages share.
 
 Layout under data/crosslingual/<recipe>/:
 
 - `split/split.json` (generate): each language's train and test pairs, selected exactly as the
   reference (`factory.crossft.split`), their sources, and the factory-made corpus's pairs
   (`crosslingual.data.corpus`) with every dropped row counted by reason;
-- `trained/<method>-<data>-<share>/` (train, one DVC stage each): the LoRA adapter and
-  `setting.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
+- `trained/<method>-<data>-<share>/` (train, one DVC stage each, `factory.kinds.crosslingual.train_step`):
+  the LoRA adapter and `setting.json`; checkpoints in data/cache/<recipe>/crosslingual/ (resumable);
 - `cells/<setting>/<lang>.parquet` and `.json` (one DVC stage per model and eval language,
   `factory.kinds.crosslingual.cells`): the continuations of every prompt set with their toxicity and
   perplexity, and the cell's numbers for `dvc metrics`;
@@ -19,7 +19,6 @@ summary (data/metrics/<recipe>.json) are `factory.report_crosslingual`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from factory.core.errors import FactoryError, check_limit
 from factory.kinds.crosslingual.naming import (SETTING_FILE, planned_labels, planned_runs,  # noqa: F401 (re-exported)
                                                setting_label, trained_summary)
 from factory.recipe import Recipe
-from factory.core.records import atomic_dir, content_id, read_json, write_json
+from factory.core.records import atomic_dir, read_json, write_json
 
 SEED_PAIRS = Path(__file__).resolve().parents[2] / "data" / "seed" / "pairs.tsv"
 FIXTURE_DIR = Path(__file__).resolve().parents[2] / "data" / "multilingual"
@@ -123,37 +122,8 @@ def train_rows(split: dict[str, Any], data: str, order: list[str]) -> dict[str, 
 
 
 
-def run_spec(recipe: Recipe, method: str, share: float) -> Any:
-    """The `RunSpec` of one method (and share: the reference trains shares below 1 longer)."""
-    from factory.crossft.training import LoraSpec, RunSpec
-
-    cl = recipe.crosslingual
-    lora = LoraSpec(cl.lora.r, cl.lora.alpha, cl.lora.dropout, list(cl.lora.target_modules))
-    common = {"lora": lora, "seed": cl.continuation.seed, "quantization": cl.quantization, "dtype": cl.model.dtype}
-    if method == "dpo":
-        d = cl.dpo
-        common["quantization"] = d.quantization
-        if d.target_modules is not None:
-            lora.target_modules = list(d.target_modules)
-        return RunSpec("seq2seq-dpo" if cl.architecture == "seq2seq" else "dpo", d.epochs, d.learning_rate,
-                       d.batch_size, d.grad_accumulation, d.max_length, warmup_steps=d.warmup_steps,
-                       max_grad_norm=d.max_grad_norm, beta=d.beta, scheduler=d.scheduler, fp16=d.fp16,
-                       optimizer=d.optimizer, **common)
-    s = cl.sft
-    return RunSpec("seq2seq" if cl.architecture == "seq2seq" else "sft", s.epochs if share >= 1 else s.share_epochs,
-                   s.learning_rate, s.batch_size, s.grad_accumulation, s.max_length, **common)
 
 
-def examples_for(method: str, pairs: dict[str, list[tuple[str, str]]],
-                 dpo_prompt: str | None = None) -> list[dict[str, str]]:
-    """The training rows of one method over every language's pairs (language order); DPO prompts
-    follow the template `dpo_prompt` (None: the causal reference's)."""
-    from factory.crossft import formats
-
-    flat = [pair for rows in pairs.values() for pair in rows]
-    if method in ("dpo", "seq2seq-dpo"):
-        return formats.dpo_examples(flat, dpo_prompt or formats.DPO_PROMPT)
-    return {"seq2seq": formats.seq2seq_examples}.get(method, formats.sft_examples)(flat)
 
 
 def model_target(recipe: Recipe, root: Path) -> str:
@@ -161,71 +131,3 @@ def model_target(recipe: Recipe, root: Path) -> str:
     from factory.models.loading import resolve
 
     return resolve(recipe.crosslingual.model, root)
-
-
-
-
-def _planned_run(recipe: Recipe, label: str) -> tuple[str, str, float]:
-    runs = {setting_label(*run): run for run in planned_runs(recipe)}
-    if label not in runs:
-        raise FactoryError(f"{_where(recipe)}: train setting {label!r} is not one the recipe trains "
-                           f"({', '.join(runs) or 'none'})")
-    return runs[label]
-
-
-def _require_quantizations(recipe: Recipe) -> None:
-    from factory.crossft.training import require_quantization
-
-    cl = recipe.crosslingual
-    require_quantization(cl.quantization, f"{_where(recipe)}: crosslingual.quantization")
-    if "dpo" in cl.methods:
-        require_quantization(cl.dpo.quantization, f"{_where(recipe)}: crosslingual.dpo.quantization")
-
-
-def train_setting(recipe: Recipe, root: Path, label: str, limit: int | None = None) -> Path:
-    """Train (or resume, or reuse) the model of one train setting into trained/<label>/: the adapter and
-    setting.json (its training log, data, share and languages). One DVC stage per setting calls this."""
-    from factory.crossft.split import share_rows
-    from factory.crossft.training import train_adapter
-    from factory.models.loading import describe, loading
-
-    check_limit(limit, "train")
-    method, data, share = _planned_run(recipe, label)
-    _require_quantizations(recipe)
-    cl = recipe.crosslingual
-    split = read_upstream(recipe, base_dir(recipe, root) / "split" / "split.json", "generate")
-    target = model_target(recipe, root)
-    spec = run_spec(recipe, method, share)
-    pairs = share_rows(train_rows(split, data, cl.data.languages), share, cl.data.shuffle_seed)
-    examples = examples_for(spec.method, pairs, cl.dpo.prompt)[:limit]
-    fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))
-    checkpoints = Path(root) / "cache" / recipe.name / "crosslingual" / f"{label}-{fingerprint}"
-    out = base_dir(recipe, root) / "trained" / label
-    with atomic_dir(out) as tmp:
-        with loading(cl.model, target):
-            log = train_adapter(spec, target, cl.model.revision, examples, checkpoints, tmp)
-        write_json(tmp / SETTING_FILE, {**log, "data": data, "share": share, "languages": sorted(pairs)})
-    return out
-
-
-def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
-    """Train every planned setting (each resuming from its checkpoints) into trained/<label>/."""
-    check_limit(limit, "train")
-    _require_quantizations(recipe)
-    for label in planned_labels(recipe):
-        train_setting(recipe, root, label, limit)
-    return base_dir(recipe, root) / "trained"
-
-
-
-
-def toxicity_spec(recipe: Recipe) -> Any:
-    """The toxicity scorer used: `toxicity`, or `toxicity_fallback` when the Perspective key is unset."""
-    cl = recipe.crosslingual
-    spec = cl.toxicity
-    if spec.ref.startswith("perspective:") and not os.environ.get(spec.perspective.api_key_env):
-        if cl.toxicity_fallback is None:
-            raise FactoryError(f"{_where(recipe)}: crosslingual.toxicity: {spec.ref} needs "
-                               f"${spec.perspective.api_key_env} (unset) and toxicity_fallback is null")
-        return cl.toxicity_fallback
-    return spec
