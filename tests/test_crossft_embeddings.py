@@ -251,3 +251,30 @@ def test_embed_all_on_the_zoo(tmp_path, data_root):
     again = embed_setting(recipe, data_root, "zero-shot")
     assert json.loads((again / "silhouette.json").read_text())["splits"] == json.loads(
         (out / "zero-shot" / "silhouette.json").read_text())["splits"]
+
+
+def test_umap_without_the_extra_is_one_line(monkeypatch):
+    import sys
+
+    from factory.crossft.embeddings import project_umap
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
+    with pytest.raises(FactoryError, match=r"^embeddings.projection: umap needs umap-learn .*projection: pca needs "
+                       r"nothing$"):
+        project_umap(np.zeros((20, 4)))
+
+
+@pytest.mark.slow
+def test_umap_projection_is_the_references_call_and_seeded():
+    """The reference's StandardScaler + UMAP(n_components=2, random_state=42): same points on a second call,
+    separable groups stay apart, and fewer than 16 points still project (n_neighbors cut to len - 1)."""
+    pytest.importorskip("umap")
+    from factory.crossft.embeddings import project_umap
+
+    rng = np.random.RandomState(0)
+    vectors = np.vstack([rng.randn(20, 8) + 6.0, rng.randn(20, 8) - 6.0])
+    points = project_umap(vectors, 42)
+    assert points.shape == (40, 2) and np.array_equal(points, project_umap(vectors, 42))
+    gap = np.linalg.norm(points[:20].mean(axis=0) - points[20:].mean(axis=0))
+    assert gap > 3 * max(points[:20].std(axis=0).max(), points[20:].std(axis=0).max())
+    assert project_umap(vectors[:10], 42).shape == (10, 2)

@@ -241,6 +241,26 @@ def project_2d(vectors: np.ndarray) -> np.ndarray:
     return points
 
 
+def project_umap(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
+    """UMAP to 2 dimensions of the standardised vectors, as the reference (`StandardScaler`, then
+    `umap.UMAP(n_components=2, random_state=42)`); `n_neighbors` is cut to len - 1 below 16 points, which
+    UMAP needs. umap-learn is the optional extra `umap`; without it, a one-line `FactoryError`."""
+    try:
+        import umap
+    except ImportError:
+        from factory.core.errors import FactoryError
+
+        raise FactoryError("embeddings.projection: umap needs umap-learn (pip install 'detox-factory[umap]', or "
+                           "scripts/setup.sh with the umap extra); projection: pca needs nothing") from None
+    from sklearn.preprocessing import StandardScaler
+
+    vectors = np.nan_to_num(np.asarray(vectors, dtype=np.float64)).reshape(len(vectors), -1)
+    if len(vectors) < 3:
+        return np.zeros((len(vectors), 2))
+    reducer = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(vectors) - 1))
+    return np.asarray(reducer.fit_transform(StandardScaler().fit_transform(vectors)), dtype=np.float64)
+
+
 def projection_png(points: np.ndarray, selection: Selection, title: str) -> bytes:
     """PNG of the 2-D points: colour = language, shape = split and side (rendered offline with vl-convert)."""
     import vl_convert as vlc

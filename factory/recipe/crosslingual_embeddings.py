@@ -32,6 +32,10 @@ class Embeddings(Section):
         "default), `first` = position 0 (reference for causal LMs, embeddings/2-aya-8b.py `[:, 0, :]`; in a "
         "decoder-only model it sees the first token only), `mean_unmasked` = mean over every position, pads "
         "included (reference for mT5, embeddings/2-mt5.py encoder_last_hidden_state.mean(dim=1)).")
+    projection: Literal["pca", "umap"] = Field(
+        "pca", description="The 2-D picture of the vectors: `umap` as the reference (embeddings/2-aya-8b.py: "
+        "StandardScaler, then UMAP(n_components=2, random_state=42); needs the optional extra `umap`), or `pca` "
+        "(no extra dependency). Only the figure depends on it, no number.")
     max_length: int = Field(512, ge=1, description="Tokens per text at most (reference: max_length=512).")
     batch_size: int = Field(8, ge=1, description="Texts per batch (reference: --batch_size 8 in embeddings/2-*.sh; "
                             "the pooling `mean_unmasked` depends on it).")

@@ -7,8 +7,8 @@ data/crosslingual/<recipe>/embeddings/:
   and the silhouette by language for train, test and combined (`factory.crossft.embeddings.analyse`);
 - `<setting>/confusion.json`: mean cosine similarity between the `<lang>_<split>_<toxic|neutral>`
   categories;
-- `<setting>/projection.png`: PCA of the standardised vectors (the reference draws UMAP; see
-  `factory.crossft.embeddings`);
+- `<setting>/projection.png`: UMAP (the reference's, `projection: umap`) or PCA of the standardised
+  vectors (`factory.crossft.embeddings`);
 - `summary.json` (`embed_all`): per setting, the overall silhouette per split and per language.
 """
 
@@ -83,8 +83,9 @@ def _write_setting(recipe: Recipe, root: Path, setting: str, split: dict[str, An
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "silhouette.json", silhouette)
     write_json(out / "confusion.json", {"setting": setting, **emb.confusion(vectors, selection.categories())})
-    title = f"{recipe.name} {setting} ({e.pooling} pooling, PCA)"
-    (out / "projection.png").write_bytes(emb.projection_png(emb.project_2d(vectors), selection, title))
+    points = emb.project_umap(vectors, e.seed) if e.projection == "umap" else emb.project_2d(vectors)
+    title = f"{recipe.name} {setting} ({e.pooling} pooling, {e.projection.upper()})"
+    (out / "projection.png").write_bytes(emb.projection_png(points, selection, title))
     return silhouette
 
 
