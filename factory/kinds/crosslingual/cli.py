@@ -15,23 +15,19 @@ from typing import Optional
 import typer
 
 from factory.core.errors import FactoryError
-from factory.recipe import Recipe, load_recipe, recipe_path
+from factory.kinds.command_options import LimitOpt, RootOpt, kind_recipe, recipe_arg
+from factory.recipe import Recipe
 
 cross_app = typer.Typer(no_args_is_help=True, add_completion=False,
                         help="Breaking mBad protocol of a crosslingual recipe, one DVC stage's piece at a time.")
 
-RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/crosslingual.yaml) or name (crosslingual).")
-RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", min=1, help="Use at most this many rows (for quick trials).")
+RecipeArg = recipe_arg("crosslingual")
 SettingOpt = typer.Option(None, "--setting", help="One setting (sft-de-100, zero-shot; default: every one).")
 LangOpt = typer.Option(None, "--lang", help="One eval language of crosslingual.data.languages (default: every one).")
 
 
 def _recipe(recipe: str) -> Recipe:
-    loaded = load_recipe(recipe_path(recipe))
-    if loaded.kind != "crosslingual":
-        raise FactoryError(f"{loaded.path}: kind {loaded.kind}: these commands belong to crosslingual recipes")
-    return loaded
+    return kind_recipe(recipe, "crosslingual", "these commands")
 
 
 def train(recipe: str = RecipeArg, setting: Optional[str] = SettingOpt, root: Path = RootOpt,

@@ -13,24 +13,19 @@ from typing import Optional
 
 import typer
 
-from factory.core.errors import FactoryError
-from factory.recipe import Recipe, load_recipe, recipe_path
+from factory.kinds.command_options import LimitOpt, RootOpt, kind_recipe, recipe_arg
+from factory.recipe import Recipe
 
 grid_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Cross-lingual grid of a translate recipe: train settings x eval languages.")
 
-RecipeArg = typer.Argument(..., help="Recipe file (recipes/tiny/translate.yaml) or name (translate).")
-RootOpt = typer.Option(Path("data"), "--root", help="Data folder of the pipeline.")
-LimitOpt = typer.Option(None, "--limit", min=1, help="Use at most this many rows (for quick trials).")
+RecipeArg = recipe_arg("translate")
 SettingOpt = typer.Option(None, "--setting", help="One train setting of grid.train (default: every setting).")
 LangOpt = typer.Option(None, "--lang", help="One eval language of grid.eval (default: every language).")
 
 
 def _translate_recipe(recipe: str) -> Recipe:
-    loaded = load_recipe(recipe_path(recipe))
-    if loaded.kind != "translate":
-        raise FactoryError(f"{loaded.path}: kind {loaded.kind}: the grid belongs to translate recipes")
-    return loaded
+    return kind_recipe(recipe, "translate", "the grid commands")
 
 
 def train(recipe: str = RecipeArg, setting: Optional[str] = SettingOpt, root: Path = RootOpt,
