@@ -53,13 +53,15 @@ class RunSpec:
     dtype: str = "auto"
     fp16: bool = False
     optimizer: str | None = None
+    gradient_checkpointing: bool = False
+    drop_last_batch: bool = False
 
     def __repr__(self) -> str:
-        """The dataclass repr, leaving out `fp16` and `optimizer` at their defaults (the checkpoint folder's
+        """The dataclass repr, leaving out the later fields at their defaults (the checkpoint folder's
         fingerprint hashes this repr: runs that do not set them keep their earlier checkpoints)."""
+        later = {"fp16": False, "optimizer": None, "gradient_checkpointing": False, "drop_last_batch": False}
         shown = [(name, getattr(self, name)) for name in self.__dataclass_fields__]
-        shown = [(name, value) for name, value in shown
-                 if not (name == "fp16" and value is False) and not (name == "optimizer" and value is None)]
+        shown = [(name, value) for name, value in shown if not (name in later and value == later[name])]
         return f"RunSpec({', '.join(f'{name}={value!r}' for name, value in shown)})"
 
 
@@ -147,10 +149,12 @@ def _common_args(spec: RunSpec, checkpoints: Path) -> dict[str, Any]:
             "seed": spec.seed, "data_seed": spec.seed, "save_strategy": "epoch", "save_total_limit": 1,
             "logging_steps": 10, "report_to": "none", "use_cpu": not gpu, "lr_scheduler_type": spec.scheduler,
             "warmup_steps": spec.warmup_steps, "max_grad_norm": spec.max_grad_norm, "disable_tqdm": True}
+    # No mixed precision unless asked (TRL's configs default to bf16 autocast, which the reference never used,
+    # and which on CPU mixes dtypes: fp16 weights fail in layer_norm); nf4 is the reference's fp16 QLoRA.
+    args.update(bf16=False, fp16=False, gradient_checkpointing=spec.gradient_checkpointing,
+                dataloader_drop_last=spec.drop_last_batch)
     if spec.quantization == "nf4":
         args.update(fp16=True, optim="paged_adamw_32bit")
-    elif not gpu:  # TRL's configs default to bf16 autocast; on CPU it mixes dtypes (fp16 weights fail in layer_norm)
-        args.update(bf16=False, fp16=False)
     if spec.fp16:
         args.update(fp16=True)
     if spec.optimizer:

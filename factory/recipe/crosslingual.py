@@ -87,6 +87,8 @@ class SFTSettings(Section):
     batch_size: int = Field(12, ge=1, description="Per-device batch size (reference: 12).")
     grad_accumulation: int = Field(4, ge=1, description="Gradient accumulation steps (reference: 4).")
     max_length: int = Field(256, ge=8, description="Tokens per training text at most (reference: 256).")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less GPU "
+                                         "memory, same numbers (reference 3_finetune_bloom_xx_yy.py: true).")
 
 
 class DPOSettings(Section):
@@ -110,7 +112,12 @@ class DPOSettings(Section):
         "10_DPO_mt5.py: q k v o wi wo, where its SFT wraps q v).")
     scheduler: Literal["cosine", "linear"] = Field("cosine", description="Learning-rate schedule (reference "
                                                    "10_DPO_aya_8.py: cosine; 10_DPO_mt5.py: linear, the default).")
-    fp16: bool = Field(False, description="fp16 mixed precision, CUDA only (reference 10_DPO_mt5.py: true).")
+    fp16: bool = Field(False, description="fp16 mixed precision, CUDA only (reference 10_DPO_mt5.py: true). False: "
+                       "no mixed precision, the weights' own dtype (10_DPO_aya_8.py), not TRL's bf16 default.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less GPU "
+                                         "memory, same numbers (reference 10_DPO_aya_8.py: true).")
+    drop_last_batch: bool = Field(False, description="Leave out the last incomplete batch of each epoch "
+                                  "(reference 10_DPO_aya_8.py: dataloader_drop_last=True).")
     optimizer: Literal["paged_adamw_32bit"] | None = Field(
         None, description="Optimizer; null: the Trainer's default AdamW (reference 10_DPO_aya_8.py); "
         "paged_adamw_32bit needs bitsandbytes and CUDA (reference 10_DPO_mt5.py).")

@@ -36,10 +36,12 @@ def run_spec(recipe: Recipe, method: str, share: float) -> Any:
         return RunSpec("seq2seq-dpo" if cl.architecture == "seq2seq" else "dpo", d.epochs, d.learning_rate,
                        d.batch_size, d.grad_accumulation, d.max_length, warmup_steps=d.warmup_steps,
                        max_grad_norm=d.max_grad_norm, beta=d.beta, scheduler=d.scheduler, fp16=d.fp16,
-                       optimizer=d.optimizer, **common)
+                       optimizer=d.optimizer, gradient_checkpointing=d.gradient_checkpointing,
+                       drop_last_batch=d.drop_last_batch, **common)
     s = cl.sft
     return RunSpec("seq2seq" if cl.architecture == "seq2seq" else "sft", s.epochs if share >= 1 else s.share_epochs,
-                   s.learning_rate, s.batch_size, s.grad_accumulation, s.max_length, **common)
+                   s.learning_rate, s.batch_size, s.grad_accumulation, s.max_length,
+                   gradient_checkpointing=s.gradient_checkpointing, **common)
 
 
 def examples_for(method: str, pairs: dict[str, list[tuple[str, str]]],
