@@ -181,7 +181,7 @@ def _embedding_recipe(tmp_path, **embeddings):
     data = yaml.safe_load(path.read_text())
     section = data["crosslingual"]
     section["data"].update(languages=["en", "de"], train_rows=6, test_rows=2, corpus=None)
-    section.update(methods=["sft"], train_settings=["all"])
+    section.update(methods=["sft"], train_settings=["all"], dpo_settings=None)
     section["embeddings"] = {**section.get("embeddings", {}), **embeddings}
     path.write_text(yaml.safe_dump(data))
     return path

@@ -107,7 +107,7 @@ def test_planned_runs_follow_the_reference_layout():
 
     recipe = Recipe.model_validate(_recipe(data={"languages": ["en", "de"]}, shares=[0.1, 1.0]))
     assert planned_runs(recipe) == [("sft", "en", 1.0), ("sft", "de", 1.0), ("sft", "all", 0.1),
-                                    ("sft", "all", 1.0), ("dpo", "all", 0.1), ("dpo", "all", 1.0)]
+                                    ("sft", "all", 1.0), ("dpo", "all", 1.0)]  # shares are SFT's only
 
 
 def test_nf4_without_bitsandbytes_or_cuda_is_one_clear_line(monkeypatch):

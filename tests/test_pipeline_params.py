@@ -118,7 +118,7 @@ def test_crosslingual_stages_track_the_parts_of_the_section_their_code_reads(sta
         spelled = set(yaml_keys(REPO / "recipes/tiny/crosslingual.yaml"))
         assert not (reads & spelled) - listed, f"{name}: reads {sorted((reads & spelled) - listed)}, not tracked"
         checked += 1
-    assert checked >= 40
+    assert checked >= 20  # 9 train, 11 evaluate (one per model), embed
 
 
 def yaml_keys(path: Path) -> list[str]:

@@ -117,8 +117,8 @@ def test_the_pipeline_declares_one_metrics_file_per_recipe_and_publishes_the_rep
     cells = [m for m in declared if m.startswith("data/crosslingual/")]  # one per crosslingual cell
     assert sorted(set(declared) - set(cells)) == sorted(f"data/metrics/{name}.json" for name in recipes)
     assert len(cells) == 33 and "data/crosslingual/crosslingual/cells/dpo-all-100/de.json" in cells
-    assert stages["evaluate-crosslingual-dpo-all-100-de"]["metrics"] == [
-        "data/crosslingual/crosslingual/cells/dpo-all-100/de.json"]
+    assert stages["evaluate-crosslingual-dpo-all-100"]["metrics"] == [  # evaluate_stages: per_setting
+        f"data/crosslingual/crosslingual/cells/dpo-all-100/{lang}.json" for lang in ("en", "de", "es")]
     for name in recipes:
         assert stages[f"report-{name}"]["outs"] == [f"data/report/{name}.html"]
         if name != "crosslingual":  # the kind publishes no corpus

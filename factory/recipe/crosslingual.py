@@ -23,6 +23,11 @@ DEFAULT_DPO_PROMPT = "Rewrite the following text in a neutral way: {toxic}"
 """The DPO prompt of the causal reference (10_DPO_aya_8.py: the prefix, then the toxic sentence)."""
 
 
+def setting_label(method: str, data: str, share: float) -> str:
+    """`sft-de-100`: method, train data (a language, all or corpus) and share in percent."""
+    return f"{method}-{data}-{round(share * 100)}"
+
+
 class CrossData(Section):
     """The human multilingual pairs, their per-language split, and an optional factory-made corpus."""
 
@@ -204,7 +209,7 @@ class CrossLingual(Section):
         "`corpus` (data.corpus; added automatically when data.corpus is set).")
     shares: list[Ratio] = Field(default_factory=lambda: [0.1, 0.2, 0.3, 1.0], min_length=1,
                                 description="Shares of the train rows (reference 11_finetune_all_percentage.py: "
-                                "10/20/30%, and 100%); shares below 1 train only the `share_settings`.")
+                                "10/20/30%, and 100%); shares below 1 train SFT only, on the `share_settings`.")
     share_settings: list[str] = Field(default_factory=lambda: ["all"], description="Data settings trained on the "
                                       "shares below 1 (reference: all languages together).")
     dpo_settings: list[str] | None = Field(default_factory=lambda: ["all"], description="Data settings DPO trains "
@@ -232,6 +237,11 @@ class CrossLingual(Section):
         "scripts do (4_zero_shot_aya_8b.py: `Complete the sentence: {sentence}` without ` ..`, 50 sampled tokens), "
         "reported in the matrices and paired with no model. The reference compares its SFT models (prompt with "
         "` ..`) with that row; the project pairs each model with a baseline decoded as it is. null: no such row.")
+    evaluate_stages: Literal["per_cell", "per_setting"] = Field(
+        "per_cell", description="How `factory pipeline` splits the evaluation into DVC stages: one per (model, eval "
+        "language) cell (resumable and schedulable cell by cell: the GPU setting), or one per model covering every "
+        "language (fewer processes and DVC bookkeeping: the tiny CPU run). The cells' files and DVC metrics are the "
+        "same either way.")
     prompt_sets: list[Literal["test_toxic", "train_toxic", "test_neutral"]] = Field(
         default_factory=lambda: list(PROMPT_SETS), min_length=1,
         description="Sentence sets completed in every language, one matrix each (reference: the train toxic, test "
@@ -288,6 +298,18 @@ class CrossLingual(Section):
     def baseline_of(self, method: str) -> str:
         """The zero-shot baseline the models of `method` are compared with (same prompts and decoding)."""
         return "zero-shot-dpo" if method == "dpo" and "zero-shot-dpo" in self.baselines() else "zero-shot"
+
+    def planned_runs(self) -> list[tuple[str, str, float]]:
+        """(method, data, share) of every model trained, in order. Shares below 1 train SFT only, as the
+        reference (11_finetune_all_percentage.py); DPO trains on the whole split (10_DPO_aya_8.py)."""
+        runs = []
+        for method in self.methods:
+            for data in self.settings():
+                if method == "dpo" and self.dpo_settings is not None and data not in self.dpo_settings:
+                    continue
+                runs += [(method, data, share) for share in self.shares
+                         if share >= 1 or (method == "sft" and data in self.share_settings)]
+        return runs
 
     def settings(self) -> list[str]:
         """The train data settings in order: languages (for `each`), named ones, `all`, `corpus`."""

@@ -67,13 +67,7 @@ class Embeddings(Section):
 
 
 def trained_labels(cl: Any) -> list[str]:
-    """Labels of every model the `crosslingual` section `cl` trains, as `planned_runs` and `setting_label` of
-    factory/kinds/crosslingual/steps.py name them (tests check the two agree)."""
-    labels = []
-    for method in cl.methods:
-        for data in cl.settings():
-            if method == "dpo" and cl.dpo_settings is not None and data not in cl.dpo_settings:
-                continue
-            labels += [f"{method}-{data}-{round(share * 100)}" for share in cl.shares
-                       if share >= 1 or data in cl.share_settings]
-    return labels
+    """Labels of every model the `crosslingual` section `cl` trains (`CrossLingual.planned_runs`)."""
+    from factory.recipe.crosslingual import setting_label
+
+    return [setting_label(*run) for run in cl.planned_runs()]

@@ -13,6 +13,7 @@ from typing import Any
 from factory.core.errors import FactoryError
 from factory.core.records import read_json
 from factory.recipe import Recipe
+from factory.recipe.crosslingual import setting_label
 
 SETTING_FILE = "setting.json"
 """Per trained setting: its training log, data, share and languages (trained/<label>/setting.json)."""
@@ -20,21 +21,9 @@ CERTIFIED_SET = "test_toxic"
 """The prompt set the certificate's gates and the cells' DVC metrics use (the reference's test toxic sentences)."""
 
 
-def setting_label(method: str, data: str, share: float) -> str:
-    """`sft-de-100`: method, train data (a language, all or corpus) and share in percent."""
-    return f"{method}-{data}-{round(share * 100)}"
-
-
 def planned_runs(recipe: Recipe) -> list[tuple[str, str, float]]:
-    """(method, data, share) of every model the recipe trains, in order."""
-    cl = recipe.crosslingual
-    runs = []
-    for method in cl.methods:
-        for data in cl.settings():
-            if method == "dpo" and cl.dpo_settings is not None and data not in cl.dpo_settings:
-                continue
-            runs += [(method, data, share) for share in cl.shares if share >= 1 or data in cl.share_settings]
-    return runs
+    """(method, data, share) of every model the recipe trains, in order (`CrossLingual.planned_runs`)."""
+    return recipe.crosslingual.planned_runs()
 
 
 def planned_labels(recipe: Recipe) -> list[str]:

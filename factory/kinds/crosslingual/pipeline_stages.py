@@ -5,7 +5,8 @@
 - `train-<recipe>-<setting>`: one per trained model (`sft-de-100`), resuming from its own checkpoints;
 - `evaluate-<recipe>-<setting>-<lang>`: one per (model, eval language) cell, the zero-shot baselines
   included; a trained setting's cell depends on its baseline's cell (its reduction is paired with it).
-  Each cell's test-toxic numbers with intervals are DVC metrics, one row per cell;
+  Each cell's test-toxic numbers with intervals are DVC metrics, one row per cell. With
+  `evaluate_stages: per_setting`, one `evaluate-<recipe>-<setting>` per model writes its cells instead;
 - `evaluate-<recipe>`: every cell gathered into the matrices and heat maps;
 - `certify-<recipe>`; `embed-<recipe>` (the embedding analysis, when `embeddings.enabled`);
   `report-<recipe>` (the page and the numbers-only summary, one row per recipe in `dvc metrics show`).
@@ -49,14 +50,17 @@ set in every language (a stage per model and language, whose test-toxic numbers 
 gathered into (train setting x eval language) matrices with 95% intervals, and a certificate on them."""
 
 
-def _cell(recipe: Recipe, setting: str) -> StageSpec:
+def _cell(recipe: Recipe, setting: str, langs: tuple[str, ...] = ("{lang}",)) -> StageSpec:
+    """The stage of one cell (`langs` the {lang} placeholder), or of one model over every language in `langs`."""
     baseline = baseline_of(recipe, setting)
     deps = [f"{BASE}/split"]
     if baseline is not None:
-        deps += [f"{BASE}/trained/{setting}", f"{BASE}/cells/{baseline}/{{lang}}.parquet"]
-    return StageSpec("crosslingual evaluate {file} --setting {setting} --lang {lang}", (f"{CLI}:evaluate",),
-                     deps=tuple(deps), outs=(f"{BASE}/cells/{{setting}}/{{lang}}.parquet",),
-                     metrics=(f"{BASE}/cells/{{setting}}/{{lang}}.json",), narrow=_narrow("evaluate"))
+        deps += [f"{BASE}/trained/{setting}", *(f"{BASE}/cells/{baseline}/{lang}.parquet" for lang in langs)]
+    args = "crosslingual evaluate {file} --setting {setting}" + (" --lang {lang}" if langs == ("{lang}",) else "")
+    return StageSpec(args, (f"{CLI}:evaluate",), deps=tuple(deps),
+                     outs=tuple(f"{BASE}/cells/{{setting}}/{lang}.parquet" for lang in langs),
+                     metrics=tuple(f"{BASE}/cells/{{setting}}/{lang}.json" for lang in langs),
+                     narrow=_narrow("evaluate"))
 
 
 def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
@@ -71,8 +75,12 @@ def stage_specs(recipe: Recipe) -> dict[Any, StageSpec]:
         specs[("train", label)] = StageSpec("crosslingual train {file} --setting {setting}", (f"{CLI}:train",),
                                             deps=(f"{BASE}/split",), outs=(f"{BASE}/trained/{{setting}}",),
                                             narrow=_narrow("train"))
+    langs = tuple(recipe.crosslingual.data.languages)
     for setting in eval_settings(recipe):
-        for lang in recipe.crosslingual.data.languages:
+        if recipe.crosslingual.evaluate_stages == "per_setting":
+            specs[("evaluate", setting)] = _cell(recipe, setting, langs)
+            continue
+        for lang in langs:
             specs[("evaluate", setting, lang)] = _cell(recipe, setting)
     specs[("evaluate",)] = StageSpec("crosslingual matrices {file}", (f"{CLI}:matrices",), deps=(f"{BASE}/cells",),
                                      outs=(f"{BASE}/eval/rows.parquet", f"{BASE}/eval/matrices.json", *heatmaps),
