@@ -21,6 +21,7 @@ def _small_recipe(tmp_path):
     data = yaml.safe_load(path.read_text())
     section = data["crosslingual"]
     section["data"].update(languages=["en", "de"], train_rows=6, test_rows=3, corpus=None)
+    section["dpo_settings"] = None  # DPO on every setting
     section["continuation"]["max_new_tokens"] = 4
     section["dpo_continuation"] = {"prompt": "Complete the sentence: {sentence}", "max_new_tokens": 6,
                                    "do_sample": False, "scored_text": "prompt_and_continuation"}
