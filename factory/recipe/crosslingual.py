@@ -311,6 +311,10 @@ class CrossLingual(Section):
                          if share >= 1 or (method == "sft" and data in self.share_settings)]
         return runs
 
+    def planned_labels(self) -> list[str]:
+        """The labels of every model trained (`sft-de-100`), in order."""
+        return [setting_label(*run) for run in self.planned_runs()]
+
     def settings(self) -> list[str]:
         """The train data settings in order: languages (for `each`), named ones, `all`, `corpus`."""
         chosen: list[str] = []

@@ -67,7 +67,5 @@ class Embeddings(Section):
 
 
 def trained_labels(cl: Any) -> list[str]:
-    """Labels of every model the `crosslingual` section `cl` trains (`CrossLingual.planned_runs`)."""
-    from factory.recipe.crosslingual import setting_label
-
-    return [setting_label(*run) for run in cl.planned_runs()]
+    """Labels of every model the `crosslingual` section `cl` trains (`CrossLingual.planned_labels`)."""
+    return cl.planned_labels()

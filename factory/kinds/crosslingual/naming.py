@@ -13,7 +13,7 @@ from typing import Any
 from factory.core.errors import FactoryError
 from factory.core.records import read_json
 from factory.recipe import Recipe
-from factory.recipe.crosslingual import setting_label
+from factory.recipe.crosslingual import setting_label  # noqa: F401 (the kind names its models with it)
 
 SETTING_FILE = "setting.json"
 """Per trained setting: its training log, data, share and languages (trained/<label>/setting.json)."""
@@ -28,7 +28,7 @@ def planned_runs(recipe: Recipe) -> list[tuple[str, str, float]]:
 
 def planned_labels(recipe: Recipe) -> list[str]:
     """The labels of every model the recipe trains (`sft-de-100`), in the recipe's order."""
-    return [setting_label(*run) for run in planned_runs(recipe)]
+    return recipe.crosslingual.planned_labels()
 
 
 def trained_summary(recipe: Recipe, root: Path, required: bool = True) -> dict[str, Any]:
