@@ -233,11 +233,16 @@ def test_rehearsal_copy_of_a_crosslingual_recipe_trains_without_nf4_on_cpu_and_s
     """The full crosslingual recipes train 4-bit QLoRA (bitsandbytes + CUDA) and score with the Perspective API."""
     import yaml
 
+    from factory.recipe import load_recipe
+
     copy, skipped = rehearse.rehearsal_recipe(REPO / "recipes" / "full" / "crosslingual-bloom-7b1.yaml", tmp_path,
                                               ray=False, perspective_url="http://127.0.0.1:9/v1alpha1")
     section = yaml.safe_load(copy.read_text())["crosslingual"]
     assert section["quantization"] == section["dpo"]["quantization"] == "none"
     assert section["data"]["train_rows"] == 10 and section["shares"] == [0.1, 1.0]
+    assert section["embeddings"]["settings"] == ["zero-shot", "sft-all-10", "sft-all-100"]  # the cut shares' go too
+    loaded = load_recipe(copy)  # the copy validates: every embedded model is one it trains
+    assert loaded.crosslingual.embeddings.chosen(loaded.crosslingual)[-1] == "sft-all-100"
     assert section["toxicity"]["perspective"]["base_url"] == "http://127.0.0.1:9/v1alpha1"
     assert any(s.startswith("crosslingual.quantization='none' (recipe: 'nf4'): nf4") for s in skipped)
     assert any(s.startswith("crosslingual.dpo.quantization='none'") for s in skipped)

@@ -41,6 +41,14 @@ def _get(tree: dict[str, Any], dotted: str) -> tuple[dict[str, Any] | None, str]
     return (tree if isinstance(tree, dict) else None), leaf
 
 
+def _keep_embedded_shares(section: dict[str, Any], percents: set[int]) -> None:
+    """Drop the models of cut shares (`sft-all-20`) from `embeddings.settings`, as the share sweep is cut."""
+    embeddings = section.get("embeddings")
+    if isinstance(embeddings, dict) and isinstance(embeddings.get("settings"), list):
+        embeddings["settings"] = [s for s in embeddings["settings"]
+                                  if not s.rpartition("-")[2].isdigit() or int(s.rpartition("-")[2]) in percents]
+
+
 def crosslingual_copy(recipe: dict[str, Any], perspective_url: str | None, stand_in_qps: float) -> list[str]:
     """Shrink the `crosslingual` section of `recipe` in place; the settings changed for the CPU, with reasons."""
     section = recipe.get("crosslingual")
@@ -52,6 +60,7 @@ def crosslingual_copy(recipe: dict[str, Any], perspective_url: str | None, stand
             parent[leaf] = value
     shares = section.get("shares") or [1.0]
     section["shares"] = sorted({min(shares), 1.0})
+    _keep_embedded_shares(section, {round(share * 100) for share in section["shares"]})
     skipped = []
     for dotted, (value, why) in CPU_SKIPS.items():
         parent, leaf = _get(section, dotted)
