@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RECIPES = ("local", "translate")
 VERBS = ("ingest", "generate", "filter", "mix", "train", "evaluate", "certify", "report", "publish")
-PARAMS = "profile: tiny\nrecipes: [local, translate]\nseed: 0\nzoo_scale: 1.0\n" \
+PARAMS = "profile: tiny\nrecipes: [local, translate, crosslingual]\nseed: 0\nzoo_scale: 1.0\n" \
          "grid: {recipes: [], train: [], eval: []}\n"
 
 pytestmark = pytest.mark.skipif(not (BIN / "dvc").exists(), reason="dvc not installed")
@@ -152,6 +152,28 @@ def test_a_sampling_setting_re_runs_generate(project):
         changed = _changed(project)
     assert {"generate-local", "certify-local", "publish-local"} <= changed
     assert not {f"{verb}-local" for verb in ("ingest", "filter", "mix", "train", "evaluate", "report")} & changed
+
+
+CROSS_EVALUATE = {f"evaluate-crosslingual-{setting}" for setting in (
+    "zero-shot", "zero-shot-dpo", "sft-corpus-100",
+    *(f"{method}-{data}-100" for method in ("sft", "dpo") for data in ("en", "de", "es", "all")))}
+"""The tiny crosslingual recipe's evaluate stages: one per model (`evaluate_stages: per_setting`)."""
+
+
+def test_a_crosslingual_gate_threshold_re_runs_certify_not_the_models(project):
+    """Each crosslingual stage tracks only the parts of the section its code reads: a threshold is certify's."""
+    with _Edit(project, "recipes/tiny/crosslingual.yaml", "min_reduction: 0.0", "min_reduction: 0.01"):
+        assert _changed(project) == {"certify-crosslingual", "report-crosslingual"}
+
+
+def test_a_crosslingual_decoding_setting_re_runs_the_evaluation_not_the_training(project):
+    with _Edit(project, "recipes/tiny/crosslingual.yaml", "top_p: 0.9", "top_p: 0.8"):
+        changed = _changed(project)
+    assert changed == CROSS_EVALUATE | {"evaluate-crosslingual", "certify-crosslingual", "report-crosslingual"}
+    with _Edit(project, "recipes/tiny/crosslingual.yaml", "r: 8", "r: 4"):  # the LoRA rank: every trained model
+        changed = _changed(project)
+    assert {"train-crosslingual-sft-de-100", "train-crosslingual-dpo-all-100"} <= changed
+    assert "generate-crosslingual" not in changed and "evaluate-crosslingual-zero-shot" not in changed
 
 
 def test_a_section_written_out_later_makes_the_pipeline_stale(project, monkeypatch):
