@@ -50,9 +50,9 @@ def _optional(path: Path) -> Any:
 
 def load_cross_facts(recipe: Recipe, root: Path, certificate: dict[str, Any]) -> CrossFacts:
     """Read the recipe's eval, trained and split outputs (each may be absent) beside its certificate."""
-    from factory.kinds.crosslingual.naming import heatmap_name, trained_summary
+    from factory.kinds.crosslingual.naming import base_dir, heatmap_name, trained_summary
 
-    base = Path(root) / "crosslingual" / recipe.name
+    base = base_dir(recipe, root)
     images = {f"{name}/{metric}": base / "eval" / heatmap_name(name, metric)
               for name in recipe.crosslingual.prompt_sets for metric in METRICS}
     from factory.report_embeddings import load_embeddings

@@ -20,8 +20,9 @@ SPLITS = ("train", "test", "combined")
 def load_embeddings(recipe: Recipe, root: Path) -> dict[str, Any] | None:
     """The embedding summary and the projection images (None when the analysis is off or has not run)."""
     from factory.core.records import read_json
+    from factory.kinds.crosslingual.naming import base_dir
 
-    folder = Path(root) / "crosslingual" / recipe.name / "embeddings"
+    folder = base_dir(recipe, root) / "embeddings"
     if not recipe.crosslingual.embeddings.enabled or not (folder / "summary.json").is_file():
         return None
     summary = read_json(folder / "summary.json")

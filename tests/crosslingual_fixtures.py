@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.kinds.crosslingual.steps import planned_runs, setting_label
+from factory.kinds.crosslingual.naming import planned_runs, setting_label
 from factory.recipe import Recipe
 from factory.core.records import write_json
 

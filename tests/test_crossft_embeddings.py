@@ -199,7 +199,7 @@ def test_recipe_settings_are_validated(tmp_path):
 @pytest.mark.parametrize("name", ["tiny/crosslingual", "full/crosslingual-aya-expanse-8b",
                                   "full/crosslingual-mt5-large"])
 def test_trained_labels_agree_with_the_planned_runs(name):
-    from factory.kinds.crosslingual.steps import planned_runs, setting_label
+    from factory.kinds.crosslingual.naming import planned_runs, setting_label
     from factory.recipe.crosslingual_embeddings import trained_labels
 
     recipe = load_recipe(REPO / "recipes" / f"{name}.yaml")

@@ -103,7 +103,7 @@ def test_section_belongs_to_its_kind():
 
 
 def test_planned_runs_follow_the_reference_layout():
-    from factory.kinds.crosslingual.steps import planned_runs
+    from factory.kinds.crosslingual.naming import planned_runs
 
     recipe = Recipe.model_validate(_recipe(data={"languages": ["en", "de"]}, shares=[0.1, 1.0]))
     assert planned_runs(recipe) == [("sft", "en", 1.0), ("sft", "de", 1.0), ("sft", "all", 0.1),

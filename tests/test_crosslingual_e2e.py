@@ -10,7 +10,7 @@ import yaml
 
 from conftest import copy_recipe
 from factory.stages import certify, evaluate, generate, train
-from factory.kinds.crosslingual.steps import trained_summary
+from factory.kinds.crosslingual.naming import trained_summary
 from factory.recipe import load_recipe
 
 pytestmark = pytest.mark.slow

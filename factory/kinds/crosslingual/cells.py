@@ -22,12 +22,10 @@ from typing import Any, Callable
 from factory.core.errors import FactoryError
 from factory.core.records import write_json
 from factory.crossft.matrices import ZERO_SHOT, build_cells
-from factory.kinds.crosslingual.steps import base_dir, model_target, planned_runs, read_upstream, setting_label
+from factory.kinds.crosslingual.naming import (CERTIFIED_SET, base_dir, planned_runs, read_rows, setting_label,
+                                               trained_dir)
+from factory.kinds.crosslingual.steps import model_target, read_upstream
 from factory.recipe import Recipe
-
-CERTIFIED_SET = "test_toxic"
-"""The prompt set the certificate's gates and the cells' DVC metrics use."""
-
 
 def eval_settings(recipe: Recipe) -> dict[str, str]:
     """Every evaluated setting -> the method whose continuation settings it uses: the zero-shot baselines first,
@@ -47,7 +45,6 @@ def toxicity_spec(recipe: Recipe) -> Any:
                                f"${spec.perspective.api_key_env} (unset) and toxicity_fallback is null")
         return cl.toxicity_fallback
     return spec
-
 
 
 def baseline_of(recipe: Recipe, setting: str) -> str | None:
@@ -131,7 +128,7 @@ def cell_rows(recipe: Recipe, models: CellModels, setting: str, lang: str, split
     cl = recipe.crosslingual
     method = eval_settings(recipe)[setting]
     c = cl.continuation_of(method)
-    adapter = None if setting in cl.zero_shot_rows() else base_dir(recipe, models.root) / "trained" / setting
+    adapter = None if setting in cl.zero_shot_rows() else trained_dir(recipe, models.root, setting)
     model, tokenizer = models.lm(adapter)
     ppl_model, ppl_tokenizer = models.perplexity()
     rows = []
@@ -169,16 +166,6 @@ def cell_metrics(recipe: Recipe, rows: list[dict[str, Any]], baseline_rows: list
     return out
 
 
-def read_cell(path: Path, recipe: Recipe, command: str) -> list[dict[str, Any]]:
-    """The rows of a cell's parquet file; a missing one names the command that writes it."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise FactoryError(f"{path}: missing; run `{command}` first")
-    frame = pd.read_parquet(path)
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
 def evaluate_cell(recipe: Recipe, root: Path, setting: str, lang: str, limit: int | None = None,
                   models: CellModels | None = None) -> Path:
     """Write cells/<setting>/<lang>.parquet and .json (a trained setting needs its baseline's cell first)."""
@@ -196,10 +183,10 @@ def evaluate_cell(recipe: Recipe, root: Path, setting: str, lang: str, limit: in
     baseline = baseline_of(recipe, setting)
     baseline_rows = []
     if baseline is not None:
-        baseline_rows = read_cell(cell_paths(recipe, root, baseline, lang)[0], recipe,
+        baseline_rows = read_rows(cell_paths(recipe, root, baseline, lang)[0],
                                   f"factory crosslingual evaluate {where} --setting {baseline} --lang {lang}")
-        if not (base_dir(recipe, root) / "trained" / setting).is_dir():
-            raise FactoryError(f"{base_dir(recipe, root) / 'trained' / setting}: missing; run "
+        if not trained_dir(recipe, root, setting).is_dir():
+            raise FactoryError(f"{trained_dir(recipe, root, setting)}: missing; run "
                                f"`factory crosslingual train {where} --setting {setting}` first")
     rows = cell_rows(recipe, models or CellModels(recipe, root), setting, lang, split, limit)
     rows_path, metrics_path = cell_paths(recipe, root, setting, lang)

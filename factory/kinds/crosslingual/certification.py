@@ -28,24 +28,18 @@ from typing import Any
 from factory.core.bootstrap import Estimate
 from factory.crossft.matrices import ZERO_SHOT, estimate_mean, pooled, prompt_set
 from factory.core.gates import Gate, estimate_gate, settle, verdict_of
-from factory.kinds.crosslingual.steps import base_dir, read_upstream, setting_label
+from factory.kinds.crosslingual.naming import CERTIFIED_SET, base_dir, read_rows, setting_label
+from factory.kinds.crosslingual.steps import read_upstream
 from factory.recipe import Recipe
 from factory.core.records import atomic_dir, write_json
 
 REFERENCE = "zero_shot_toxicity"
 
 
-CERTIFIED_SET = "test_toxic"
-"""The prompt set the gates are decided on (the reference's test toxic sentences)."""
-
-
 def _rows(recipe: Recipe, root: Path) -> list[dict[str, Any]]:
     """The score rows of the certified prompt set."""
-    import pandas as pd
-
-    frame = pd.read_parquet(base_dir(recipe, root) / "eval" / "rows.parquet")
-    frame = frame.astype(object).where(frame.notna(), None)
-    return [row for row in frame.to_dict("records") if prompt_set(row) == CERTIFIED_SET]
+    rows = read_rows(base_dir(recipe, root) / "eval" / "rows.parquet", f"factory evaluate {recipe.path or recipe.name}")
+    return [row for row in rows if prompt_set(row) == CERTIFIED_SET]
 
 
 def reference_name(baseline: str) -> str:

@@ -20,7 +20,8 @@ from typing import Any
 from factory.core.errors import FactoryError
 from factory.core.records import atomic_dir, write_json
 from factory.crossft.matrices import ZERO_SHOT
-from factory.kinds.crosslingual.steps import SETTING_FILE, base_dir, model_target, read_upstream
+from factory.kinds.crosslingual.naming import SETTING_FILE, base_dir, trained_dir
+from factory.kinds.crosslingual.steps import model_target, read_upstream
 from factory.recipe import Recipe
 
 
@@ -39,7 +40,7 @@ def shuffled_rows(recipe: Recipe, split: dict[str, Any]) -> dict[str, list[tuple
 def _adapter(recipe: Recipe, root: Path, setting: str) -> Path | None:
     if setting == ZERO_SHOT:
         return None
-    folder = base_dir(recipe, root) / "trained"
+    folder = trained_dir(recipe, root)
     if not (folder / setting / SETTING_FILE).is_file():
         raise FactoryError(f"{folder / setting}: missing (embeddings.settings names {setting!r}); run "
                            f"`factory crosslingual train {recipe.path or recipe.name} --setting {setting}` first")

@@ -16,10 +16,10 @@ from typing import Any
 
 from factory.core.records import atomic_dir, write_json
 from factory.crossft.matrices import METRICS, build_cells
-from factory.kinds.crosslingual.cells import (CERTIFIED_SET, CellModels, baseline_of, cell_paths, eval_settings,
-                                              evaluate_cell, read_cell, toxicity_spec)
-from factory.kinds.crosslingual.naming import heatmap_name
-from factory.kinds.crosslingual.steps import base_dir, read_upstream
+from factory.kinds.crosslingual.cells import (CellModels, baseline_of, cell_paths, eval_settings, evaluate_cell,
+                                              toxicity_spec)
+from factory.kinds.crosslingual.naming import CERTIFIED_SET, base_dir, heatmap_name, read_rows
+from factory.kinds.crosslingual.steps import read_upstream
 from factory.recipe import Recipe
 
 
@@ -59,7 +59,7 @@ def _all_rows(recipe: Recipe, root: Path) -> list[dict[str, Any]]:
     rows = []
     for setting in eval_settings(recipe):
         for lang in recipe.crosslingual.data.languages:
-            rows += read_cell(cell_paths(recipe, root, setting, lang)[0], recipe,
+            rows += read_rows(cell_paths(recipe, root, setting, lang)[0],
                               f"factory crosslingual evaluate {where} --setting {setting} --lang {lang}")
     return rows
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from factory.kinds.crosslingual.cells import baseline_of, eval_settings
 from factory.kinds.crosslingual.evaluation import heatmap_names
-from factory.kinds.crosslingual.steps import planned_labels
+from factory.kinds.crosslingual.naming import planned_labels
 from factory.recipe import Recipe
 from factory.stage_names import StageSpec, stage_entries
 

@@ -23,18 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from factory.core.errors import FactoryError, check_limit
-from factory.kinds.crosslingual.naming import (SETTING_FILE, planned_labels, planned_runs,  # noqa: F401 (re-exported)
-                                               setting_label, trained_summary)
+from factory.kinds.crosslingual.naming import base_dir
 from factory.recipe import Recipe
 from factory.core.records import atomic_dir, read_json, write_json
 
 SEED_PAIRS = Path(__file__).resolve().parents[2] / "data" / "seed" / "pairs.tsv"
 FIXTURE_DIR = Path(__file__).resolve().parents[2] / "data" / "multilingual"
-
-
-def base_dir(recipe: Recipe, root: Path) -> Path:
-    """data/crosslingual/<recipe>/."""
-    return Path(root) / "crosslingual" / recipe.name
 
 
 def read_upstream(recipe: Recipe, path: Path, verb: str) -> Any:

@@ -12,8 +12,9 @@ from typing import Any
 
 from factory.core.errors import FactoryError, check_limit
 from factory.core.records import atomic_dir, content_id, write_json
-from factory.kinds.crosslingual.naming import SETTING_FILE, planned_labels, planned_runs, setting_label
-from factory.kinds.crosslingual.steps import base_dir, model_target, read_upstream, train_rows
+from factory.kinds.crosslingual.naming import (SETTING_FILE, base_dir, planned_labels, planned_runs, setting_label,
+                                               trained_dir)
+from factory.kinds.crosslingual.steps import model_target, read_upstream, train_rows
 from factory.recipe import Recipe
 
 
@@ -91,7 +92,7 @@ def train_setting(recipe: Recipe, root: Path, label: str, limit: int | None = No
     examples = examples_for(spec.method, pairs, cl.dpo.prompt)[:limit]
     fingerprint = content_id(repr(spec), repr(describe(cl.model, root)), *(repr(e) for e in examples))
     checkpoints = Path(root) / "cache" / recipe.name / "crosslingual" / f"{label}-{fingerprint}"
-    out = base_dir(recipe, root) / "trained" / label
+    out = trained_dir(recipe, root, label)
     with atomic_dir(out) as tmp:
         with loading(cl.model, target):
             log = train_adapter(spec, target, cl.model.revision, examples, checkpoints, tmp)
@@ -105,4 +106,4 @@ def train(recipe: Recipe, root: Path, limit: int | None = None) -> Path:
     _require_quantizations(recipe)
     for label in planned_labels(recipe):
         train_setting(recipe, root, label, limit)
-    return base_dir(recipe, root) / "trained"
+    return trained_dir(recipe, root)
